@@ -1,0 +1,134 @@
+//! `melwave`: the offline renderer (and, with the `plugin` feature, the standalone app).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use melwave::contract::ModelBytes;
+use melwave::engine::EngineConfig;
+use melwave::midi_file;
+use melwave::render::{self, Timbre};
+use melwave::runtime::Provider;
+
+#[derive(Parser)]
+#[command(name = "melwave", version, about = "Melwave: a real-time neural instrument")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a MIDI file to WAV through the streaming engine.
+    Render {
+        /// Input MIDI file (type 0 or 1).
+        input: PathBuf,
+        /// Output WAV file (mono, 32-bit float).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Instrument by name or GM program number (see the model's manifest).
+        #[arg(long, conflicts_with = "timbre")]
+        instrument: Option<String>,
+        /// Pad position X,Y, each within 0..1.
+        #[arg(long, value_parser = parse_xy)]
+        timbre: Option<(f32, f32)>,
+        /// Output sample rate in Hz.
+        #[arg(long, default_value_t = 48_000)]
+        sample_rate: u32,
+        /// Model folder; the embedded default model if omitted.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Host block size in samples.
+        #[arg(long, default_value_t = 512)]
+        block: usize,
+        /// Execution provider: cpu, cuda or tensorrt (falls back to cpu).
+        #[arg(long, default_value = "cpu")]
+        provider: Provider,
+        /// Seconds rendered after the last event, for release tails.
+        #[arg(long, default_value_t = 1.0)]
+        tail: f64,
+        /// Seed of the excitation noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn parse_xy(s: &str) -> Result<(f32, f32), String> {
+    let (x, y) = s.split_once(',').ok_or("expected X,Y")?;
+    let p = |v: &str| v.trim().parse::<f32>().map_err(|e| format!("`{v}`: {e}"));
+    Ok((p(x)?, p(y)?))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
+            let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let model = match &model {
+                Some(dir) => ModelBytes::from_dir(dir).map_err(|e| e.to_string())?,
+                None => ModelBytes::embedded().map_err(|e| e.to_string())?,
+            };
+            let choice = match (instrument, timbre) {
+                (Some(name), _) => Timbre::Instrument(name),
+                (None, Some((x, y))) => Timbre::Pad(x, y),
+                (None, None) => Timbre::Default,
+            };
+            let pad = choice.resolve(&model)?;
+            if !tail.is_finite() || !(0.0..=60.0).contains(&tail) {
+                return Err(format!("--tail {tail} must be within 0..60 seconds"));
+            }
+            let mut config = EngineConfig::new(sample_rate, block);
+            config.provider = provider;
+            config.seed = seed;
+            let events = song.timed_events(sample_rate);
+            let length = ((song.duration + tail) * sample_rate as f64).ceil() as usize;
+
+            let bar = ProgressBar::new(length as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} rendering [{bar:40}] {percent}% ({eta} left)")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            let rendered = render::render(&model, &config, pad, &events, length, block, |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            render::write_wav(&output, &rendered.audio, sample_rate)?;
+            let s = &rendered.stats;
+            eprintln!(
+                "rendered {:.2} s of audio to {} in {:.2} s: real-time factor {:.3}, provider {}, latency {:.2} ms, model {}{}",
+                rendered.duration_seconds(),
+                output.display(),
+                rendered.wall_seconds,
+                rendered.real_time_factor(),
+                rendered.provider,
+                rendered.latency.total() as f64 * 1000.0 / sample_rate as f64,
+                model.origin,
+                if s.underruns + s.nan_resets + s.model_errors + s.dropped_events > 0 {
+                    format!(
+                        "; underruns {}, NaN resets {}, model errors {}, dropped events {}",
+                        s.underruns, s.nan_resets, s.model_errors, s.dropped_events
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+    }));
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

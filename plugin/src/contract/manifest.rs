@@ -1,0 +1,218 @@
+//! `manifest.json`: what a model folder declares about itself, and the checks that
+//! keep the engine from running a model that disagrees with the contract.
+
+use serde::{Deserialize, Serialize};
+
+use super::mel2mel::Mel2MelConfig;
+use super::vocoder::VocoderConfig;
+use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
+use crate::features::excitation::{HARMONIC_NOISE_STD, NOISE_STD, SINE_AMPLITUDE};
+
+pub const FORMAT: &str = "melwave-model";
+
+/// The ten General MIDI instruments of Mel2Mel: program and preset name.
+pub const TRAINING_INSTRUMENTS: [(u8, &str); 10] = [
+    (0, "Grand Piano"),
+    (4, "Electric Piano"),
+    (11, "Vibraphone"),
+    (19, "Church Organ"),
+    (24, "Nylon Guitar"),
+    (45, "Pizzicato Strings"),
+    (46, "Harp"),
+    (48, "String Ensemble"),
+    (56, "Trumpet"),
+    (80, "Square Lead"),
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instrument {
+    pub name: String,
+    pub program: u8,
+    /// The instrument's learned point in the timbre embedding.
+    pub point: Vec<f32>,
+}
+
+/// A state tensor carried from one step call to the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    pub input: String,
+    pub output: String,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollLayout {
+    pub keys: usize,
+    /// Feature blocks in order; each holds `keys` values.
+    pub features: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcitationSpec {
+    pub channels: Vec<String>,
+    pub sine_amplitude: f32,
+    pub harmonic_noise_std: f32,
+    pub noise_std: f32,
+}
+
+impl Default for ExcitationSpec {
+    fn default() -> Self {
+        Self {
+            channels: vec!["harmonic".into(), "noise".into()],
+            sine_amplitude: SINE_AMPLITUDE,
+            harmonic_noise_std: HARMONIC_NOISE_STD,
+            noise_std: NOISE_STD,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection<C> {
+    pub file: String,
+    pub config: C,
+    pub state: Vec<StateSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub sample_rate: u32,
+    pub hop: usize,
+    pub n_fft: usize,
+    pub n_mels: usize,
+    pub mel_fmin: f32,
+    pub mel_fmax: f32,
+    pub log_floor_db: f32,
+    pub roll: RollLayout,
+    pub excitation: ExcitationSpec,
+    pub embedding_dim: usize,
+    pub instruments: Vec<Instrument>,
+    pub mel2mel: ModelSection<Mel2MelConfig>,
+    pub vocoder: ModelSection<VocoderConfig>,
+    pub opset: i64,
+    /// Where the weights came from: data, steps, CPU time, metrics. Free-form.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ManifestError {
+    #[error("manifest.json is not valid JSON for this schema: {0}")]
+    Parse(String),
+    #[error("manifest field `{field}` is {found}, but this Melwave needs {expected}")]
+    Mismatch { field: String, found: String, expected: String },
+    #[error("manifest is inconsistent: {0}")]
+    Invalid(String),
+}
+
+fn expect<T: PartialEq + std::fmt::Debug>(field: &str, found: &T, expected: &T) -> Result<(), ManifestError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(ManifestError::Mismatch { field: field.into(), found: format!("{found:?}"), expected: format!("{expected:?}") })
+    }
+}
+
+impl Manifest {
+    /// A manifest for the given configs and instruments, with every contract constant filled in.
+    pub fn new(mel2mel: Mel2MelConfig, vocoder: VocoderConfig, instruments: Vec<Instrument>, provenance: serde_json::Value) -> Self {
+        Manifest {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            sample_rate: SAMPLE_RATE,
+            hop: HOP,
+            n_fft: N_FFT,
+            n_mels: N_MELS,
+            mel_fmin: 0.0,
+            mel_fmax: SAMPLE_RATE as f32 / 2.0,
+            log_floor_db: LOG_FLOOR_DB,
+            roll: RollLayout { keys: KEYS, features: vec!["onset".into(), "frame".into()] },
+            excitation: ExcitationSpec::default(),
+            embedding_dim: EMBED_DIM,
+            instruments,
+            mel2mel: ModelSection { file: "mel2mel.onnx".into(), state: mel2mel.state_specs(), config: mel2mel },
+            vocoder: ModelSection { file: "vocoder.onnx".into(), state: vocoder.state_specs(), config: vocoder },
+            opset: OPSET,
+            provenance,
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a manifest always serialises")
+    }
+
+    /// Checks every contract constant and the internal consistency of the manifest.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        expect("format", &self.format.as_str(), &FORMAT)?;
+        expect("version", &self.version, &FORMAT_VERSION)?;
+        expect("sample_rate", &self.sample_rate, &SAMPLE_RATE)?;
+        expect("hop", &self.hop, &HOP)?;
+        expect("n_fft", &self.n_fft, &N_FFT)?;
+        expect("n_mels", &self.n_mels, &N_MELS)?;
+        expect("mel_fmin", &self.mel_fmin, &0.0)?;
+        expect("mel_fmax", &self.mel_fmax, &(SAMPLE_RATE as f32 / 2.0))?;
+        expect("log_floor_db", &self.log_floor_db, &LOG_FLOOR_DB)?;
+        expect("roll.keys", &self.roll.keys, &KEYS)?;
+        expect("roll.features", &self.roll.features, &vec!["onset".to_string(), "frame".to_string()])?;
+        expect("excitation", &self.excitation, &ExcitationSpec::default())?;
+        expect("embedding_dim", &self.embedding_dim, &EMBED_DIM)?;
+        expect("opset", &self.opset, &OPSET)?;
+        if self.instruments.is_empty() {
+            return Err(ManifestError::Invalid("no instruments".into()));
+        }
+        for (i, inst) in self.instruments.iter().enumerate() {
+            if inst.point.len() != self.embedding_dim {
+                return Err(ManifestError::Invalid(format!(
+                    "instrument `{}` has a {}-D point, but embedding_dim is {}",
+                    inst.name,
+                    inst.point.len(),
+                    self.embedding_dim
+                )));
+            }
+            if inst.point.iter().any(|v| !v.is_finite()) {
+                return Err(ManifestError::Invalid(format!("instrument `{}` has a non-finite point", inst.name)));
+            }
+            if self.instruments[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&inst.name)) {
+                return Err(ManifestError::Invalid(format!("instrument `{}` is listed twice", inst.name)));
+            }
+        }
+        let c = &self.mel2mel.config;
+        if c.hidden == 0 || c.layers == 0 || c.hidden > 4096 || c.layers > 8 {
+            return Err(ManifestError::Invalid(format!("mel2mel config {c:?} is out of range")));
+        }
+        expect("mel2mel.state", &self.mel2mel.state, &c.state_specs())?;
+        let v = &self.vocoder.config;
+        if v.layers == 0 || v.channels == 0 || v.skip_channels == 0 || v.dilation_cycle == 0 || v.layers > 64 || v.channels > 1024 || v.dilation_cycle > 16 {
+            return Err(ManifestError::Invalid(format!("vocoder config {v:?} is out of range")));
+        }
+        expect("vocoder.state", &self.vocoder.state, &v.state_specs())?;
+        for f in [&self.mel2mel.file, &self.vocoder.file] {
+            if f.contains('/') || f.contains('\\') || f.starts_with('.') {
+                return Err(ManifestError::Invalid(format!("model file name `{f}` must be a plain file name in the model folder")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds an instrument by name (case-insensitive) or by GM program number.
+    pub fn instrument(&self, name: &str) -> Option<&Instrument> {
+        let name = name.trim();
+        self.instruments
+            .iter()
+            .find(|i| i.name.eq_ignore_ascii_case(name))
+            .or_else(|| name.parse::<u8>().ok().and_then(|p| self.instruments.iter().find(|i| i.program == p)))
+    }
+}

@@ -1,0 +1,112 @@
+//! A model as bytes: read from a folder or from the copy embedded in the binary,
+//! or made from weights and written to a folder.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use super::manifest::{Instrument, Manifest, ManifestError, TRAINING_INSTRUMENTS};
+use super::mel2mel::Mel2MelConfig;
+use super::vocoder::VocoderConfig;
+use super::weights::Weights;
+use super::default_model;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model folder {0} does not exist")]
+    MissingFolder(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {source}")]
+    Manifest { origin: String, source: ManifestError },
+    #[error("{origin}: {file} does not match the contract: {message}")]
+    Graph { origin: String, file: String, message: String },
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+}
+
+/// The three parts of a model, checked only as far as the manifest goes; the graphs
+/// are checked when a runtime session loads them.
+#[derive(Clone, Debug)]
+pub struct ModelBytes {
+    pub manifest: Manifest,
+    pub mel2mel: Cow<'static, [u8]>,
+    pub vocoder: Cow<'static, [u8]>,
+    /// Where it came from, for messages: "embedded default model" or a path.
+    pub origin: String,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })
+}
+
+impl ModelBytes {
+    /// The default model compiled into this binary.
+    pub fn embedded() -> Result<Self, ModelError> {
+        let origin = "embedded default model".to_string();
+        let manifest = Manifest::parse(default_model::MANIFEST).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
+        Ok(Self { manifest, mel2mel: Cow::Borrowed(default_model::MEL2MEL), vocoder: Cow::Borrowed(default_model::VOCODER), origin })
+    }
+
+    pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        if !dir.is_dir() {
+            return Err(ModelError::MissingFolder(dir.to_path_buf()));
+        }
+        let origin = dir.display().to_string();
+        let manifest = Manifest::parse(&read(&dir.join(MANIFEST_FILE))?).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
+        let mel2mel = read(&dir.join(&manifest.mel2mel.file))?;
+        let vocoder = read(&dir.join(&manifest.vocoder.file))?;
+        Ok(Self { manifest, mel2mel: Cow::Owned(mel2mel), vocoder: Cow::Owned(vocoder), origin })
+    }
+
+    /// Builds both graphs from weights.
+    pub fn from_weights(manifest: Manifest, mel2mel: &Weights, vocoder: &Weights) -> Result<Self, String> {
+        let m = manifest.mel2mel.config.build(mel2mel).map_err(|e| format!("mel2mel: {e}"))?;
+        let v = manifest.vocoder.config.build(vocoder).map_err(|e| format!("vocoder: {e}"))?;
+        Ok(Self { manifest, mel2mel: Cow::Owned(m), vocoder: Cow::Owned(v), origin: "weights".into() })
+    }
+
+    /// A contract-conforming model with deterministic random weights: what tests use,
+    /// and what `melwave-train export --init random` writes.
+    pub fn random(seed: u64, mel2mel: Mel2MelConfig, vocoder: VocoderConfig) -> Self {
+        let instruments = TRAINING_INSTRUMENTS
+            .iter()
+            .enumerate()
+            .map(|(i, &(program, name))| {
+                let a = std::f32::consts::TAU * i as f32 / TRAINING_INSTRUMENTS.len() as f32;
+                Instrument { name: name.into(), program, point: vec![a.cos(), a.sin()] }
+            })
+            .collect();
+        let provenance = serde_json::json!({ "init": "random", "seed": seed, "trained": false });
+        let manifest = Manifest::new(mel2mel, vocoder, instruments, provenance);
+        let wm = Weights::random(&manifest.mel2mel.config.weight_specs(), seed, |_| 1.0);
+        // A quiet output layer keeps an untrained vocoder from blasting noise.
+        let wv = Weights::random(&manifest.vocoder.config.weight_specs(), seed.wrapping_add(1), |n| if n.starts_with("post2") { 0.05 } else { 1.0 });
+        let mut m = Self::from_weights(manifest, &wm, &wv).expect("random weights follow the specs they were made from");
+        m.origin = format!("random model (seed {seed})");
+        m
+    }
+
+    /// Writes the folder, each file through a temporary name and a rename so that a
+    /// failed write never leaves a half-written model behind.
+    pub fn write_dir(&self, dir: &Path) -> Result<(), ModelError> {
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Write { path: dir.to_path_buf(), source })?;
+        let json = self.manifest.to_json();
+        let files: [(&str, &[u8]); 3] = [
+            (&self.manifest.mel2mel.file, &self.mel2mel),
+            (&self.manifest.vocoder.file, &self.vocoder),
+            (MANIFEST_FILE, json.as_bytes()),
+        ];
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, bytes)
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|source| ModelError::Write { path: path.clone(), source })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! The inference thread: events → roll frames + excitation → Mel2Mel → vocoder →
+//! resampler → output ring. It owns the ONNX Runtime sessions and all model state;
+//! ONNX Runtime allocates inside every run, which is why none of this may happen on
+//! the audio thread.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringbuf::traits::{Consumer, Producer};
+use ringbuf::{HeapCons, HeapProd};
+
+use super::latency::model_sample;
+use super::resample::StreamResampler;
+use super::shared::Shared;
+use crate::contract::{TimbrePlane, HOP, ROLL_DIM, SOURCE_CHANNELS};
+use crate::features::{Featurizer, TimedEvent};
+use crate::runtime::ModelRunner;
+
+/// How long the thread sleeps when it has nothing to do. The audio side never wakes
+/// it (that would be a syscall on the audio thread), so this bounds the reaction time
+/// and is part of the latency margin.
+pub const POLL: Duration = Duration::from_micros(500);
+
+pub(super) struct Inference {
+    pub runner: ModelRunner,
+    pub featurizer: Featurizer,
+    pub resampler: StreamResampler,
+    pub plane: TimbrePlane,
+    pub events: HeapCons<TimedEvent>,
+    pub samples: HeapProd<f32>,
+    pub shared: Arc<Shared>,
+    pub host_rate: u32,
+    pub frames_per_step: usize,
+    pub pending: VecDeque<TimedEvent>,
+    pub frames_done: u64,
+    pub roll: Vec<f32>,
+    pub source: Vec<f32>,
+    pub audio: Vec<f32>,
+    pub out: Vec<f32>,
+}
+
+impl Inference {
+    pub fn run(mut self) {
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            // Read the clock before draining: every event stamped before it is then
+            // guaranteed to be in the ring.
+            let known = self.shared.clock.load(Ordering::Acquire);
+            while let Some(ev) = self.events.try_pop() {
+                self.pending.push_back(ev);
+            }
+            let complete = model_sample(known, self.host_rate) / HOP as u64;
+            let k = self.frames_per_step as u64;
+            let target = complete - complete % k;
+            while self.frames_done < target && !self.shared.stop.load(Ordering::Relaxed) {
+                self.step();
+            }
+            self.shared.caught_up.store(known, Ordering::Release);
+            std::thread::park_timeout(POLL);
+        }
+    }
+
+    fn frame_of(&self, ev: &TimedEvent) -> u64 {
+        model_sample(ev.time, self.host_rate) / HOP as u64
+    }
+
+    /// Renders one group of `frames_per_step` frames.
+    fn step(&mut self) {
+        let k = self.frames_per_step;
+        let n = k * HOP;
+        self.roll.resize(k * ROLL_DIM, 0.0);
+        self.source.resize(SOURCE_CHANNELS * n, 0.0);
+        for j in 0..k {
+            let frame = self.frames_done + j as u64;
+            while let Some(ev) = self.pending.front() {
+                if self.frame_of(ev) > frame {
+                    break;
+                }
+                let ev = self.pending.pop_front().expect("front exists");
+                self.featurizer.apply(&ev.event);
+            }
+            let f = self.featurizer.end_frame();
+            self.roll[j * ROLL_DIM..(j + 1) * ROLL_DIM].copy_from_slice(f.roll);
+            for c in 0..SOURCE_CHANNELS {
+                self.source[c * n + j * HOP..c * n + (j + 1) * HOP].copy_from_slice(&f.source[c * HOP..(c + 1) * HOP]);
+            }
+        }
+        let (x, y) = self.shared.timbre();
+        let timbre = self.plane.to_embedding(x, y);
+
+        let start = Instant::now();
+        let result = self.runner.step(&self.roll, &self.source, timbre, &mut self.audio);
+        let ns = start.elapsed().as_nanos() as u64;
+        self.shared.busy_ns.fetch_add(ns, Ordering::Relaxed);
+        self.shared.max_step_ns.fetch_max(ns, Ordering::Relaxed);
+        self.shared.steps.fetch_add(1, Ordering::Relaxed);
+        self.shared.frames.fetch_add(k as u64, Ordering::Relaxed);
+
+        let ok = match result {
+            Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite()) => true,
+            Ok(()) => {
+                self.shared.nan_resets.fetch_add(1, Ordering::Relaxed);
+                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some("the model produced NaN/Inf: output silenced and state reset".into());
+                false
+            }
+            Err(e) => {
+                self.shared.model_errors.fetch_add(1, Ordering::Relaxed);
+                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("model run failed: {e}"));
+                false
+            }
+        };
+        if !ok {
+            self.audio.clear();
+            self.audio.resize(n, 0.0);
+            // The resampler only ever saw finite samples and keeps running, so the
+            // stream keeps its timing.
+            self.runner.reset();
+        }
+
+        self.out.clear();
+        for j in 0..k {
+            self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
+        }
+        let pushed = self.samples.push_slice(&self.out);
+        if pushed < self.out.len() {
+            self.shared.overflow_samples.fetch_add((self.out.len() - pushed) as u64, Ordering::Relaxed);
+        }
+        self.frames_done += k as u64;
+    }
+}

@@ -1,0 +1,12 @@
+//! Featurization shared by training and the engine: MIDI events → piano-roll frames,
+//! the note excitation that drives the vocoder, and the log-mel spectrogram.
+
+pub mod events;
+pub mod excitation;
+pub mod mel;
+pub mod roll;
+
+pub use events::{Event, TimedEvent};
+pub use excitation::Excitation;
+pub use mel::LogMel;
+pub use roll::{featurize, Featurizer, FrameFeatures, RollState};

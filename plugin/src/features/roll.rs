@@ -1,0 +1,169 @@
+//! MIDI events → piano-roll frames on the model's 24 kHz / hop-128 clock.
+//!
+//! A frame is the span of model samples `[f·HOP, (f+1)·HOP)`. An event at model
+//! sample `s` belongs to frame `s / HOP`. Per frame the roll holds
+//! `onset[k]` = the largest velocity/127 of note-ons on key `k` in the frame, and
+//! `frame[k]` = 1 if key `k` sounded at any moment of the frame (held, or sustained
+//! by the pedal). "At any moment" is what lets a note shorter than a frame still
+//! produce both its onset and its frame flag.
+
+use super::events::{Event, TimedEvent};
+use super::excitation::Excitation;
+use crate::contract::{HOP, KEYS, ROLL_DIM, SOURCE_CHANNELS};
+
+/// Largest bend accepted, in semitones; anything beyond is clamped rather than
+/// letting a corrupt event push sines past Nyquist.
+const MAX_BEND: f32 = 24.0;
+
+/// Key, pedal and bend state, advanced event by event and sampled frame by frame.
+#[derive(Clone, Debug)]
+pub struct RollState {
+    held: [bool; KEYS],
+    sustained: [bool; KEYS],
+    pedal: bool,
+    bend: f32,
+    onset: [f32; KEYS],
+    touched: [bool; KEYS],
+}
+
+impl Default for RollState {
+    fn default() -> Self {
+        Self {
+            held: [false; KEYS],
+            sustained: [false; KEYS],
+            pedal: false,
+            bend: 0.0,
+            onset: [0.0; KEYS],
+            touched: [false; KEYS],
+        }
+    }
+}
+
+impl RollState {
+    pub fn sounding(&self, key: usize) -> bool {
+        self.held[key] || self.sustained[key]
+    }
+
+    /// Current pitch bend in semitones.
+    pub fn bend(&self) -> f32 {
+        self.bend
+    }
+
+    pub fn pedal(&self) -> bool {
+        self.pedal
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        match *event {
+            Event::NoteOn { key, velocity } => {
+                let k = (key as usize) % KEYS;
+                if velocity == 0 {
+                    return self.apply(&Event::NoteOff { key });
+                }
+                self.held[k] = true;
+                self.sustained[k] = false;
+                self.onset[k] = self.onset[k].max(velocity.min(127) as f32 / 127.0);
+                self.touched[k] = true;
+            }
+            Event::NoteOff { key } => {
+                let k = (key as usize) % KEYS;
+                if self.held[k] {
+                    self.held[k] = false;
+                    self.sustained[k] = self.pedal;
+                }
+            }
+            Event::Sustain(down) => {
+                self.pedal = down;
+                if !down {
+                    self.sustained = [false; KEYS];
+                }
+            }
+            Event::PitchBend(semitones) => {
+                self.bend = if semitones.is_finite() { semitones.clamp(-MAX_BEND, MAX_BEND) } else { 0.0 };
+            }
+            Event::AllNotesOff => {
+                self.held = [false; KEYS];
+                self.sustained = [false; KEYS];
+                self.pedal = false;
+            }
+        }
+    }
+
+    /// Closes the current frame: writes `onset[128]` then `frame[128]` into `roll`
+    /// (length [`ROLL_DIM`]) and starts the next frame.
+    pub fn end_frame(&mut self, roll: &mut [f32]) {
+        debug_assert_eq!(roll.len(), ROLL_DIM);
+        for k in 0..KEYS {
+            roll[k] = self.onset[k];
+            roll[KEYS + k] = if self.touched[k] || self.sounding(k) { 1.0 } else { 0.0 };
+            self.onset[k] = 0.0;
+            self.touched[k] = self.sounding(k);
+        }
+    }
+}
+
+/// One frame of model input: the roll row and the excitation block.
+pub struct FrameFeatures<'a> {
+    /// `onset[128]` followed by `frame[128]`.
+    pub roll: &'a [f32],
+    /// `SOURCE_CHANNELS × HOP` samples, channel-major.
+    pub source: &'a [f32],
+}
+
+/// Roll state plus excitation oscillators: the whole per-frame featurization that
+/// the engine runs live and training runs over a MIDI file.
+pub struct Featurizer {
+    pub roll: RollState,
+    pub excitation: Excitation,
+    roll_buf: [f32; ROLL_DIM],
+    source_buf: [f32; SOURCE_CHANNELS * HOP],
+}
+
+impl Featurizer {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            roll: RollState::default(),
+            excitation: Excitation::new(seed),
+            roll_buf: [0.0; ROLL_DIM],
+            source_buf: [0.0; SOURCE_CHANNELS * HOP],
+        }
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        self.roll.apply(event);
+    }
+
+    /// Ends the frame whose events have all been applied and returns its features.
+    pub fn end_frame(&mut self) -> FrameFeatures<'_> {
+        self.roll.end_frame(&mut self.roll_buf);
+        let (harmonic, noise) = self.source_buf.split_at_mut(HOP);
+        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), harmonic, noise);
+        FrameFeatures { roll: &self.roll_buf, source: &self.source_buf }
+    }
+}
+
+/// Whole-sequence featurization of events stamped in model samples (sorted by time).
+/// Returns `(roll, source)`: `n_frames × ROLL_DIM` and `SOURCE_CHANNELS × n_frames·HOP`
+/// (channel-major, as the vocoder takes it). Training uses this; the engine runs the
+/// same [`Featurizer`] one frame at a time.
+pub fn featurize(events: &[TimedEvent], n_frames: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut f = Featurizer::new(seed);
+    let mut roll = Vec::with_capacity(n_frames * ROLL_DIM);
+    let n = n_frames * HOP;
+    let mut source = vec![0.0; SOURCE_CHANNELS * n];
+    let mut next = 0;
+    for frame in 0..n_frames {
+        let end = ((frame + 1) * HOP) as u64;
+        while next < events.len() && events[next].time < end {
+            f.apply(&events[next].event);
+            next += 1;
+        }
+        let feats = f.end_frame();
+        roll.extend_from_slice(feats.roll);
+        for c in 0..SOURCE_CHANNELS {
+            source[c * n + frame * HOP..c * n + (frame + 1) * HOP]
+                .copy_from_slice(&feats.source[c * HOP..(c + 1) * HOP]);
+        }
+    }
+    (roll, source)
+}

@@ -1,0 +1,167 @@
+//! Standard MIDI files → instrument events on a seconds timeline. Type 0 and type 1
+//! files are read with midly: every track and channel merged, the tempo map applied.
+//! Training and the offline renderer both read MIDI through here.
+
+use std::path::Path;
+
+use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+
+use crate::features::{Event, TimedEvent};
+
+/// The General MIDI percussion channel (channel 10, zero-based 9).
+pub const DRUM_CHANNEL: u8 = 9;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SongEvent {
+    pub seconds: f64,
+    pub channel: u8,
+    pub event: Event,
+    /// The raw MIDI message (status, data1, data2), for feeding a synthesizer.
+    pub raw: [u8; 3],
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Song {
+    /// Sorted by time; events at the same time keep their file order.
+    pub events: Vec<SongEvent>,
+    /// Time of the last event (including end-of-track), in seconds.
+    pub duration: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MidiError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("not a MIDI file (no MThd header)")]
+    NotMidi,
+    #[error("truncated MIDI file: {0}")]
+    Truncated(String),
+    #[error("invalid MIDI file: {0}")]
+    Invalid(String),
+    #[error("type-2 (sequential) MIDI files are not supported")]
+    Type2,
+}
+
+/// Walks the chunk headers: midly reads a cut-off track silently as far as it goes,
+/// but a file whose chunks run past its end was cut off and is refused.
+fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
+    if bytes.len() < 14 || &bytes[..4] != b"MThd" {
+        return Err(MidiError::NotMidi);
+    }
+    let mut pos = 0usize;
+    let mut tracks = 0usize;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let end = pos.checked_add(8 + len).ok_or_else(|| MidiError::Invalid("chunk length overflows".into()))?;
+        if end > bytes.len() {
+            return Err(MidiError::Truncated(format!(
+                "{} chunk at byte {pos} declares {len} bytes but only {} remain",
+                String::from_utf8_lossy(id),
+                bytes.len() - pos - 8
+            )));
+        }
+        if id == b"MTrk" {
+            tracks += 1;
+        }
+        pos = end;
+    }
+    let declared = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
+    if tracks < declared {
+        return Err(MidiError::Truncated(format!("header declares {declared} tracks, file holds {tracks}")));
+    }
+    Ok(())
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
+    check_chunks(bytes)?;
+    let smf = Smf::parse(bytes).map_err(|e| MidiError::Invalid(e.to_string()))?;
+    if matches!(smf.header.format, midly::Format::Sequential) {
+        return Err(MidiError::Type2);
+    }
+    // Absolute ticks of every event, then the tempo map over them.
+    let mut tempo: Vec<(u64, u32)> = Vec::new();
+    let mut raw: Vec<(u64, usize, u8, MidiMessage)> = Vec::new();
+    let mut last_tick = 0u64;
+    let mut order = 0usize;
+    for track in &smf.tracks {
+        let mut tick = 0u64;
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            match ev.kind {
+                TrackEventKind::Midi { channel, message } => {
+                    raw.push((tick, order, channel.as_int(), message));
+                    order += 1;
+                }
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo.push((tick, t.as_int().max(1))),
+                _ => {}
+            }
+        }
+        last_tick = last_tick.max(tick);
+    }
+    tempo.sort_by_key(|t| t.0);
+    raw.sort_by_key(|r| (r.0, r.1));
+
+    let seconds_at = |tick: u64| -> f64 {
+        match smf.header.timing {
+            Timing::Metrical(tpq) => {
+                let tpq = tpq.as_int().max(1) as f64;
+                let mut secs = 0.0;
+                let mut at = 0u64;
+                let mut us_per_q = 500_000.0;
+                for &(t, us) in tempo.iter().take_while(|(t, _)| *t <= tick) {
+                    secs += (t - at) as f64 * us_per_q / tpq / 1e6;
+                    at = t;
+                    us_per_q = us as f64;
+                }
+                secs + (tick - at) as f64 * us_per_q / tpq / 1e6
+            }
+            Timing::Timecode(fps, sub) => tick as f64 / (fps.as_f32() as f64 * sub.max(1) as f64),
+        }
+    };
+
+    let mut events = Vec::with_capacity(raw.len());
+    for (tick, _, channel, message) in raw {
+        let (event, bytes) = match message {
+            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                (Event::NoteOn { key: key.as_int(), velocity: vel.as_int() }, [0x90 | channel, key.as_int(), vel.as_int()])
+            }
+            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                (Event::NoteOff { key: key.as_int() }, [0x80 | channel, key.as_int(), 0])
+            }
+            MidiMessage::Controller { controller, value } => {
+                let (c, v) = (controller.as_int(), value.as_int());
+                match c {
+                    64 => (Event::Sustain(v >= 64), [0xB0 | channel, c, v]),
+                    120 | 123 => (Event::AllNotesOff, [0xB0 | channel, c, v]),
+                    _ => continue,
+                }
+            }
+            MidiMessage::PitchBend { bend } => {
+                let v = bend.0.as_int();
+                (Event::pitch_bend_from_midi(v), [0xE0 | channel, (v & 0x7f) as u8, (v >> 7) as u8])
+            }
+            _ => continue,
+        };
+        events.push(SongEvent { seconds: seconds_at(tick), channel, event, raw: bytes });
+    }
+    let duration = seconds_at(last_tick).max(events.last().map_or(0.0, |e| e.seconds));
+    Ok(Song { events, duration })
+}
+
+pub fn load(path: &Path) -> Result<Song, MidiError> {
+    let bytes = std::fs::read(path).map_err(|source| MidiError::Read { path: path.display().to_string(), source })?;
+    parse(&bytes)
+}
+
+impl Song {
+    /// The events on a sample clock at `rate` Hz, without the drum channel (its notes
+    /// are not pitches), sorted by time.
+    pub fn timed_events(&self, rate: u32) -> Vec<TimedEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.channel != DRUM_CHANNEL)
+            .map(|e| TimedEvent { time: (e.seconds * rate as f64).floor().max(0.0) as u64, event: e.event })
+            .collect()
+    }
+}

@@ -1,0 +1,122 @@
+//! Offline rendering through the real streaming engine: the renderer plays host,
+//! pushing events block by block and pulling audio exactly as a DAW would, except
+//! that it waits for the inference thread instead of counting underruns. The
+//! engine's latency is then trimmed from the front, as a host's delay compensation
+//! would, so that the result lines up with the MIDI.
+
+use std::time::Instant;
+
+use crate::contract::{ModelBytes, TimbrePlane};
+use crate::engine::{self, EngineConfig, EngineError, Latency, Stats};
+use crate::features::TimedEvent;
+use crate::runtime::ProviderReport;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Timbre {
+    /// The first instrument of the model.
+    Default,
+    /// An instrument by name or GM program number.
+    Instrument(String),
+    /// A pad position, each axis 0..1.
+    Pad(f32, f32),
+}
+
+impl Timbre {
+    /// Resolves to a pad position, or explains which instruments exist.
+    pub fn resolve(&self, model: &ModelBytes) -> Result<(f32, f32), String> {
+        let plane = TimbrePlane::new(&model.manifest.instruments);
+        match self {
+            Timbre::Default => Ok(plane.to_pad(&model.manifest.instruments[0].point)),
+            Timbre::Instrument(name) => match model.manifest.instrument(name) {
+                Some(i) => Ok(plane.to_pad(&i.point)),
+                None => {
+                    let names: Vec<_> = model.manifest.instruments.iter().map(|i| i.name.as_str()).collect();
+                    Err(format!("unknown instrument `{name}`; this model has: {}", names.join(", ")))
+                }
+            },
+            Timbre::Pad(x, y) => {
+                if !(0.0..=1.0).contains(x) || !(0.0..=1.0).contains(y) {
+                    return Err(format!("timbre {x},{y} is off the pad: both coordinates must be within 0..1"));
+                }
+                Ok((*x, *y))
+            }
+        }
+    }
+}
+
+pub struct Rendered {
+    pub audio: Vec<f32>,
+    pub sample_rate: u32,
+    pub wall_seconds: f64,
+    pub provider: ProviderReport,
+    pub latency: Latency,
+    pub stats: Stats,
+}
+
+impl Rendered {
+    pub fn duration_seconds(&self) -> f64 {
+        self.audio.len() as f64 / self.sample_rate as f64
+    }
+
+    /// Wall time over audio time.
+    pub fn real_time_factor(&self) -> f64 {
+        self.wall_seconds / self.duration_seconds().max(1e-9)
+    }
+}
+
+/// Renders `events` (stamped in host samples at `config.sample_rate`, sorted) to
+/// `length` samples, in host blocks of `block` samples.
+pub fn render(
+    model: &ModelBytes,
+    config: &EngineConfig,
+    timbre: (f32, f32),
+    events: &[TimedEvent],
+    length: usize,
+    block: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Rendered, EngineError> {
+    if block == 0 || block > config.max_block {
+        return Err(EngineError::BlockSize(block));
+    }
+    let (mut audio, handle) = engine::start(model, config)?;
+    audio.set_timbre(timbre.0, timbre.1);
+    let latency = handle.latency();
+    let total = length + latency.total();
+    let mut out = vec![0.0f32; total];
+    let start = Instant::now();
+    let mut next = 0;
+    let mut pos = 0;
+    while pos < total {
+        let b = block.min(total - pos);
+        let end = (pos + b) as u64;
+        while next < events.len() && events[next].time < end {
+            let offset = events[next].time.saturating_sub(pos as u64) as usize;
+            audio.push_event(offset, events[next].event);
+            next += 1;
+        }
+        audio.wait_for_inference(b);
+        audio.process(&mut out[pos..pos + b]);
+        pos += b;
+        progress(pos, total);
+    }
+    let wall_seconds = start.elapsed().as_secs_f64();
+    out.drain(..latency.total());
+    Ok(Rendered {
+        audio: out,
+        sample_rate: config.sample_rate,
+        wall_seconds,
+        provider: handle.provider().clone(),
+        latency,
+        stats: handle.stats(),
+    })
+}
+
+/// Writes mono 32-bit float WAV.
+pub fn write_wav(path: &std::path::Path, audio: &[f32], sample_rate: u32) -> Result<(), String> {
+    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for &s in audio {
+        w.write_sample(s).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    w.finalize().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

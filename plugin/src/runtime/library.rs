@@ -1,0 +1,98 @@
+//! Where `libonnxruntime` comes from. ort is built with `load-dynamic`, so the
+//! library is found at run time, in this order:
+//! 1. `ORT_DYLIB_PATH`;
+//! 2. next to the binary or plugin that contains this code (found with `dladdr`, so
+//!    that a plugin looks beside itself, never beside the host or in its working dir);
+//! 3. the cache that `cargo xtask ort` fills (`$MELWAVE_CACHE`, else `~/.cache/melwave`).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The ONNX Runtime release the project is built and tested against.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// The file names the library may have beside a binary.
+const LIB_NAMES: [&str; 2] = ["libonnxruntime.so.1.31.1", "libonnxruntime.so"];
+
+/// Root of Melwave's download cache.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MELWAVE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache").join("melwave")
+}
+
+/// The folder `cargo xtask ort` writes the library into.
+pub fn cached_library_dir(gpu: bool) -> PathBuf {
+    cache_dir().join("ort").join(format!("{ORT_VERSION}-{}", if gpu { "gpu" } else { "cpu" }))
+}
+
+/// The folder holding the shared object (plugin or executable) this code is in.
+pub fn own_dir() -> Option<PathBuf> {
+    // SAFETY: dladdr only reads the loader's tables for an address inside this object.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let addr = own_dir as *const libc::c_void;
+        if libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        let path = std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned();
+        let path = PathBuf::from(path);
+        let path = if path.is_absolute() { path } else { std::fs::canonicalize(&path).ok()? };
+        path.parent().map(Path::to_path_buf)
+    }
+}
+
+/// Every place looked at, in order, with the first existing one last checked.
+pub fn locate() -> Result<PathBuf, String> {
+    let mut tried = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        tried.push(format!("ORT_DYLIB_PATH={}", p.display()));
+    }
+    let mut dirs = Vec::new();
+    if let Some(d) = own_dir() {
+        dirs.push(d);
+    }
+    dirs.push(cached_library_dir(cfg!(any(feature = "cuda", feature = "tensorrt"))));
+    dirs.push(cached_library_dir(false));
+    for d in dirs {
+        for name in LIB_NAMES {
+            let p = d.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        tried.push(d.display().to_string());
+    }
+    Err(format!(
+        "ONNX Runtime {ORT_VERSION} was not found (looked in: {}). Run `cargo xtask ort`, or set ORT_DYLIB_PATH.",
+        tried.join(", ")
+    ))
+}
+
+struct Loaded {
+    env: ort::environment::Environment,
+    path: PathBuf,
+}
+
+static ENVIRONMENT: OnceLock<Result<Loaded, String>> = OnceLock::new();
+
+/// The process-wide ONNX Runtime environment, loaded on first use. ONNX Runtime
+/// allows one environment per process, so it lives for the whole process.
+pub fn environment() -> Result<(&'static ort::environment::Environment, &'static Path), String> {
+    let loaded = ENVIRONMENT.get_or_init(|| {
+        let path = locate()?;
+        let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+        let env = builder.with_name("melwave").build().map_err(|e| format!("cannot start ONNX Runtime: {e}"))?;
+        Ok(Loaded { env, path })
+    });
+    match loaded {
+        Ok(l) => Ok((&l.env, &l.path)),
+        Err(e) => Err(e.clone()),
+    }
+}

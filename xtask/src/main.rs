@@ -1,0 +1,123 @@
+//! `cargo xtask <command>`: every setup step of the project lives here, so that a
+//! fresh clone needs nothing installed by hand.
+//!
+//! - `ort [--gpu]`  fetch libonnxruntime from the PyPI wheel (through pip), cache it, print its path
+//! - `demo`         render assets/demo.mid with the embedded default model
+//! - `test`         set up everything the tests need, then run them all
+//! - `bench`        print the engine's speed figures
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Must match `melwave::runtime::ORT_VERSION`; the test suite checks that it does.
+const ORT_VERSION: &str = "1.31.1";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Melwave's cache: `$MELWAVE_CACHE`, else `~/.cache/melwave` (the same rule as the engine's).
+fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("MELWAVE_CACHE") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache").join("melwave")
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Downloads the onnxruntime wheel with pip and extracts the shared library(ies).
+fn ensure_ort(gpu: bool) -> Result<PathBuf> {
+    let flavour = if gpu { "gpu" } else { "cpu" };
+    let dir = cache_dir().join("ort").join(format!("{ORT_VERSION}-{flavour}"));
+    let lib = dir.join(format!("libonnxruntime.so.{ORT_VERSION}"));
+    if lib.is_file() {
+        return Ok(lib);
+    }
+    let package = if gpu { "onnxruntime-gpu" } else { "onnxruntime" };
+    let wheels = cache_dir().join("wheels");
+    std::fs::create_dir_all(&wheels)?;
+    run(Command::new(python())
+        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
+        .arg(&wheels)
+        .arg(format!("{package}=={ORT_VERSION}")))?;
+    let prefix = format!("{}-{ORT_VERSION}-", package.replace('-', "_"));
+    let wheel = std::fs::read_dir(&wheels)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .with_context(|| format!("pip downloaded no {package} wheel into {}", wheels.display()))?;
+    let unpack = cache_dir().join("ort").join(format!("{ORT_VERSION}-{flavour}.unpack"));
+    let _ = std::fs::remove_dir_all(&unpack);
+    run(Command::new(python()).args(["-m", "zipfile", "-e"]).arg(&wheel).arg(&unpack))?;
+    std::fs::create_dir_all(&dir)?;
+    let capi = unpack.join("onnxruntime").join("capi");
+    for entry in std::fs::read_dir(&capi).with_context(|| format!("{} has no onnxruntime/capi", wheel.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        if name.starts_with("libonnxruntime") && name.contains(".so") {
+            // Copy under a temporary name, then rename: an interrupted fetch never
+            // leaves a truncated library in the cache.
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::copy(&path, &tmp)?;
+            std::fs::rename(&tmp, dir.join(&name))?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&unpack);
+    if !lib.is_file() {
+        bail!("the {package} wheel held no libonnxruntime.so.{ORT_VERSION}");
+    }
+    Ok(lib)
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(workspace_root());
+    c
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    match args.first().map(String::as_str) {
+        Some("ort") => {
+            println!("{}", ensure_ort(has("--gpu"))?.display());
+        }
+        Some("demo") => {
+            let lib = ensure_ort(false)?;
+            let out = workspace_root().join("target").join("demo.wav");
+            run(cargo()
+                .env("ORT_DYLIB_PATH", &lib)
+                .args(["run", "--release", "-p", "melwave", "--no-default-features", "--", "render", "assets/demo.mid", "-o"])
+                .arg(&out)
+                .args(["--instrument", "Grand Piano"]))?;
+            println!("{}", out.display());
+        }
+        Some("test") => {
+            let lib = ensure_ort(false)?;
+            let extra: Vec<&String> = args.iter().skip(1).collect();
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "--workspace"]).args(extra))?;
+        }
+        Some("bench") => {
+            let lib = ensure_ort(false)?;
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench>");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
