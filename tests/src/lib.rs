@@ -1,1 +1,81 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: models built through the real contract,
+//! and spectrum analysis for checking pitches.
+
+use std::path::PathBuf;
+
+use melwave::contract::{Mel2MelConfig, ModelBytes, VocoderConfig, Weights};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+}
+
+/// A small random model (fast to run) built through the contract.
+pub fn random_model(seed: u64) -> ModelBytes {
+    ModelBytes::random(seed, Mel2MelConfig { hidden: 64, layers: 1 }, VocoderConfig { layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3 })
+}
+
+/// A model whose vocoder passes the harmonic excitation straight through (within
+/// 1e-6 relative): one gated layer in its near-linear range, split into positive
+/// and negative halves around the ReLUs and recombined. Its output is a known
+/// signal (sines at the played pitches), so it measures the engine's timing,
+/// pitch and resampling exactly.
+pub fn passthrough_model() -> ModelBytes {
+    let base = random_model(7);
+    let cfg = base.manifest.vocoder.config.clone();
+    let mut w = Weights::default();
+    for (name, dims) in cfg.weight_specs() {
+        let n = dims.iter().product();
+        w.insert(&name, dims, vec![0.0; n]);
+    }
+    let (c, s) = (cfg.channels, cfg.skip_channels);
+    let set = |w: &mut Weights, name: &str, idx: usize, v: f32| w.0.get_mut(name).expect("spec'd weight").data[idx] = v;
+    // input: channel 0 ← harmonic excitation.
+    set(&mut w, "input.weight", 0, 1.0);
+    // layer 0: tanh half, channel 0 ← 0.01·x0 at the newest tap (k = 2); σ half saturated at 1.
+    set(&mut w, "layers.0.conv.weight", 2, 0.01);
+    for ch in c..2 * c {
+        set(&mut w, "layers.0.conv.bias", ch, 40.0);
+    }
+    // skip channels 0 and 1 ← ±100·gated0 (rows c and c+1 of res_skip).
+    set(&mut w, "layers.0.res_skip.weight", c * c, 100.0);
+    set(&mut w, "layers.0.res_skip.weight", (c + 1) * c, -100.0);
+    // post1 = identity on the first two channels; post2 = ch0 − ch1.
+    set(&mut w, "post1.weight", 0, 1.0);
+    set(&mut w, "post1.weight", s + 1, 1.0);
+    set(&mut w, "post2.weight", 0, 1.0);
+    set(&mut w, "post2.weight", 1, -1.0);
+    let mel = Weights::random(&base.manifest.mel2mel.config.weight_specs(), 7, |_| 1.0);
+    let mut m = ModelBytes::from_weights(base.manifest.clone(), &mel, &w).expect("weights follow the specs");
+    m.origin = "passthrough test model".into();
+    m
+}
+
+/// Magnitude spectrum (Blackman-Harris window), bin width `rate / len`.
+pub fn spectrum(x: &[f32]) -> Vec<f32> {
+    use rustfft::num_complex::Complex32;
+    let n = x.len();
+    let mut buf: Vec<Complex32> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let a = std::f64::consts::TAU * i as f64 / n as f64;
+            let w = 0.35875 - 0.48829 * a.cos() + 0.14128 * (2.0 * a).cos() - 0.01168 * (3.0 * a).cos();
+            Complex32::new(v * w as f32, 0.0)
+        })
+        .collect();
+    rustfft::FftPlanner::new().plan_fft_forward(n).process(&mut buf);
+    buf[..n / 2].iter().map(|c| c.norm()).collect()
+}
+
+/// Frequency of the strongest spectral peak, refined by parabolic interpolation.
+pub fn peak_frequency(x: &[f32], rate: f32) -> f32 {
+    let s = spectrum(x);
+    let (i, _) = s.iter().enumerate().skip(1).fold((0, 0.0f32), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+    let (a, b, c) = (s[i - 1].max(1e-12).ln(), s[i].max(1e-12).ln(), s[(i + 1).min(s.len() - 1)].max(1e-12).ln());
+    let d = 0.5 * (a - c) / (a - 2.0 * b + c);
+    (i as f32 + if d.is_finite() { d } else { 0.0 }) * rate / x.len() as f32
+}
+
+pub fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}

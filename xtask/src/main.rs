@@ -82,6 +82,36 @@ fn ensure_ort(gpu: bool) -> Result<PathBuf> {
     Ok(lib)
 }
 
+/// torch 2.13.0 exactly: the version `tch` 0.26 is built for.
+const TORCH_VERSION: &str = "2.13.0";
+
+/// The venv holding torch for the training crate, created on first use. It lives in
+/// the cache, outside the clone, because it is about 5 GB.
+fn ensure_torch() -> Result<PathBuf> {
+    let venv = cache_dir().join("torch-venv");
+    let py = venv.join("bin").join("python");
+    let check = format!("import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '{TORCH_VERSION}' else 1)");
+    if py.is_file() && Command::new(&py).args(["-c", &check]).status().is_ok_and(|s| s.success()) {
+        return Ok(venv);
+    }
+    if !py.is_file() {
+        run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", &format!("torch=={TORCH_VERSION}")]))?;
+    Ok(venv)
+}
+
+/// Cargo with the environment torch-sys needs: build against the venv's torch.
+fn cargo_with_torch(venv: &Path) -> Command {
+    let mut c = cargo();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv.join("bin")];
+    paths.extend(std::env::split_paths(&path));
+    c.env("PATH", std::env::join_paths(paths).expect("valid PATH"));
+    c.env("LIBTORCH_USE_PYTORCH", "1");
+    c
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(workspace_root());
@@ -107,8 +137,9 @@ fn main() -> Result<()> {
         }
         Some("test") => {
             let lib = ensure_ort(false)?;
+            let venv = ensure_torch()?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
-            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "--workspace"]).args(extra))?;
+            run(cargo_with_torch(&venv).env("ORT_DYLIB_PATH", &lib).args(["test", "--workspace"]).args(extra))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;

@@ -170,22 +170,25 @@ impl ModelRunner {
     /// Runs `n` frames: `roll` is `n × 256`, `source` is `2 × n·HOP` channel-major.
     /// The log-mel is kept (see [`Self::mel`]) and the audio written to `audio`.
     pub fn step(&mut self, roll: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], audio: &mut Vec<f32>) -> Result<(), String> {
-        let n = (roll.len() / ROLL_DIM) as i64;
-        if roll.len() != n as usize * ROLL_DIM || source.len() != n as usize * SOURCE_CHANNELS * HOP {
-            return Err(format!("step got {} roll values and {} source samples, which is not a whole number of frames", roll.len(), source.len()));
+        if source.len() * ROLL_DIM != roll.len() * SOURCE_CHANNELS * HOP {
+            return Err(format!("step got {} roll values and {} source samples, which is not the same number of frames", roll.len(), source.len()));
         }
-        let timbre_shape = [1, EMBED_DIM as i64, -1];
+        self.predict_mel(roll, timbre)?;
+        let mel = std::mem::take(&mut self.mel);
+        let result = self.vocode(&mel, source, timbre, audio);
+        self.mel = mel;
+        result
+    }
+
+    /// Runs Mel2Mel alone on `n × 256` roll frames; the result is in [`Self::mel`].
+    pub fn predict_mel(&mut self, roll: &[f32], timbre: [f32; EMBED_DIM]) -> Result<(), String> {
+        if roll.len() % ROLL_DIM != 0 {
+            return Err(format!("{} roll values is not a whole number of frames", roll.len()));
+        }
+        let n = (roll.len() / ROLL_DIM) as i64;
         self.mel2mel.run(
-            &[(mel2mel::INPUT_ROLL, [1, n, ROLL_DIM as i64], roll), (mel2mel::INPUT_TIMBRE, timbre_shape, &timbre)],
+            &[(mel2mel::INPUT_ROLL, [1, n, ROLL_DIM as i64], roll), (mel2mel::INPUT_TIMBRE, [1, EMBED_DIM as i64, -1], &timbre)],
             &mut [(mel2mel::OUTPUT_MEL, &mut self.mel)],
-        )?;
-        self.vocoder.run(
-            &[
-                (vocoder::INPUT_SOURCE, [1, SOURCE_CHANNELS as i64, n * HOP as i64], source),
-                (vocoder::INPUT_MEL, [1, n, N_MELS as i64], &self.mel),
-                (vocoder::INPUT_TIMBRE, timbre_shape, &timbre),
-            ],
-            &mut [(vocoder::OUTPUT_AUDIO, audio)],
         )
     }
 
@@ -193,6 +196,9 @@ impl ModelRunner {
     /// used by evaluation.
     pub fn vocode(&mut self, mel: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], audio: &mut Vec<f32>) -> Result<(), String> {
         let n = (mel.len() / N_MELS) as i64;
+        if mel.len() % N_MELS != 0 || source.len() != n as usize * SOURCE_CHANNELS * HOP {
+            return Err(format!("vocoder got {} mel values and {} source samples, which is not the same number of frames", mel.len(), source.len()));
+        }
         self.vocoder.run(
             &[
                 (vocoder::INPUT_SOURCE, [1, SOURCE_CHANNELS as i64, n * HOP as i64], source),

@@ -1,0 +1,90 @@
+//! Speed figures for the default model, printed (no timed assertions anywhere):
+//! streamed real-time factor at 48 kHz with 128- and 512-sample host blocks, ONNX
+//! Runtime time per call for each model, latency, and the cost of held notes.
+//! Run with `cargo xtask bench`.
+
+use std::time::Instant;
+
+use melwave::contract::{ModelBytes, EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
+use melwave::engine::{self, EngineConfig};
+use melwave::features::{Event, TimedEvent};
+use melwave::midi_file;
+use melwave::render::render;
+use melwave::runtime::{ModelRunner, Provider};
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
+fn main() {
+    let model = match std::env::var_os("MELWAVE_BENCH_MODEL") {
+        Some(dir) => ModelBytes::from_dir(std::path::Path::new(&dir)).expect("model folder"),
+        None => ModelBytes::embedded().expect("embedded model"),
+    };
+    let v = &model.manifest.vocoder.config;
+    let m = &model.manifest.mel2mel.config;
+    println!("melwave engine benchmark — model: {} (Mel2Mel LSTM {}×{}, vocoder {} layers × {} channels)", model.origin, m.layers, m.hidden, v.layers, v.channels);
+    println!("machine: {} cores, load average before: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), loadavg());
+
+    // ORT time per call.
+    let mut runner = ModelRunner::new(&model, Provider::Cpu).expect("model loads");
+    println!("provider: {}", runner.provider);
+    println!("\nONNX Runtime time per call (1 intra-op thread):");
+    for frames in [1usize, 2, 4, 8] {
+        let roll = vec![0.0f32; frames * ROLL_DIM];
+        let source = vec![0.01f32; frames * SOURCE_CHANNELS * HOP];
+        let mut audio = Vec::new();
+        let iters = 400 / frames;
+        let t = Instant::now();
+        for _ in 0..iters {
+            runner.predict_mel(&roll, [0.0; EMBED_DIM]).unwrap();
+        }
+        let mel_us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+        let mel = runner.mel().to_vec();
+        let t = Instant::now();
+        for _ in 0..iters {
+            runner.vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio).unwrap();
+        }
+        let voc_us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+        let budget_us = frames as f64 * HOP as f64 / 24_000.0 * 1e6;
+        println!(
+            "  {frames} frame(s): mel2mel {mel_us:8.1} µs, vocoder {voc_us:8.1} µs, total {:8.1} µs = {:.3} of real time",
+            mel_us + voc_us,
+            (mel_us + voc_us) / budget_us
+        );
+    }
+
+    // Streamed RTF through the engine, the demo MIDI, at 48 kHz.
+    let song = midi_file::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo.mid"))).expect("demo MIDI");
+    println!("\nStreamed through the engine at 48 kHz (demo.mid, {:.1} s):", song.duration);
+    for block in [128usize, 512] {
+        let events = song.timed_events(48_000);
+        let len = (song.duration * 48_000.0) as usize + 48_000;
+        let r = render(&model, &EngineConfig::new(48_000, block), (0.5, 0.5), &events, len, block, |_, _| {}).unwrap();
+        println!(
+            "  block {block:4}: real-time factor {:.4} (inference thread busy {:.4} of real time, longest step {:.2} ms), latency {:.2} ms",
+            r.real_time_factor(),
+            r.stats.busy_seconds / r.duration_seconds(),
+            r.stats.max_step_seconds * 1e3,
+            r.latency.total() as f64 / 48.0
+        );
+    }
+
+    println!("\nReported latency:");
+    for rate in [44_100u32, 48_000, 96_000] {
+        let mut line = format!("  {rate:6} Hz:");
+        for block in [64usize, 128, 256, 512, 1024] {
+            let (_, h) = engine::start(&model, &EngineConfig::new(rate, block)).unwrap();
+            line += &format!("  block {block}: {:.2} ms", h.latency().total() as f64 * 1e3 / rate as f64);
+        }
+        println!("{line}");
+    }
+
+    println!("\nCost of held notes (48 kHz, block 128, 5 s):");
+    for notes in [1usize, 8, 64] {
+        let events: Vec<TimedEvent> = (0..notes).map(|i| TimedEvent { time: 0, event: Event::NoteOn { key: (30 + i) as u8, velocity: 100 } }).collect();
+        let r = render(&model, &EngineConfig::new(48_000, 128), (0.5, 0.5), &events, 5 * 48_000, 128, |_, _| {}).unwrap();
+        println!("  {notes:2} note(s): real-time factor {:.4}", r.real_time_factor());
+    }
+    println!("\nload average after: {}", loadavg());
+}

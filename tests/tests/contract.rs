@@ -1,0 +1,124 @@
+//! The model contract: manifests and graphs that disagree with it are refused with
+//! a message that says what is wrong.
+
+use melwave::contract::{Manifest, ManifestError, ModelBytes, ModelError};
+use melwave::runtime::{ModelRunner, Provider};
+use melwave_tests::{random_model, repo_root};
+
+fn load_err(model: &ModelBytes) -> String {
+    match ModelRunner::new(model, Provider::Cpu) {
+        Ok(_) => panic!("{} should have been refused", model.origin),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn edited(f: impl FnOnce(&mut serde_json::Value)) -> Result<Manifest, ManifestError> {
+    let mut v: serde_json::Value = serde_json::from_str(&random_model(1).manifest.to_json()).unwrap();
+    f(&mut v);
+    Manifest::parse(v.to_string().as_bytes())
+}
+
+#[test]
+fn manifest_round_trips() {
+    let m = random_model(4).manifest;
+    assert_eq!(Manifest::parse(m.to_json().as_bytes()).unwrap(), m);
+}
+
+#[test]
+fn manifest_mismatches_are_refused_naming_the_field() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+        ("sample_rate", Box::new(|v| v["sample_rate"] = 16000.into())),
+        ("hop", Box::new(|v| v["hop"] = 256.into())),
+        ("n_mels", Box::new(|v| v["n_mels"] = 128.into())),
+        ("embedding_dim", Box::new(|v| v["embedding_dim"] = 3.into())),
+        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][0]["shape"][2] = 99.into())),
+        ("mel2mel.state", Box::new(|v| v["mel2mel"]["config"]["hidden"] = 32.into())),
+        ("opset", Box::new(|v| v["opset"] = 9.into())),
+    ];
+    for (field, edit) in cases {
+        let err = edited(edit).expect_err(field).to_string();
+        assert!(err.contains(field), "error for {field} says: {err}");
+    }
+}
+
+#[test]
+fn inconsistent_manifests_are_refused() {
+    let err = edited(|v| v["instruments"][0]["point"] = serde_json::json!([1.0, 2.0, 3.0])).unwrap_err();
+    assert!(err.to_string().contains("3-D point"), "{err}");
+    let err = edited(|v| v["instruments"] = serde_json::json!([])).unwrap_err();
+    assert!(err.to_string().contains("no instruments"), "{err}");
+    let err = edited(|v| v["mel2mel"]["file"] = "../../etc/passwd".into()).unwrap_err();
+    assert!(err.to_string().contains("plain file name"), "{err}");
+    let err = Manifest::parse(b"{not json").unwrap_err();
+    assert!(matches!(err, ManifestError::Parse(_)));
+    let err = edited(|v| v["surprise"] = 1.into()).unwrap_err();
+    assert!(err.to_string().contains("surprise"), "{err}");
+}
+
+#[test]
+fn model_folders_with_bad_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(1);
+    model.write_dir(dir.path()).unwrap();
+    assert!(ModelRunner::new(&ModelBytes::from_dir(dir.path()).unwrap(), Provider::Cpu).is_ok());
+
+    // Missing folder.
+    let err = ModelBytes::from_dir(&dir.path().join("nope")).unwrap_err();
+    assert!(matches!(err, ModelError::MissingFolder(_)), "{err}");
+
+    // Truncated ONNX.
+    let mut m = model.clone();
+    m.vocoder = m.vocoder[..m.vocoder.len() / 2].to_vec().into();
+    let err = load_err(&m);
+    assert!(err.contains("vocoder.onnx") && err.contains("cannot load"), "{err}");
+
+    // Random bytes.
+    let mut m = model.clone();
+    m.mel2mel = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<u8>>().into();
+    let err = load_err(&m);
+    assert!(err.contains("mel2mel.onnx"), "{err}");
+
+    // A valid ONNX with the wrong tensor names: the two graphs swapped.
+    let mut m = model.clone();
+    std::mem::swap(&mut m.mel2mel, &mut m.vocoder);
+    let err = load_err(&m);
+    assert!(err.contains("has no input"), "{err}");
+
+    // Graph and manifest disagree on the state shapes (a bigger vocoder's graph).
+    let other = melwave_tests::passthrough_model();
+    let mut bigger = ModelBytes::random(1, other.manifest.mel2mel.config.clone(), melwave::contract::VocoderConfig { layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3 });
+    bigger.manifest = model.manifest.clone();
+    let err = load_err(&bigger);
+    assert!(err.contains("shape"), "{err}");
+
+    // Missing ONNX file in a folder.
+    std::fs::remove_file(dir.path().join("vocoder.onnx")).unwrap();
+    let err = ModelBytes::from_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("vocoder.onnx"), "{err}");
+}
+
+#[test]
+fn random_export_is_deterministic_and_loads() {
+    let a = random_model(9);
+    let b = random_model(9);
+    assert_eq!(a.mel2mel, b.mel2mel);
+    assert_eq!(a.vocoder, b.vocoder);
+    assert_ne!(a.vocoder, random_model(10).vocoder);
+}
+
+#[test]
+fn the_shipped_default_model_is_valid_and_embedded() {
+    let embedded = ModelBytes::embedded().unwrap();
+    let on_disk = ModelBytes::from_dir(&repo_root().join("models/default")).unwrap();
+    assert_eq!(embedded.manifest, on_disk.manifest);
+    assert_eq!(embedded.vocoder, on_disk.vocoder);
+    let runner = ModelRunner::new(&embedded, Provider::Cpu).unwrap();
+    assert_eq!(runner.provider.active, Provider::Cpu);
+}
+
+#[test]
+fn xtask_fetches_the_ort_version_the_engine_expects() {
+    let xtask = std::fs::read_to_string(repo_root().join("xtask/src/main.rs")).unwrap();
+    let line = format!("const ORT_VERSION: &str = \"{}\";", melwave::runtime::ORT_VERSION);
+    assert!(xtask.contains(&line), "xtask and the engine disagree on the ONNX Runtime version");
+}

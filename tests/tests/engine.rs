@@ -1,0 +1,123 @@
+//! The engine through a model with a known output: timing, pitch, latency,
+//! resampling, NaN handling and execution-provider fallback.
+
+use melwave::contract::{ModelBytes, Weights, HOP, SAMPLE_RATE};
+use melwave::engine::resample::StreamResampler;
+use melwave::engine::{self, EngineConfig};
+use melwave::features::excitation::key_frequency;
+use melwave::features::{Event, TimedEvent};
+use melwave::render::render;
+use melwave::runtime::{ModelRunner, Provider};
+use melwave_tests::{passthrough_model, peak_frequency, random_model, rms, spectrum};
+
+#[test]
+fn the_played_pitch_comes_out_at_every_rate() {
+    let model = passthrough_model();
+    for rate in [22_050, 44_100, 48_000, 96_000] {
+        let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 69, velocity: 100 } }];
+        let len = rate as usize;
+        let r = render(&model, &EngineConfig::new(rate, 512), (0.5, 0.5), &events, len, 512, |_, _| {}).unwrap();
+        let f = peak_frequency(&r.audio[rate as usize / 4..], rate as f32);
+        assert!((f - 440.0).abs() < 1.0, "{rate} Hz: A4 came out at {f} Hz");
+        let level = rms(&r.audio[rate as usize / 4..]);
+        assert!((level - 0.1 / 2f32.sqrt()).abs() < 0.01, "{rate} Hz: level {level}");
+    }
+}
+
+#[test]
+fn reported_latency_is_exact() {
+    // A note starting exactly on a frame boundary starts a sine at phase 0 there. After
+    // trimming the reported latency, the sound must start at that very sample.
+    let model = passthrough_model();
+    for (rate, block) in [(48_000u32, 128usize), (48_000, 1000), (44_100, 64), (24_000, 77), (96_000, 4096)] {
+        let frame = 100u64;
+        let onset = (frame * HOP as u64 * rate as u64).div_ceil(SAMPLE_RATE as u64);
+        let events = [TimedEvent { time: onset, event: Event::NoteOn { key: 81, velocity: 100 } }];
+        let len = onset as usize + rate as usize / 10;
+        let r = render(&model, &EngineConfig::new(rate, block), (0.5, 0.5), &events, len, block, |_, _| {}).unwrap();
+        let before = &r.audio[onset as usize - rate as usize / 100..onset as usize - 20];
+        let after = &r.audio[onset as usize + 20..onset as usize + rate as usize / 100];
+        // Before: only the faint excitation noise (std 0.003) and resampler ringing.
+        assert!(rms(before) < 0.01, "{rate}/{block}: sound before the note: {}", rms(before));
+        assert!(rms(after) > 0.05, "{rate}/{block}: no sound after the note: {}", rms(after));
+        // The first sample clearly above the noise is the sine's first peak-ish rise.
+        let first = r.audio.iter().position(|v| v.abs() > 0.03).unwrap();
+        let period = rate as f64 / key_frequency(81, 0.0);
+        assert!(
+            (first as f64) >= onset as f64 - 3.0 && (first as f64) < onset as f64 + period / 2.0,
+            "{rate}/{block}: onset expected at {onset}, sound starts at {first}"
+        );
+        assert_eq!(r.latency.total(), r.latency.prefill + r.latency.resampler_delay);
+    }
+}
+
+#[test]
+fn resampler_hits_the_frequency_with_images_80_db_down() {
+    for rate in [44_100u32, 48_000] {
+        let mut r = StreamResampler::new(rate).unwrap();
+        let frames = 2 * SAMPLE_RATE as usize / HOP;
+        let mut out = Vec::new();
+        for f in 0..frames {
+            let frame: Vec<f32> = (0..HOP)
+                .map(|i| (std::f64::consts::TAU * 1000.0 * (f * HOP + i) as f64 / SAMPLE_RATE as f64).sin() as f32 * 0.5)
+                .collect();
+            r.process(&frame, &mut out);
+        }
+        let x = &out[rate as usize / 2..rate as usize / 2 + 65_536];
+        let f = peak_frequency(x, rate as f32);
+        assert!((f - 1000.0).abs() < 0.2, "{rate}: 1 kHz came out at {f}");
+        let s = spectrum(x);
+        let bin = |hz: f32| (hz * x.len() as f32 / rate as f32) as usize;
+        let peak = s.iter().cloned().fold(0.0, f32::max);
+        // Everything above the 24 kHz source's Nyquist is image (or its alias at 44.1 kHz).
+        let images = s[bin(12_500.0)..].iter().cloned().fold(0.0, f32::max);
+        let db = 20.0 * (images / peak).log10();
+        assert!(db <= -80.0, "{rate}: images at {db:.1} dB");
+    }
+}
+
+#[test]
+fn a_model_that_outputs_nan_gives_silence_and_is_counted() {
+    let base = random_model(1);
+    let mel = Weights::random(&base.manifest.mel2mel.config.weight_specs(), 1, |_| 1.0);
+    let mut voc = Weights::random(&base.manifest.vocoder.config.weight_specs(), 2, |_| 1.0);
+    voc.0.get_mut("post2.bias").unwrap().data[0] = f32::NAN;
+    let model = ModelBytes::from_weights(base.manifest.clone(), &mel, &voc).unwrap();
+    let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } }];
+    let r = render(&model, &EngineConfig::new(48_000, 256), (0.5, 0.5), &events, 24_000, 256, |_, _| {}).unwrap();
+    assert!(r.audio.iter().all(|&v| v == 0.0), "NaN output is replaced by silence");
+    assert!(r.stats.nan_resets > 0);
+    assert_eq!(r.stats.underruns, 0);
+}
+
+#[test]
+fn requesting_cuda_without_a_gpu_falls_back_to_cpu_and_says_so() {
+    for requested in [Provider::Cuda, Provider::TensorRt] {
+        let runner = ModelRunner::new(&random_model(2), requested).expect("loads on the CPU");
+        assert_eq!(runner.provider.requested, requested);
+        assert_eq!(runner.provider.active, Provider::Cpu);
+        let why = runner.provider.fallback_reason.clone().expect("a reason is given");
+        assert!(!why.is_empty());
+        assert!(runner.provider.to_string().contains("requested but unavailable"), "{}", runner.provider);
+    }
+    let cpu = ModelRunner::new(&random_model(2), Provider::Cpu).unwrap();
+    assert_eq!(cpu.provider.to_string(), "CPU");
+}
+
+#[test]
+fn bad_sample_rates_and_blocks_are_refused_with_a_message() {
+    let model = random_model(1);
+    for (rate, block) in [(0u32, 128usize), (1_000, 128), (1_000_000, 128), (48_000, 0), (48_000, 1 << 20)] {
+        let err = engine::start(&model, &EngineConfig::new(rate, block)).err().expect("refused");
+        let msg = err.to_string();
+        assert!(msg.contains("not supported"), "{msg}");
+    }
+}
+
+#[test]
+fn latency_grows_with_block_size_and_is_reported_per_rate() {
+    let model = random_model(1);
+    let lat = |rate, block| engine::start(&model, &EngineConfig::new(rate, block)).unwrap().1.latency().total();
+    assert!(lat(48_000, 1024) > lat(48_000, 128));
+    assert_eq!(lat(48_000, 512) - lat(48_000, 128), 384, "block size adds exactly its own length");
+}
