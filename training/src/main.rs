@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use melwave::contract::{Mel2MelConfig, ModelBytes, VocoderConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use melwave::contract::{Manifest, Mel2MelConfig, ModelBytes, VocoderConfig};
+use melwave_train::dataset::{self, DatasetConfig, Split};
+use melwave_train::train::{self, Options};
+use melwave_train::export;
 
 #[derive(Parser)]
 #[command(name = "melwave-train", version, about = "Train and export Melwave models")]
@@ -20,36 +23,172 @@ enum Init {
     Random,
 }
 
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Stage {
+    /// Mel2Mel on the tanh-log-abs MSE.
+    Mel2mel,
+    /// The vocoder on ground-truth mels, multi-resolution STFT loss.
+    Vocoder,
+    /// A vocoder run continued on Mel2Mel's predicted mels.
+    Finetune,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Dataset folder (from `melwave-train dataset`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Run folder: checkpoints, state.json, loss.png. An existing run resumes.
+    #[arg(long)]
+    run: PathBuf,
+    /// Total steps (a resumed run continues up to this).
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Crop length in frames.
+    #[arg(long)]
+    frames: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long, default_value_t = 1.0)]
+    clip: f64,
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: u64,
+    #[arg(long, default_value_t = 50)]
+    validate_every: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Torch threads.
+    #[arg(long, default_value_t = 2)]
+    threads: i32,
+    /// A tiny run for CI.
+    #[arg(long)]
+    quick: bool,
+    /// Mel2Mel run (vocoder: not needed; finetune: its predicted mels and embedding).
+    #[arg(long)]
+    mel2mel: Option<PathBuf>,
+    /// Vocoder run to fine-tune.
+    #[arg(long)]
+    vocoder: Option<PathBuf>,
+    #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
+    hidden: usize,
+    #[arg(long, default_value_t = VocoderConfig::default().layers)]
+    vocoder_layers: usize,
+    #[arg(long, default_value_t = VocoderConfig::default().channels)]
+    channels: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Write a model folder (manifest.json, mel2mel.onnx, vocoder.onnx).
-    Export {
-        /// Where the weights come from.
-        #[arg(long, value_enum)]
-        init: Init,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output model folder.
+    /// Render the training dataset from procedural phrases and Debian MIDI.
+    Dataset {
         #[arg(long, short)]
         out: PathBuf,
-        /// Mel2Mel LSTM width.
+        /// A tiny dataset for CI.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = dataset::synth::DEFAULT_FONT)]
+        font: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Train one stage.
+    Train {
+        #[arg(value_enum)]
+        stage: Stage,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Write a model folder (manifest.json, mel2mel.onnx, vocoder.onnx).
+    Export {
+        /// Random weights instead of trained runs.
+        #[arg(long, value_enum)]
+        init: Option<Init>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Trained runs and their dataset.
+        #[arg(long, required_unless_present = "init")]
+        mel2mel: Option<PathBuf>,
+        #[arg(long, required_unless_present = "init")]
+        vocoder: Option<PathBuf>,
+        #[arg(long, required_unless_present = "init")]
+        data: Option<PathBuf>,
         #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
         hidden: usize,
-        /// Mel2Mel LSTM layers.
         #[arg(long, default_value_t = Mel2MelConfig::default().layers)]
         lstm_layers: usize,
-        /// Vocoder residual layers.
         #[arg(long, default_value_t = VocoderConfig::default().layers)]
         vocoder_layers: usize,
-        /// Vocoder residual channels.
         #[arg(long, default_value_t = VocoderConfig::default().channels)]
         channels: usize,
     },
 }
 
+fn options(a: &TrainArgs, stage: Stage) -> Options {
+    let (steps, batch, frames, lr) = match (stage, a.quick) {
+        (Stage::Mel2mel, false) => (4000, 16, 384, 1e-3),
+        (Stage::Mel2mel, true) => (60, 4, 128, 3e-3),
+        (Stage::Vocoder, false) => (6000, 6, 48, 1e-3),
+        (Stage::Vocoder, true) => (30, 2, 16, 2e-3),
+        (Stage::Finetune, false) => (1000, 6, 48, 3e-4),
+        (Stage::Finetune, true) => (10, 2, 16, 5e-4),
+    };
+    Options {
+        data: a.data.clone(),
+        run: a.run.clone(),
+        steps: a.steps.unwrap_or(steps),
+        batch: a.batch.unwrap_or(batch),
+        frames: a.frames.unwrap_or(frames),
+        lr: a.lr.unwrap_or(lr),
+        clip: a.clip,
+        checkpoint_every: if a.quick { 10 } else { a.checkpoint_every },
+        validate_every: if a.quick { 10 } else { a.validate_every },
+        seed: a.seed,
+        threads: a.threads,
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Export { init: Init::Random, seed, out, hidden, lstm_layers, vocoder_layers, channels } => {
+        Command::Dataset { out, quick, font, seed } => {
+            let mut cfg = if quick { DatasetConfig::quick(font) } else { DatasetConfig::full(font) };
+            cfg.seed = seed;
+            let m = dataset::build(&cfg, &out)?;
+            eprintln!("dataset in {}: {} pieces, {} items", out.display(), m.pieces.len(), m.items.len());
+            for (name, h) in &m.hours_per_instrument {
+                eprintln!("  {name}: {:.2} h", h);
+            }
+            Ok(())
+        }
+        Command::Train { stage, args } => {
+            let opts = options(&args, stage);
+            let state = match stage {
+                Stage::Mel2mel => train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, ..Default::default() })?,
+                Stage::Vocoder => {
+                    let cfg = VocoderConfig { layers: args.vocoder_layers, channels: args.channels, skip_channels: args.channels, ..Default::default() };
+                    train::train_vocoder(&opts, &cfg, None, None)?
+                }
+                Stage::Finetune => {
+                    let voc = args.vocoder.as_deref().context("finetune needs --vocoder RUN")?;
+                    let m2m = args.mel2mel.as_deref().context("finetune needs --mel2mel RUN")?;
+                    train::train_vocoder(&opts, &VocoderConfig::default(), Some(voc), Some(m2m))?
+                }
+            };
+            let last = state.history.last();
+            eprintln!(
+                "{}: step {}, {:.0} CPU s, train {:.4}, validation {:.4}",
+                state.kind,
+                state.step,
+                state.cpu_seconds,
+                last.map_or(f64::NAN, |p| p.train),
+                last.and_then(|p| p.validation).unwrap_or(f64::NAN)
+            );
+            Ok(())
+        }
+        Command::Export { init: Some(Init::Random), seed, out, hidden, lstm_layers, vocoder_layers, channels, .. } => {
             if hidden == 0 || lstm_layers == 0 || vocoder_layers == 0 || channels == 0 {
                 bail!("model sizes must be positive");
             }
@@ -58,6 +197,41 @@ fn run(cli: Cli) -> Result<()> {
             let model = ModelBytes::random(seed, mel, voc);
             model.write_dir(&out).with_context(|| format!("exporting to {}", out.display()))?;
             eprintln!("wrote a random-weight model (seed {seed}) to {}", out.display());
+            Ok(())
+        }
+        Command::Export { init: None, out, mel2mel, vocoder, data, .. } => {
+            let (m2m_run, voc_run, data) = (mel2mel.expect("clap requires it"), vocoder.expect("clap requires it"), data.expect("clap requires it"));
+            let ds = dataset::read_manifest(&data)?;
+            let (mvs, m2m, mstate) = train::load_mel2mel(&m2m_run)?;
+            let (vvs, voc, vstate) = train::load_vocoder(&voc_run)?;
+            let instruments = export::instruments(&ds.config.programs, &ds.presets, &melwave_train::nets::points(&mvs));
+            let summary = |s: &melwave_train::checkpoint::TrainState| {
+                let last = s.history.last();
+                serde_json::json!({
+                    "kind": s.kind, "steps": s.step, "cpu_seconds": s.cpu_seconds,
+                    "train_loss": last.map(|p| p.train), "validation_loss": last.and_then(|p| p.validation),
+                })
+            };
+            let provenance = serde_json::json!({
+                "trained": true,
+                "dataset": { "font": ds.config.font, "presets": ds.presets, "pieces": ds.pieces.len(), "items": ds.items.len(), "hours_per_instrument": ds.hours_per_instrument },
+                "mel2mel": summary(&mstate),
+                "vocoder": summary(&vstate),
+            });
+            let manifest = Manifest::new(
+                serde_json::from_value(mstate.config.clone())?,
+                serde_json::from_value(vstate.config.clone())?,
+                instruments,
+                provenance,
+            );
+            // Real features for the parity check: the first validation item.
+            let item = ds.items.iter().find(|i| i.split == Split::Validation).or(ds.items.first());
+            let events = match item {
+                Some(i) => Some(dataset::store::read(&data.join(&i.file))?.events),
+                None => None,
+            };
+            let p = export::export(manifest, &mvs, &m2m, &vvs, &voc, events.as_deref(), &out)?;
+            eprintln!("exported to {} (parity: worst |tch − ONNX Runtime| = {:.2e})", out.display(), p.worst());
             Ok(())
         }
     }

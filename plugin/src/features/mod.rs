@@ -9,4 +9,4 @@ pub mod roll;
 pub use events::{Event, TimedEvent};
 pub use excitation::Excitation;
 pub use mel::LogMel;
-pub use roll::{featurize, Featurizer, FrameFeatures, RollState};
+pub use roll::{featurize, featurize_roll, Featurizer, FrameFeatures, RollState};

@@ -142,28 +142,54 @@ impl Featurizer {
     }
 }
 
+/// Applies `events` (model samples, sorted) frame by frame, calling `frame(f, state)`
+/// after the events of frame `f` and before it is closed.
+fn for_each_frame(events: &[TimedEvent], n_frames: usize, mut apply: impl FnMut(&Event), mut frame: impl FnMut(usize)) {
+    let mut next = 0;
+    for f in 0..n_frames {
+        let end = ((f + 1) * HOP) as u64;
+        while next < events.len() && events[next].time < end {
+            apply(&events[next].event);
+            next += 1;
+        }
+        frame(f);
+    }
+}
+
 /// Whole-sequence featurization of events stamped in model samples (sorted by time).
 /// Returns `(roll, source)`: `n_frames × ROLL_DIM` and `SOURCE_CHANNELS × n_frames·HOP`
 /// (channel-major, as the vocoder takes it). Training uses this; the engine runs the
 /// same [`Featurizer`] one frame at a time.
 pub fn featurize(events: &[TimedEvent], n_frames: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let mut f = Featurizer::new(seed);
+    let f = std::cell::RefCell::new(Featurizer::new(seed));
     let mut roll = Vec::with_capacity(n_frames * ROLL_DIM);
     let n = n_frames * HOP;
     let mut source = vec![0.0; SOURCE_CHANNELS * n];
-    let mut next = 0;
-    for frame in 0..n_frames {
-        let end = ((frame + 1) * HOP) as u64;
-        while next < events.len() && events[next].time < end {
-            f.apply(&events[next].event);
-            next += 1;
-        }
-        let feats = f.end_frame();
-        roll.extend_from_slice(feats.roll);
-        for c in 0..SOURCE_CHANNELS {
-            source[c * n + frame * HOP..c * n + (frame + 1) * HOP]
-                .copy_from_slice(&feats.source[c * HOP..(c + 1) * HOP]);
-        }
-    }
+    for_each_frame(
+        events,
+        n_frames,
+        |e| f.borrow_mut().apply(e),
+        |frame| {
+            let mut f = f.borrow_mut();
+            let feats = f.end_frame();
+            roll.extend_from_slice(feats.roll);
+            for c in 0..SOURCE_CHANNELS {
+                source[c * n + frame * HOP..c * n + (frame + 1) * HOP].copy_from_slice(&feats.source[c * HOP..(c + 1) * HOP]);
+            }
+        },
+    );
     (roll, source)
+}
+
+/// The roll alone (no excitation): what Mel2Mel training needs, at a fraction of the cost.
+pub fn featurize_roll(events: &[TimedEvent], n_frames: usize) -> Vec<f32> {
+    let state = std::cell::RefCell::new(RollState::default());
+    let mut roll = vec![0.0; n_frames * ROLL_DIM];
+    for_each_frame(
+        events,
+        n_frames,
+        |e| state.borrow_mut().apply(e),
+        |frame| state.borrow_mut().end_frame(&mut roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM]),
+    );
+    roll
 }

@@ -1,0 +1,235 @@
+//! The training dataset: procedural phrases and real MIDI rendered on each of the
+//! training instruments, with a deterministic train/validation/test split by source
+//! piece. `dataset.json` records what went in.
+
+pub mod phrases;
+pub mod sources;
+pub mod store;
+pub mod synth;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use melwave::contract::manifest::TRAINING_INSTRUMENTS;
+use melwave::contract::{HOP, SAMPLE_RATE};
+use melwave::features::{LogMel, TimedEvent};
+use melwave::midi_file::{self, Song};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST: &str = "dataset.json";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetConfig {
+    pub seed: u64,
+    /// Procedural pieces and their length in seconds.
+    pub procedural: usize,
+    pub procedural_seconds: f64,
+    /// At most this many real MIDI files, and excerpts of this length from each.
+    pub real_files: usize,
+    pub excerpts_per_file: usize,
+    pub excerpt_seconds: f64,
+    /// Seconds rendered after the last event, so releases are in the data.
+    pub tail_seconds: f64,
+    pub font: PathBuf,
+    pub programs: Vec<u8>,
+}
+
+impl DatasetConfig {
+    /// The size the shipped model is trained on.
+    pub fn full(font: PathBuf) -> Self {
+        Self {
+            seed: 1,
+            procedural: 60,
+            procedural_seconds: 20.0,
+            real_files: 200,
+            excerpts_per_file: 1,
+            excerpt_seconds: 15.0,
+            tail_seconds: 0.5,
+            font,
+            programs: TRAINING_INSTRUMENTS.iter().map(|i| i.0).collect(),
+        }
+    }
+
+    /// A tiny dataset for CI's end-to-end run.
+    pub fn quick(font: PathBuf) -> Self {
+        Self { procedural: 6, procedural_seconds: 5.0, real_files: 4, excerpts_per_file: 1, excerpt_seconds: 5.0, ..Self::full(font) }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
+/// FNV-1a: a hash that is the same on every machine and Rust version, so the split
+/// never moves.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+/// 80 % train, 10 % validation, 10 % test, decided by the source alone: every excerpt
+/// of one file lands in the same set.
+pub fn split_of(source: &str) -> Split {
+    match stable_hash(source) % 10 {
+        0 => Split::Test,
+        1 => Split::Validation,
+        _ => Split::Train,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Piece {
+    pub id: usize,
+    /// `procedural/<n>` or the MIDI file's path, plus the excerpt's start.
+    pub source: String,
+    pub start_seconds: f64,
+    pub split: Split,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ItemInfo {
+    pub file: String,
+    pub piece: usize,
+    pub program: u8,
+    pub split: Split,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetManifest {
+    pub format: String,
+    pub config: DatasetConfig,
+    /// (program, preset name) as found in the font.
+    pub presets: Vec<(u8, String)>,
+    pub pieces: Vec<Piece>,
+    pub items: Vec<ItemInfo>,
+    pub hours_per_instrument: BTreeMap<String, f64>,
+}
+
+/// The pieces: procedural ones, then excerpts of the real files.
+fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
+    let mut out = Vec::new();
+    for i in 0..cfg.procedural {
+        let source = format!("procedural/{i}");
+        let song = phrases::generate(cfg.seed.wrapping_mul(1_000_003).wrapping_add(i as u64), cfg.procedural_seconds);
+        let split = split_of(&source);
+        out.push((Piece { id: out.len(), seconds: song.duration, source, start_seconds: 0.0, split }, song));
+    }
+    let files = sources::debian_midi_files();
+    if cfg.real_files > 0 && files.is_empty() {
+        eprintln!("warning: no MIDI files from {:?} are installed; the dataset is procedural only", sources::MIDI_PACKAGES);
+    }
+    for path in files.into_iter().take(cfg.real_files) {
+        let source = path.display().to_string();
+        let song = match midi_file::load(&path) {
+            Ok(s) if s.duration > 1.0 && s.events.iter().any(|e| e.channel != midi_file::DRUM_CHANNEL) => s,
+            Ok(_) => continue,
+            Err(e) => {
+                eprintln!("warning: skipping {source}: {e}");
+                continue;
+            }
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ stable_hash(&source));
+        let split = split_of(&source);
+        for _ in 0..cfg.excerpts_per_file {
+            let room = (song.duration - cfg.excerpt_seconds).max(0.0);
+            let start = if room > 0.0 { rng.random_range(0.0..room) } else { 0.0 };
+            let ex = sources::excerpt(&song, start, cfg.excerpt_seconds);
+            if !ex.events.iter().any(|e| matches!(e.event, melwave::features::Event::NoteOn { .. })) {
+                continue;
+            }
+            out.push((Piece { id: out.len(), source: source.clone(), start_seconds: start, split, seconds: ex.duration }, ex));
+        }
+    }
+    Ok(out)
+}
+
+/// Renders every piece on every program into `dir`, in parallel, and writes the manifest.
+pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
+    let font = synth::load_font(&cfg.font)?;
+    let names = synth::preset_names(&font, &cfg.programs)?;
+    let pieces = pieces(cfg)?;
+    if pieces.is_empty() {
+        bail!("the dataset would be empty");
+    }
+    std::fs::create_dir_all(dir.join("items")).with_context(|| format!("cannot create {}", dir.display()))?;
+    let jobs: Vec<(usize, u8)> = pieces.iter().flat_map(|(p, _)| cfg.programs.iter().map(move |&g| (p.id, g))).collect();
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(ProgressStyle::with_template("rendering {bar:40} {pos}/{len} items ({eta} left)").expect("static template"));
+    let items: Vec<ItemInfo> = jobs
+        .par_iter()
+        .map(|&(pid, program)| -> Result<ItemInfo> {
+            let (piece, song) = &pieces[pid];
+            let length = song.duration + cfg.tail_seconds;
+            let mut audio = synth::render(&font, song, program, length)?;
+            audio.truncate(audio.len() / HOP * HOP);
+            let mel = LogMel::new().compute(&audio);
+            let events: Vec<TimedEvent> = song.timed_events(SAMPLE_RATE);
+            let file = format!("items/{pid:05}_{program:03}.safetensors");
+            store::write(&dir.join(&file), &store::StoredItem { audio, mel, events })?;
+            bar.inc(1);
+            Ok(ItemInfo { file, piece: pid, program, split: piece.split, seconds: length })
+        })
+        .collect::<Result<_>>()?;
+    bar.finish_and_clear();
+    let mut hours = BTreeMap::new();
+    for (program, name) in cfg.programs.iter().zip(&names) {
+        let h: f64 = items.iter().filter(|i| i.program == *program).map(|i| i.seconds / 3600.0).sum();
+        hours.insert(format!("{program:03} {name}"), h);
+    }
+    let manifest = DatasetManifest {
+        format: "melwave-dataset-1".into(),
+        config: cfg.clone(),
+        presets: cfg.programs.iter().copied().zip(names).collect(),
+        pieces: pieces.into_iter().map(|(p, _)| p).collect(),
+        items,
+        hours_per_instrument: hours,
+    };
+    let json = serde_json::to_string_pretty(&manifest)?;
+    std::fs::write(dir.join(MANIFEST), json).with_context(|| format!("cannot write {}", dir.join(MANIFEST).display()))?;
+    Ok(manifest)
+}
+
+pub fn read_manifest(dir: &Path) -> Result<DatasetManifest> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).with_context(|| format!("no dataset at {} (run `melwave-train dataset` first)", dir.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a dataset manifest", path.display()))
+}
+
+/// One item in memory. The instrument index is its position in the config's programs.
+pub struct Item {
+    pub piece: usize,
+    pub instrument: usize,
+    pub audio: Vec<f32>,
+    pub mel: Vec<f32>,
+    pub events: Vec<TimedEvent>,
+}
+
+impl Item {
+    pub fn frames(&self) -> usize {
+        self.audio.len() / HOP
+    }
+}
+
+/// Loads every item of `split`.
+pub fn load(dir: &Path, manifest: &DatasetManifest, split: Split) -> Result<Vec<Item>> {
+    manifest
+        .items
+        .par_iter()
+        .filter(|i| i.split == split)
+        .map(|info| {
+            let s = store::read(&dir.join(&info.file))?;
+            let instrument = manifest.config.programs.iter().position(|&p| p == info.program).context("item of an unknown program")?;
+            Ok(Item { piece: info.piece, instrument, audio: s.audio, mel: s.mel, events: s.events })
+        })
+        .collect()
+}

@@ -1,0 +1,17 @@
+//! Melwave's training crate: General MIDI SoundFont renders → a 10-instrument model
+//! through the model contract of `melwave`.
+//!
+//! - [`dataset`]: procedural phrases and real MIDI, rendered with rustysynth, stored
+//!   with the shared featurization's inputs;
+//! - [`nets`]: Mel2Mel and the vocoder in tch, exactly as the contract defines them;
+//! - [`train`], [`losses`], [`optim`], [`checkpoint`]: the training loops;
+//! - [`export`]: tch weights → ONNX through the contract, with parity checks.
+
+pub mod checkpoint;
+pub mod dataset;
+pub mod export;
+pub mod losses;
+pub mod nets;
+pub mod optim;
+pub mod plot;
+pub mod train;

@@ -1,0 +1,343 @@
+//! The training loops: Mel2Mel on the tanh-log-abs MSE; the vocoder on the
+//! multi-resolution STFT loss, first from ground-truth mels, then fine-tuned on
+//! Mel2Mel's predicted mels so that the chain matches.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use melwave::contract::{Mel2MelConfig, VocoderConfig, HOP, N_MELS, ROLL_DIM, SOURCE_CHANNELS};
+use melwave::features::{featurize, featurize_roll};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::checkpoint::{self, LossPoint, TrainState};
+use crate::dataset::{self, Item, Split};
+use crate::losses::{tanh_log_mse, MultiResStft};
+use crate::nets::mel2mel::Mel2Mel;
+use crate::nets::vocoder::Vocoder;
+use crate::optim::Adam;
+use crate::plot;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C asks the loop to save a checkpoint and stop.
+pub fn install_ctrlc() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    });
+}
+
+/// CPU time of this process (all threads), in seconds.
+pub fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub data: PathBuf,
+    pub run: PathBuf,
+    pub steps: u64,
+    pub batch: usize,
+    /// Crop length in frames.
+    pub frames: usize,
+    pub lr: f64,
+    pub clip: f64,
+    pub checkpoint_every: u64,
+    pub validate_every: u64,
+    pub seed: u64,
+    pub threads: i32,
+}
+
+/// Cosine decay from `lr` to `lr/10`.
+fn schedule(lr: f64, step: u64, steps: u64) -> f64 {
+    let p = (step as f64 / steps.max(1) as f64).min(1.0);
+    lr * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+}
+
+struct Data {
+    train: Vec<Item>,
+    validation: Vec<Item>,
+    instruments: usize,
+}
+
+fn load_data(dir: &Path, min_frames: usize) -> Result<Data> {
+    let manifest = dataset::read_manifest(dir)?;
+    let keep = |v: Vec<Item>| v.into_iter().filter(|i| i.frames() >= min_frames).collect::<Vec<_>>();
+    let train = keep(dataset::load(dir, &manifest, Split::Train)?);
+    let mut validation = keep(dataset::load(dir, &manifest, Split::Validation)?);
+    if train.is_empty() {
+        bail!("no training item in {} is {min_frames} frames long", dir.display());
+    }
+    if validation.is_empty() {
+        eprintln!("warning: the validation split is empty; validating on training items");
+        validation = keep(dataset::load(dir, &manifest, Split::Train)?);
+    }
+    Ok(Data { train, validation, instruments: manifest.config.programs.len() })
+}
+
+/// A crop: item, first frame.
+fn crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .map(|_| {
+            let i = rng.random_range(0..items.len());
+            (i, rng.random_range(0..=items[i].frames() - frames))
+        })
+        .collect()
+}
+
+fn instruments_of(items: &[Item], crops: &[(usize, usize)]) -> Tensor {
+    Tensor::from_slice(&crops.iter().map(|&(i, _)| items[i].instrument as i64).collect::<Vec<_>>())
+}
+
+/// Roll `[B,T,256]` and target mel `[B,T,80]` for crops; the roll comes from the
+/// engine's own featurizer.
+fn mel2mel_batch(items: &[Item], crops: &[(usize, usize)], frames: usize) -> (Tensor, Tensor) {
+    let mut roll = Vec::with_capacity(crops.len() * frames * ROLL_DIM);
+    let mut mel = Vec::with_capacity(crops.len() * frames * N_MELS);
+    for &(i, s) in crops {
+        let r = featurize_roll(&items[i].events, s + frames);
+        roll.extend_from_slice(&r[s * ROLL_DIM..]);
+        mel.extend_from_slice(&items[i].mel[s * N_MELS..(s + frames) * N_MELS]);
+    }
+    let b = crops.len() as i64;
+    (
+        Tensor::from_slice(&roll).reshape([b, frames as i64, ROLL_DIM as i64]),
+        Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]),
+    )
+}
+
+/// Source `[B,2,N]`, roll `[B,T,256]`, mel `[B,T,80]` and audio `[B,N]` for vocoder crops,
+/// plus the roll over `context` extra frames before the crop (for Mel2Mel's warm-up).
+struct VocoderBatch {
+    source: Tensor,
+    mel: Tensor,
+    audio: Tensor,
+    roll_with_context: Tensor,
+}
+
+fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, context: usize) -> VocoderBatch {
+    let n = frames * HOP;
+    let (mut source, mut mel, mut audio, mut roll) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &(i, s) in crops {
+        let item = &items[i];
+        // The excitation noise is seeded per item so a crop always sees the same noise.
+        let total = s + frames;
+        let (r, src) = featurize(&item.events, total, (item.piece * 64 + item.instrument) as u64);
+        for c in 0..SOURCE_CHANNELS {
+            source.extend_from_slice(&src[c * total * HOP + s * HOP..c * total * HOP + total * HOP]);
+        }
+        mel.extend_from_slice(&item.mel[s * N_MELS..total * N_MELS]);
+        audio.extend_from_slice(&item.audio[s * HOP..total * HOP]);
+        // Context before the crop, zero-padded at the item's start.
+        let c0 = s as i64 - context as i64;
+        if c0 < 0 {
+            roll.extend(std::iter::repeat_n(0.0, (-c0) as usize * ROLL_DIM));
+        }
+        roll.extend_from_slice(&r[c0.max(0) as usize * ROLL_DIM..]);
+    }
+    let b = crops.len() as i64;
+    VocoderBatch {
+        source: Tensor::from_slice(&source).reshape([b, SOURCE_CHANNELS as i64, n as i64]),
+        mel: Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]),
+        audio: Tensor::from_slice(&audio).reshape([b, n as i64]),
+        roll_with_context: Tensor::from_slice(&roll).reshape([b, (frames + context) as i64, ROLL_DIM as i64]),
+    }
+}
+
+fn progress(steps: u64, start: u64) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ({eta} left)").expect("static template"));
+    bar.set_position(start);
+    bar
+}
+
+/// Loads a finished (or checkpointed) Mel2Mel run.
+pub fn load_mel2mel(run: &Path) -> Result<(nn::VarStore, Mel2Mel, TrainState)> {
+    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no Mel2Mel run", run.display()))?;
+    if state.kind != "mel2mel" {
+        bail!("{} is a {} run, not mel2mel", run.display(), state.kind);
+    }
+    let cfg: Mel2MelConfig = serde_json::from_value(state.config.clone())?;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = Mel2Mel::new(&vs.root(), &cfg, state.instruments);
+    checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
+    Ok((vs, model, state))
+}
+
+/// Loads a vocoder or finetune run.
+pub fn load_vocoder(run: &Path) -> Result<(nn::VarStore, Vocoder, TrainState)> {
+    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
+    if state.kind != "vocoder" && state.kind != "finetune" {
+        bail!("{} is a {} run, not a vocoder", run.display(), state.kind);
+    }
+    let cfg: VocoderConfig = serde_json::from_value(state.config.clone())?;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = Vocoder::new(&vs.root(), &cfg, state.instruments);
+    checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
+    Ok((vs, model, state))
+}
+
+/// The part every loop shares: resume, schedule, validation, checkpoints, the bar.
+fn run_loop(
+    opts: &Options,
+    kind: &str,
+    vs: &mut nn::VarStore,
+    mut state: TrainState,
+    mut batch_loss: impl FnMut(&mut Xoshiro256PlusPlus) -> Tensor,
+    mut validate: impl FnMut() -> f64,
+) -> Result<TrainState> {
+    install_ctrlc();
+    tch::set_num_threads(opts.threads);
+    let mut adam = Adam::new(vs, opts.lr);
+    if let Some(resumed) = checkpoint::resume(&opts.run, kind, vs, &mut adam)? {
+        eprintln!("resuming {kind} from step {} in {}", resumed.step, opts.run.display());
+        state = resumed;
+    }
+    let cpu0 = cpu_seconds() - state.cpu_seconds;
+    let bar = progress(opts.steps, state.step);
+    bar.set_prefix(kind.to_string());
+    let started = Instant::now();
+    let first = state.step;
+    let (mut acc, mut count) = (0.0, 0);
+    let save = |state: &mut TrainState, adam: &Adam, vs: &nn::VarStore| -> Result<()> {
+        state.cpu_seconds = cpu_seconds() - cpu0;
+        checkpoint::save(&opts.run, vs, adam, state)?;
+        plot::loss_curves(&state.history, &opts.run.join("loss.png"), kind)
+    };
+    while state.step < opts.steps {
+        if STOP.load(Ordering::SeqCst) {
+            save(&mut state, &adam, vs)?;
+            bar.abandon_with_message(format!("interrupted: checkpoint saved at step {}", state.step));
+            return Ok(state);
+        }
+        adam.lr = schedule(opts.lr, state.step, opts.steps);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ (state.step + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let loss = batch_loss(&mut rng);
+        adam.zero_grad();
+        loss.backward();
+        adam.step(opts.clip);
+        let l = loss.double_value(&[]);
+        if l.is_finite() {
+            acc += l;
+            count += 1;
+        }
+        state.step += 1;
+        let rate = (state.step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position(state.step);
+        bar.set_message(format!("loss {l:.4}, {rate:.2} steps/s"));
+        let last = state.step == opts.steps;
+        if state.step % opts.validate_every == 0 || last {
+            let validation = tch::no_grad(&mut validate);
+            state.history.push(LossPoint { step: state.step, train: acc / count.max(1) as f64, validation: Some(validation) });
+            (acc, count) = (0.0, 0);
+            bar.println(format!("{kind} step {}: train {:.4}, validation {validation:.4}", state.step, state.history.last().expect("just pushed").train));
+        }
+        if state.step % opts.checkpoint_every == 0 || last {
+            save(&mut state, &adam, vs)?;
+        }
+    }
+    bar.finish();
+    Ok(state)
+}
+
+pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> {
+    let data = load_data(&opts.data, opts.frames)?;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    tch::manual_seed(opts.seed as i64);
+    let model = Mel2Mel::new(&vs.root(), cfg, data.instruments);
+    let state = TrainState { kind: "mel2mel".into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
+    let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
+    let vcrops = crops(&mut vrng, &data.validation, 16, opts.frames);
+    let (vroll, vmel) = mel2mel_batch(&data.validation, &vcrops, opts.frames);
+    let vinst = instruments_of(&data.validation, &vcrops);
+    let frames = opts.frames;
+    run_loop(
+        opts,
+        "mel2mel",
+        &mut vs,
+        state,
+        |rng| {
+            let c = crops(rng, &data.train, opts.batch, frames);
+            let (roll, mel) = mel2mel_batch(&data.train, &c, frames);
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
+            tanh_log_mse(&model.forward(&roll, &e), &mel)
+        },
+        || tanh_log_mse(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel).double_value(&[]),
+    )
+}
+
+/// Trains the vocoder on ground-truth mels, or (with `finetune`) continues a vocoder run
+/// on the mels a Mel2Mel run predicts.
+pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetune_from: Option<&Path>) -> Result<TrainState> {
+    const CONTEXT: usize = 128;
+    let data = load_data(&opts.data, opts.frames)?;
+    tch::manual_seed(opts.seed as i64);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let (cfg, kind) = match init {
+        Some(run) => {
+            let st = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
+            (serde_json::from_value::<VocoderConfig>(st.config)?, "finetune")
+        }
+        None => (cfg.clone(), "vocoder"),
+    };
+    let mut model = Vocoder::new(&vs.root(), &cfg, data.instruments);
+    if let Some(run) = init {
+        let st = checkpoint::read_state(run)?.expect("checked above");
+        checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
+    }
+    let mel2mel = match finetune_from {
+        Some(run) => {
+            let (mvs, m, _) = load_mel2mel(run)?;
+            // The chain's timbre plane is Mel2Mel's: the vocoder adopts its points.
+            tch::no_grad(|| model.embedding.copy_(&m.embedding));
+            Some((mvs, m))
+        }
+        None => None,
+    };
+    if kind == "finetune" && mel2mel.is_none() {
+        bail!("fine-tuning needs the Mel2Mel run (--mel2mel)");
+    }
+    // The vocoder follows the embedding; it does not move it.
+    model.embedding = model.embedding.set_requires_grad(false);
+    let state = TrainState { kind: kind.into(), config: serde_json::to_value(&cfg)?, instruments: data.instruments, ..Default::default() };
+    let stft = MultiResStft::default();
+    let frames = opts.frames;
+    let mel_for = |b: &VocoderBatch, e: &Tensor| -> Tensor {
+        match &mel2mel {
+            Some((_, m)) => tch::no_grad(|| m.forward(&b.roll_with_context, e).narrow(1, CONTEXT as i64, frames as i64)),
+            None => b.mel.shallow_clone(),
+        }
+    };
+    let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
+    let vcrops = crops(&mut vrng, &data.validation, 8, frames);
+    let vb = vocoder_batch(&data.validation, &vcrops, frames, CONTEXT);
+    let ve = model.embedding.index_select(0, &instruments_of(&data.validation, &vcrops));
+    let vmel = mel_for(&vb, &ve);
+    run_loop(
+        opts,
+        kind,
+        &mut vs,
+        state,
+        |rng| {
+            let c = crops(rng, &data.train, opts.batch, frames);
+            let b = vocoder_batch(&data.train, &c, frames, CONTEXT);
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
+            let mel = mel_for(&b, &e);
+            stft.loss(&model.forward(&b.source, &mel, &e), &b.audio).0
+        },
+        || stft.loss(&model.forward(&vb.source, &vmel, &ve), &vb.audio).0.double_value(&[]),
+    )
+}
+
+/// Mean of a tensor as f64 (for reports).
+pub fn mean(t: &Tensor) -> f64 {
+    t.mean(Kind::Float).double_value(&[])
+}
