@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod dataset;
+pub mod eval;
 pub mod export;
 pub mod losses;
 pub mod nets;

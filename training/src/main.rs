@@ -65,6 +65,9 @@ struct TrainArgs {
     /// A tiny run for CI.
     #[arg(long)]
     quick: bool,
+    /// Stop with a checkpoint after this step (the schedule still spans --steps).
+    #[arg(long)]
+    until: Option<u64>,
     /// Mel2Mel run (vocoder: not needed; finetune: its predicted mels and embedding).
     #[arg(long)]
     mel2mel: Option<PathBuf>,
@@ -99,6 +102,18 @@ enum Command {
         stage: Stage,
         #[command(flatten)]
         args: TrainArgs,
+    },
+    /// Render held-out pieces through the engine and compare with the SoundFont renders.
+    Eval {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, short)]
+        out: PathBuf,
+        /// One short item per instrument.
+        #[arg(long)]
+        quick: bool,
     },
     /// Write a model folder (manifest.json, mel2mel.onnx, vocoder.onnx).
     Export {
@@ -148,6 +163,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         validate_every: if a.quick { 10 } else { a.validate_every },
         seed: a.seed,
         threads: a.threads,
+        until: a.until,
     }
 }
 
@@ -186,6 +202,11 @@ fn run(cli: Cli) -> Result<()> {
                 last.map_or(f64::NAN, |p| p.train),
                 last.and_then(|p| p.validation).unwrap_or(f64::NAN)
             );
+            Ok(())
+        }
+        Command::Eval { model, data, out, quick } => {
+            let opts = melwave_train::eval::EvalOptions { model, data, out, items_per_instrument: if quick { 1 } else { 4 }, max_seconds: if quick { 4.0 } else { 15.0 } };
+            melwave_train::eval::run(&opts)?;
             Ok(())
         }
         Command::Export { init: Some(Init::Random), seed, out, hidden, lstm_layers, vocoder_layers, channels, .. } => {

@@ -54,6 +54,9 @@ pub struct Options {
     pub validate_every: u64,
     pub seed: u64,
     pub threads: i32,
+    /// Stop (with a checkpoint) after this step, keeping the schedule of `steps`: a long
+    /// run trained in slices, or a test of resuming.
+    pub until: Option<u64>,
 }
 
 /// Cosine decay from `lr` to `lr/10`.
@@ -212,7 +215,8 @@ fn run_loop(
         checkpoint::save(&opts.run, vs, adam, state)?;
         plot::loss_curves(&state.history, &opts.run.join("loss.png"), kind)
     };
-    while state.step < opts.steps {
+    let end = opts.until.map_or(opts.steps, |u| u.min(opts.steps));
+    while state.step < end {
         if STOP.load(Ordering::SeqCst) {
             save(&mut state, &adam, vs)?;
             bar.abandon_with_message(format!("interrupted: checkpoint saved at step {}", state.step));
@@ -233,12 +237,18 @@ fn run_loop(
         let rate = (state.step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_position(state.step);
         bar.set_message(format!("loss {l:.4}, {rate:.2} steps/s"));
-        let last = state.step == opts.steps;
+        let last = state.step == end;
         if state.step % opts.validate_every == 0 || last {
             let validation = tch::no_grad(&mut validate);
             state.history.push(LossPoint { step: state.step, train: acc / count.max(1) as f64, validation: Some(validation) });
             (acc, count) = (0.0, 0);
-            bar.println(format!("{kind} step {}: train {:.4}, validation {validation:.4}", state.step, state.history.last().expect("just pushed").train));
+            let line = format!("{kind} step {}: train {:.4}, validation {validation:.4}, {rate:.2} steps/s", state.step, state.history.last().expect("just pushed").train);
+            // Without a terminal the bar is hidden; the log still gets the line.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
         if state.step % opts.checkpoint_every == 0 || last {
             save(&mut state, &adam, vs)?;

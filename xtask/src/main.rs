@@ -5,6 +5,8 @@
 //! - `demo`         render assets/demo.mid with the embedded default model
 //! - `test`         set up everything the tests need, then run them all
 //! - `bench`        print the engine's speed figures
+//! - `train [--quick]` the whole training chain: setup, dataset, Mel2Mel, vocoder,
+//!                  fine-tune, export, evaluation
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,6 +114,80 @@ fn cargo_with_torch(venv: &Path) -> Command {
     c
 }
 
+/// Debian packages the training data comes from: the SoundFont and the MIDI corpora.
+const DATA_PACKAGES: [&str; 6] = ["fluid-soundfont-gm", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data"];
+
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]).output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// Installs the Debian packages that are missing (the machines run as root; elsewhere
+/// the command to run is printed).
+fn ensure_debian(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        bail!("missing Debian packages; install them with: sudo apt-get install {}", missing.join(" "));
+    }
+    let install = |missing: &[&str]| Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q"]).args(missing).status();
+    if !install(&missing).is_ok_and(|s| s.success()) {
+        // A fresh machine has no package lists yet.
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q"]).args(&missing))?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask train [--quick]`.
+fn train(quick: bool) -> Result<()> {
+    let lib = ensure_ort(false)?;
+    let venv = ensure_torch()?;
+    ensure_debian(&DATA_PACKAGES)?;
+    run(cargo_with_torch(&venv).args(["build", "-p", "melwave-train"]))?;
+    let bin = workspace_root().join("target").join("debug").join("melwave-train");
+    let (data, runs, out) = if quick {
+        let base = workspace_root().join("target").join("train-quick");
+        // The quick run starts from scratch every time, so CI always tests the whole chain.
+        let _ = std::fs::remove_dir_all(&base);
+        (base.join("data"), base.join("runs"), base.join("model"))
+    } else {
+        (cache_dir().join("datasets").join("full"), cache_dir().join("runs").join("v1"), workspace_root().join("models").join("default"))
+    };
+    let tool = |args: &[&str]| -> Command {
+        let mut c = Command::new(&bin);
+        c.env("ORT_DYLIB_PATH", &lib).args(args);
+        if quick {
+            c.arg("--quick");
+        }
+        c
+    };
+    let p = |p: &Path| p.display().to_string();
+    let (m2m, voc, ft) = (runs.join("mel2mel"), runs.join("vocoder"), runs.join("finetune"));
+    if !data.join("dataset.json").is_file() {
+        run(tool(&["dataset", "--out", &p(&data)]))?;
+    }
+    if quick {
+        run(tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
+        run(tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
+    } else {
+        // Two stages, one core each, at once.
+        let mut a = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1"]).spawn()?;
+        let mut b = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1"]).spawn()?;
+        let (ra, rb) = (a.wait()?, b.wait()?);
+        if !ra.success() || !rb.success() {
+            bail!("training failed (mel2mel: {ra}, vocoder: {rb}); rerun to resume from the checkpoints");
+        }
+    }
+    run(tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]))?;
+    run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;
+    run(tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&runs.join("eval"))]))?;
+    println!("{}", out.display());
+    Ok(())
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(workspace_root());
@@ -135,9 +211,12 @@ fn main() -> Result<()> {
                 .args(["--instrument", "Grand Piano"]))?;
             println!("{}", out.display());
         }
+        Some("train") => train(has("--quick"))?,
         Some("test") => {
             let lib = ensure_ort(false)?;
             let venv = ensure_torch()?;
+            // The training tests render real FluidR3 audio and read Debian's MIDI files.
+            ensure_debian(&DATA_PACKAGES)?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
             run(cargo_with_torch(&venv).env("ORT_DYLIB_PATH", &lib).args(["test", "--workspace"]).args(extra))?;
         }
@@ -146,7 +225,7 @@ fn main() -> Result<()> {
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | train [--quick]>");
             std::process::exit(2);
         }
     }
