@@ -11,5 +11,7 @@ pub mod contract;
 pub mod engine;
 pub mod features;
 pub mod midi_file;
+#[cfg(feature = "plugin")]
+pub mod plugin;
 pub mod render;
 pub mod runtime;

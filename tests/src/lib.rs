@@ -1,5 +1,7 @@
-//! Helpers shared by the end-to-end tests: models built through the real contract,
+//! Helpers shared by the end-to-end tests: a CLAP host, models built through the real contract,
 //! and spectrum analysis for checking pitches.
+
+pub mod clap;
 
 use std::path::PathBuf;
 

@@ -4,6 +4,8 @@
 //! - `ort [--gpu]`  fetch libonnxruntime from the PyPI wheel (through pip), cache it, print its path
 //! - `demo`         render assets/demo.mid with the embedded default model
 //! - `test`         set up everything the tests need, then run them all
+//! - `bundle melwave [--release] [--gpu]`  CLAP + VST3 bundles in target/bundled, with
+//!                  ONNX Runtime beside the plugin binary
 //! - `bench`        print the engine's speed figures
 //! - `train [--quick]` the whole training chain: setup, dataset, Mel2Mel, vocoder,
 //!                  fine-tune, export, evaluation
@@ -141,6 +143,46 @@ fn ensure_debian(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bundle melwave [--release] [--gpu]`: nice-plug's bundler, then the
+/// bundles get their product names and the ONNX Runtime library beside the plugin
+/// binary, where the plugin looks for it (relative to its own file, never the host's).
+fn bundle(args: &[String]) -> Result<PathBuf> {
+    let gpu = args.iter().any(|a| a == "--gpu");
+    let lib = ensure_ort(gpu)?;
+    let mut pass: Vec<String> = args.iter().filter(|a| *a != "--gpu").cloned().collect();
+    if gpu {
+        pass.extend(["--features".into(), "cuda,tensorrt".into()]);
+    }
+    nice_plug_xtask::chdir_workspace_root()?;
+    nice_plug_xtask::main_with_args("cargo xtask", pass)?;
+    let bundled = workspace_root().join("target").join("bundled");
+    let clap = bundled.join("Melwave.clap");
+    let vst3 = bundled.join("Melwave.vst3");
+    if bundled.join("melwave.clap").exists() {
+        let _ = std::fs::remove_file(&clap);
+        std::fs::rename(bundled.join("melwave.clap"), &clap)?;
+    }
+    if bundled.join("melwave.vst3").exists() {
+        let _ = std::fs::remove_dir_all(&vst3);
+        std::fs::rename(bundled.join("melwave.vst3"), &vst3)?;
+    }
+    let vst3_bin = vst3.join("Contents").join("x86_64-linux");
+    if vst3_bin.join("melwave.so").exists() {
+        std::fs::rename(vst3_bin.join("melwave.so"), vst3_bin.join("Melwave.so"))?;
+    }
+    let libs: Vec<PathBuf> = std::fs::read_dir(lib.parent().expect("library in a folder"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime")))
+        .collect();
+    for dir in [&bundled, &vst3_bin] {
+        for l in &libs {
+            std::fs::copy(l, dir.join(l.file_name().expect("file")))?;
+        }
+    }
+    println!("{}\n{}", clap.display(), vst3.display());
+    Ok(bundled)
+}
+
 /// `cargo xtask train [--quick]`.
 fn train(quick: bool) -> Result<()> {
     let lib = ensure_ort(false)?;
@@ -167,11 +209,11 @@ fn train(quick: bool) -> Result<()> {
     let p = |p: &Path| p.display().to_string();
     let (m2m, voc, ft) = (runs.join("mel2mel"), runs.join("vocoder"), runs.join("finetune"));
     if !data.join("dataset.json").is_file() {
-        run(tool(&["dataset", "--out", &p(&data)]))?;
+        run(&mut tool(&["dataset", "--out", &p(&data)]))?;
     }
     if quick {
-        run(tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
-        run(tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
+        run(&mut tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
+        run(&mut tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
     } else {
         // Two stages, one core each, at once.
         let mut a = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1"]).spawn()?;
@@ -181,9 +223,9 @@ fn train(quick: bool) -> Result<()> {
             bail!("training failed (mel2mel: {ra}, vocoder: {rb}); rerun to resume from the checkpoints");
         }
     }
-    run(tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]))?;
+    run(&mut tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]))?;
     run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;
-    run(tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&runs.join("eval"))]))?;
+    run(&mut tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&runs.join("eval"))]))?;
     println!("{}", out.display());
     Ok(())
 }
@@ -212,6 +254,9 @@ fn main() -> Result<()> {
             println!("{}", out.display());
         }
         Some("train") => train(has("--quick"))?,
+        Some("bundle") => {
+            bundle(&args)?;
+        }
         Some("test") => {
             let lib = ensure_ort(false)?;
             let venv = ensure_torch()?;
@@ -225,7 +270,7 @@ fn main() -> Result<()> {
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | train [--quick]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | train [--quick] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

@@ -116,6 +116,27 @@ impl EngineHandle {
     pub fn set_timbre(&self, x: f32, y: f32) {
         self.shared.set_timbre(x, y);
     }
+
+    /// A handle on the engine's counters that a UI thread can keep.
+    pub fn monitor(&self) -> Monitor {
+        Monitor { shared: self.shared.clone() }
+    }
+}
+
+/// Read-only access to a running engine's counters, for the editor.
+#[derive(Clone)]
+pub struct Monitor {
+    shared: Arc<Shared>,
+}
+
+impl Monitor {
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl Drop for EngineHandle {

@@ -1,0 +1,208 @@
+//! The editor: the XY pad over the learned timbre plane, the instrument list, model
+//! and provider selection, and a status line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Sense, Stroke, Vec2};
+use nice_plug::context::gui::GuiContext;
+use nice_plug_egui::{create_egui_editor, widgets, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+
+use super::params::MelwaveParams;
+use super::status::Status;
+use crate::contract::ModelBytes;
+use crate::runtime::Provider;
+
+pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>) -> Option<EguiEditor<MelwaveEditor>> {
+    let settings = EguiNiceSettings::new().with_tile("Melwave");
+    let app = MelwaveEditor { params: params.clone(), status, gui: None, folder: String::new(), note: None, load: (Instant::now(), 0.0, 0.0) };
+    create_egui_editor(params.editor_state.clone(), RepaintNotifier::new(), settings, app)
+}
+
+pub struct MelwaveEditor {
+    params: Arc<MelwaveParams>,
+    status: Arc<Status>,
+    gui: Option<GuiContext>,
+    /// The folder typed into the model field.
+    folder: String,
+    /// The answer to the last model or provider change.
+    note: Option<String>,
+    /// (when, busy seconds then, load) for the inference-load readout.
+    load: (Instant, f64, f64),
+}
+
+const PAD_BG: Color32 = Color32::from_rgb(24, 28, 38);
+const ACCENT: Color32 = Color32::from_rgb(255, 176, 64);
+
+impl MelwaveEditor {
+    fn set_timbre(&self, x: f32, y: f32) {
+        let Some(gui) = &self.gui else { return };
+        let setter = gui.param_setter();
+        setter.begin_set_parameter(&self.params.timbre_x);
+        setter.begin_set_parameter(&self.params.timbre_y);
+        setter.set_parameter(&self.params.timbre_x, x.clamp(0.0, 1.0));
+        setter.set_parameter(&self.params.timbre_y, y.clamp(0.0, 1.0));
+        setter.end_set_parameter(&self.params.timbre_x);
+        setter.end_set_parameter(&self.params.timbre_y);
+    }
+
+    fn pad(&mut self, ui: &mut egui::Ui, side: f32) {
+        let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click_and_drag());
+        let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * rect.width(), rect.bottom() - y * rect.height());
+        let from_screen = |p: Pos2| ((p.x - rect.left()) / rect.width(), (rect.bottom() - p.y) / rect.height());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, CornerRadius::same(6), PAD_BG);
+        for i in 1..4 {
+            let t = i as f32 / 4.0;
+            let faint = Stroke::new(1.0, Color32::from_gray(50));
+            painter.line_segment([to_screen(t, 0.0), to_screen(t, 1.0)], faint);
+            painter.line_segment([to_screen(0.0, t), to_screen(1.0, t)], faint);
+        }
+        let marks = self.status.snapshot(|s| s.instruments.clone());
+        for m in &marks {
+            let p = to_screen(m.pad.0, m.pad.1);
+            painter.circle_filled(p, 4.0, Color32::from_rgb(120, 170, 255));
+            painter.text(p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM, &m.name, FontId::proportional(12.0), Color32::from_gray(220));
+        }
+        let gui = self.gui.clone();
+        if let (Some(gui), Some(pos)) = (gui, response.interact_pointer_pos()) {
+            let (x, y) = from_screen(pos);
+            let setter = gui.param_setter();
+            // Begin/set/end gestures, so that hosts record the drag as automation.
+            if response.drag_started() {
+                setter.begin_set_parameter(&self.params.timbre_x);
+                setter.begin_set_parameter(&self.params.timbre_y);
+            }
+            if response.dragged() {
+                setter.set_parameter(&self.params.timbre_x, x.clamp(0.0, 1.0));
+                setter.set_parameter(&self.params.timbre_y, y.clamp(0.0, 1.0));
+            }
+            if response.drag_stopped() {
+                setter.end_set_parameter(&self.params.timbre_x);
+                setter.end_set_parameter(&self.params.timbre_y);
+            }
+            if response.double_clicked() {
+                // Snap to the nearest instrument.
+                if let Some(m) = marks.iter().min_by(|a, b| {
+                    let d = |m: &super::status::InstrumentMark| (m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2);
+                    d(a).total_cmp(&d(b))
+                }) {
+                    self.set_timbre(m.pad.0, m.pad.1);
+                }
+            } else if response.clicked() {
+                self.set_timbre(x, y);
+            }
+        }
+        let handle = to_screen(self.params.timbre_x.value(), self.params.timbre_y.value());
+        painter.circle_stroke(handle, 9.0, Stroke::new(2.5, ACCENT));
+        painter.circle_filled(handle, 3.0, ACCENT);
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(gui) = self.gui.clone() else { return };
+        ui.label(egui::RichText::new("Instruments").strong());
+        let marks = self.status.snapshot(|s| s.instruments.clone());
+        egui::Grid::new("instruments").num_columns(2).spacing([6.0, 4.0]).show(ui, |ui| {
+            for (i, m) in marks.iter().enumerate() {
+                if ui.button(&m.name).clicked() {
+                    self.set_timbre(m.pad.0, m.pad.1);
+                }
+                if i % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+        });
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("Gain");
+            ui.add(widgets::ParamSlider::for_param(&self.params.gain, &gui.param_setter()));
+        });
+        ui.separator();
+        ui.label(egui::RichText::new("Model").strong());
+        let current = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        ui.label(current.as_deref().unwrap_or("default (embedded)"));
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.folder).hint_text("model folder").desired_width(170.0));
+            if ui.button("Load").clicked() {
+                // Validate here, on the GUI thread, so a bad folder never reaches the engine.
+                match ModelBytes::from_dir(std::path::Path::new(self.folder.trim())) {
+                    Ok(m) => {
+                        *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.folder.trim().to_string());
+                        self.note = Some(format!("loading {} ({} instruments)…", m.origin, m.manifest.instruments.len()));
+                        gui.request_restart();
+                    }
+                    Err(e) => self.note = Some(format!("not loaded: {e}")),
+                }
+            }
+            if ui.button("Default").clicked() {
+                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                self.note = None;
+                gui.request_restart();
+            }
+        });
+        let mut provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        let before = provider;
+        egui::ComboBox::from_label("Execution provider").selected_text(provider.to_string()).show_ui(ui, |ui| {
+            for p in [Provider::Cpu, Provider::Cuda, Provider::TensorRt] {
+                ui.selectable_value(&mut provider, p, p.to_string());
+            }
+        });
+        if provider != before {
+            *self.params.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
+            gui.request_restart();
+        }
+        if let Some(note) = &self.note {
+            ui.colored_label(Color32::from_rgb(255, 200, 120), note);
+        }
+    }
+
+    fn status_line(&mut self, ui: &mut egui::Ui) {
+        let (model, provider, latency, problem, monitor) =
+            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.problem.clone(), s.monitor.clone()));
+        let (underruns, error) = match &monitor {
+            Some(m) => {
+                let stats = m.stats();
+                let (then, busy, load) = self.load;
+                let dt = then.elapsed().as_secs_f64();
+                if dt > 0.5 {
+                    self.load = (Instant::now(), stats.busy_seconds, ((stats.busy_seconds - busy) / dt).clamp(0.0, 9.99));
+                } else {
+                    self.load.2 = load;
+                }
+                (stats.underruns, m.last_error())
+            }
+            None => (0, None),
+        };
+        ui.label(format!(
+            "{model} · {provider} · latency {latency:.1} ms · inference load {:.0} % · underruns {underruns}",
+            self.load.2 * 100.0
+        ));
+        if let Some(p) = problem.or(error) {
+            ui.colored_label(Color32::from_rgb(255, 120, 100), p);
+        }
+    }
+}
+
+impl NiceEguiApp for MelwaveEditor {
+    fn build(&mut self, _egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        ui.heading("Melwave");
+        let avail = ui.available_size();
+        let side = (avail.y - 40.0).min(avail.x * 0.55).max(160.0);
+        ui.horizontal_top(|ui| {
+            self.pad(ui, side);
+            ui.vertical(|ui| self.side_panel(ui));
+        });
+        ui.separator();
+        self.status_line(ui);
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+    }
+}
+

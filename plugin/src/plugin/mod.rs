@@ -1,0 +1,193 @@
+//! The DAW plugin (CLAP + VST3, and the standalone app) on the streaming engine.
+//! `process()` only talks to the engine's lock-free audio side.
+
+mod editor;
+pub mod host_events;
+pub mod params;
+pub mod status;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use crate::contract::ModelBytes;
+use crate::engine::{self, AudioSide, EngineConfig, EngineHandle};
+use crate::features::Event;
+use params::MelwaveParams;
+use status::Status;
+
+struct Running {
+    audio: AudioSide,
+    /// Owns the inference thread: dropping it stops the engine.
+    _handle: EngineHandle,
+}
+
+pub struct Melwave {
+    params: Arc<MelwaveParams>,
+    status: Arc<Status>,
+    engine: Option<Running>,
+    /// Mono engine output for one block, sized at activation.
+    mono: Vec<f32>,
+    was_playing: bool,
+    /// The host renders offline (a bounce): it may wait for us, and wants every sample.
+    offline: bool,
+}
+
+impl Default for Melwave {
+    fn default() -> Self {
+        Self { params: Arc::new(MelwaveParams::default()), status: Arc::new(Status::default()), engine: None, mono: Vec::new(), was_playing: false, offline: false }
+    }
+}
+
+impl Melwave {
+    /// The model the user chose, or the embedded one if there is none or it fails to
+    /// load (with the reason kept for the editor and the log).
+    fn model(&self) -> (ModelBytes, Option<String>) {
+        let chosen = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let embedded = || ModelBytes::embedded().expect("the embedded model is validated by the test suite");
+        match chosen {
+            None => (embedded(), None),
+            Some(dir) => match ModelBytes::from_dir(std::path::Path::new(&dir)) {
+                Ok(m) => (m, None),
+                Err(e) => (embedded(), Some(format!("{e}; playing the default model instead"))),
+            },
+        }
+    }
+}
+
+impl Plugin for Melwave {
+    const NAME: &'static str = "Melwave";
+    const VENDOR: &'static str = "Melwave";
+    const URL: &'static str = "https://melwave.invalid";
+    const EMAIL: &'static str = "dev@melwave.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
+        main_input_channels: None,
+        main_output_channels: NonZeroU32::new(2),
+        ..AudioIOLayout::const_default()
+    }];
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = false;
+    // A block of dense MIDI (chords, pedal, bend) per process call.
+    const INPUT_EVENT_CAPACITY: usize = 8192;
+
+    type Editor = nice_plug_egui::EguiEditor<editor::MelwaveEditor>;
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.status.clone())
+    }
+
+    fn activate(&mut self, _layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
+        // Stop the previous engine before starting the next: one inference thread at a time.
+        self.engine = None;
+        let (model, problem) = self.model();
+        let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, config.max_buffer_size.max(1) as usize);
+        cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        self.mono = vec![0.0; cfg.max_block];
+        self.offline = config.process_mode == ProcessMode::Offline;
+        if let Some(p) = &problem {
+            nice_log!("Melwave: {p}");
+        }
+        match engine::start(&model, &cfg) {
+            Ok((audio, handle)) => {
+                let latency = handle.latency().total();
+                context.set_latency_samples(latency as u32);
+                self.status.update(|s| {
+                    s.model = model.origin.clone();
+                    s.instruments = status::instrument_marks(&model);
+                    s.provider = handle.provider().to_string();
+                    s.latency_ms = latency as f32 * 1000.0 / config.sample_rate;
+                    s.problem = problem;
+                    s.monitor = Some(handle.monitor());
+                });
+                self.engine = Some(Running { audio, _handle: handle });
+            }
+            Err(e) => {
+                // The plugin stays loaded and plays silence; the editor and log say why.
+                nice_log!("Melwave cannot start: {e}");
+                self.status.update(|s| {
+                    s.problem = Some(format!("cannot start: {e}"));
+                    s.monitor = None;
+                });
+            }
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(e) = self.engine.as_mut() {
+            e.audio.push_event(0, Event::AllNotesOff);
+        }
+    }
+
+    fn deactivate(&mut self) {
+        self.engine = None;
+    }
+
+    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+        let n = buffer.samples();
+        let Some(engine) = self.engine.as_mut() else {
+            for channel in buffer.as_slice() {
+                channel.fill(0.0);
+            }
+            return ProcessStatus::Normal;
+        };
+        let playing = context.transport().playing;
+        if self.was_playing && !playing {
+            // Transport stop: release everything, cleanly.
+            engine.audio.push_event(0, Event::AllNotesOff);
+        }
+        self.was_playing = playing;
+        while let Some(event) = context.next_event() {
+            if let Some((timing, ev)) = host_events::convert(&event) {
+                engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
+            }
+        }
+        let (mut x, mut y) = (self.params.timbre_x.value(), self.params.timbre_y.value());
+        for _ in 0..n {
+            x = self.params.timbre_x.smoothed.next();
+            y = self.params.timbre_y.smoothed.next();
+        }
+        engine.audio.set_timbre(x, y);
+        let len = n.min(self.mono.len());
+        let mono = &mut self.mono[..len];
+        if self.offline {
+            // Offline the host is not a real-time thread and expects every sample: wait for
+            // inference as the offline renderer does, instead of underrunning.
+            engine.audio.wait_for_inference(len);
+        }
+        engine.audio.process(mono);
+        for (i, samples) in buffer.iter_samples().enumerate() {
+            let gain = util::db_to_gain(self.params.gain.smoothed.next());
+            let v = mono.get(i).copied().unwrap_or(0.0) * gain;
+            for s in samples {
+                *s = v;
+            }
+        }
+        ProcessStatus::KeepAlive
+    }
+}
+
+impl ClapPlugin for Melwave {
+    const CLAP_ID: &'static str = "org.melwave.melwave";
+    const CLAP_DESCRIPTION: Option<&'static str> = Some("A real-time neural instrument: Mel2Mel and a streaming WaveNet vocoder, with an XY timbre pad");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo];
+}
+
+impl Vst3Plugin for Melwave {
+    const VST3_CLASS_ID: [u8; 16] = *b"MelwaveNeuralIns";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+}
+
+nice_export_clap!(Melwave);
+nice_export_vst3!(Melwave);

@@ -1,0 +1,48 @@
+//! The plugin's parameters and persisted state.
+
+use std::sync::{Arc, Mutex};
+
+use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
+
+use crate::runtime::Provider;
+
+#[derive(Params)]
+pub struct MelwaveParams {
+    pub editor_state: Arc<EguiEditorState>,
+    /// Pad X, 0..1 across the embedding plane's bounding box.
+    #[id = "timbre_x"]
+    pub timbre_x: FloatParam,
+    /// Pad Y, 0..1 (1 at the top of the pad).
+    #[id = "timbre_y"]
+    pub timbre_y: FloatParam,
+    /// Output gain.
+    #[id = "gain"]
+    pub gain: FloatParam,
+    /// The model folder, or `None` for the embedded default model.
+    #[persist = "model-dir"]
+    pub model_dir: Mutex<Option<String>>,
+    #[persist = "provider"]
+    pub provider: Mutex<Provider>,
+}
+
+impl Default for MelwaveParams {
+    fn default() -> Self {
+        let timbre = |name: &str| {
+            FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_smoother(SmoothingStyle::Linear(30.0))
+                .with_value_to_string(formatters::v2s_f32_rounded(3))
+        };
+        Self {
+            editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),
+            timbre_x: timbre("Timbre X"),
+            timbre_y: timbre("Timbre Y"),
+            gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: -36.0, max: 12.0 })
+                .with_smoother(SmoothingStyle::Linear(20.0))
+                .with_unit(" dB")
+                .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            model_dir: Mutex::new(None),
+            provider: Mutex::new(Provider::Cpu),
+        }
+    }
+}

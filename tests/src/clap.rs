@@ -1,0 +1,147 @@
+//! A small CLAP host on clack-host: loads a `.clap`, plays events, automates
+//! parameters, reads latency, saves and restores state.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::path::Path;
+
+use clack_extensions::latency::PluginLatency;
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::render::{PluginRender, RenderMode};
+use clack_extensions::state::PluginState;
+use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent};
+use clack_host::prelude::*;
+
+pub const PLUGIN_ID: &str = "org.melwave.melwave";
+
+pub struct Shared;
+impl<'a> SharedHandler<'a> for Shared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+pub struct Host;
+impl HostHandlers for Host {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// What the test plays: at `time` (host samples), a note or a parameter change.
+#[derive(Clone, Copy, Debug)]
+pub enum Cue {
+    NoteOn(u8, f64),
+    NoteOff(u8),
+    Param(&'static str, f64),
+}
+
+pub struct Loaded {
+    pub entry: PluginEntry,
+    pub instance: PluginInstance<Host>,
+    pub params: HashMap<String, ClapId>,
+}
+
+/// The descriptor's (id, name, vendor, features).
+pub fn descriptor(entry: &PluginEntry) -> (String, String, String, Vec<String>) {
+    let factory = entry.get_plugin_factory().expect("a plugin factory");
+    let d = factory.plugin_descriptors().next().expect("one plugin");
+    let s = |c: Option<&CStr>| c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    (s(d.id()), s(d.name()), s(d.vendor()), d.features().map(|f| f.to_string_lossy().into_owned()).collect())
+}
+
+pub fn load(path: &Path) -> Loaded {
+    assert!(path.exists(), "{} is missing: `cargo xtask test` builds it (`cargo xtask bundle melwave --release`)", path.display());
+    // SAFETY: loading a plugin runs its initialiser; Melwave's is ours and has no preconditions.
+    let entry = unsafe { PluginEntry::load(path) }.expect("the plugin entry loads");
+    let info = HostInfo::new("melwave-tests", "Melwave", "https://melwave.invalid", "1.0").unwrap();
+    let id = std::ffi::CString::new(PLUGIN_ID).unwrap();
+    let mut instance = PluginInstance::<Host>::new(|_| Shared, |_| (), &entry, &id, &info).expect("the plugin instantiates");
+    let mut params = HashMap::new();
+    let handle = instance.plugin_handle();
+    let ext: PluginParams = handle.get_extension().expect("params extension");
+    let mut buf = ParamInfoBuffer::new();
+    for i in 0..ext.count(&handle) {
+        if let Some(p) = ext.get_info(&handle, i, &mut buf) {
+            params.insert(String::from_utf8_lossy(p.name).into_owned(), p.id);
+        }
+    }
+    Loaded { entry, instance, params }
+}
+
+impl Loaded {
+    pub fn param_value(&mut self, name: &str) -> f64 {
+        let id = self.params[name];
+        let handle = self.instance.plugin_handle();
+        let ext: PluginParams = handle.get_extension().unwrap();
+        ext.get_value(&handle, id).unwrap()
+    }
+
+    pub fn save_state(&mut self) -> Vec<u8> {
+        let mut handle = self.instance.plugin_handle();
+        let ext: PluginState = handle.get_extension().expect("state extension");
+        let mut out = Vec::new();
+        ext.save(&mut handle, &mut out).expect("state saves");
+        out
+    }
+
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut handle = self.instance.plugin_handle();
+        let ext: PluginState = handle.get_extension().expect("state extension");
+        ext.load(&mut handle, &mut std::io::Cursor::new(bytes)).map_err(|e| e.to_string())
+    }
+
+    /// Tells the plugin whether it renders offline (a bounce, where the host waits for
+    /// it) or in real time.
+    pub fn set_offline(&mut self, offline: bool) {
+        let handle = self.instance.plugin_handle();
+        let ext: PluginRender = handle.get_extension().expect("render extension");
+        ext.set(&handle, if offline { RenderMode::Offline } else { RenderMode::Realtime }).expect("render mode accepted");
+    }
+
+    /// Activates at `rate` with blocks of `block`, plays `cues` (sorted by time) over
+    /// `length` samples, deactivates. Returns (left channel, reported latency).
+    pub fn render(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize) -> (Vec<f32>, u32) {
+        let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: block as u32 };
+        let processor = self.instance.activate(|_, _| (), config).expect("activates");
+        let latency = {
+            let handle = self.instance.plugin_handle();
+            handle.get_extension::<PluginLatency>().map_or(0, |l| l.get(&handle))
+        };
+        let mut processor = processor.start_processing().expect("starts processing");
+        let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
+        let mut out = Vec::with_capacity(length);
+        let mut in_ports = AudioPorts::with_capacity(0, 0);
+        let mut out_ports = AudioPorts::with_capacity(2, 1);
+        let mut events = EventBuffer::new();
+        let mut out_events = EventBuffer::new();
+        let mut next = 0;
+        let mut pos = 0usize;
+        while pos < length {
+            let n = block.min(length - pos);
+            events.clear();
+            while next < cues.len() && (cues[next].0 as usize) < pos + n {
+                let at = (cues[next].0 as usize).saturating_sub(pos) as u32;
+                match cues[next].1 {
+                    Cue::NoteOn(k, v) => events.push(&NoteOnEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), v)),
+                    Cue::NoteOff(k) => events.push(&NoteOffEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), 0.0)),
+                    Cue::Param(name, v) => events.push(&ParamValueEvent::new(at, self.params[name], Pckn::match_all(), v)),
+                }
+                next += 1;
+            }
+            let input = in_ports.with_input_buffers(std::iter::empty::<AudioPortBuffer<std::iter::Empty<InputChannel<f32>>, std::iter::Empty<InputChannel<f64>>>>());
+            let mut output = out_ports.with_output_buffers([AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()),
+            }]);
+            processor
+                .process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None)
+                .expect("processes");
+            out.extend_from_slice(&left[..n]);
+            pos += n;
+        }
+        let processor = processor.stop_processing();
+        self.instance.deactivate(processor);
+        (out, latency)
+    }
+}

@@ -1,0 +1,132 @@
+//! The bundled `Melwave.clap` in a real CLAP host (clack-host), headless.
+
+use melwave::contract::ModelBytes;
+use melwave::engine::{self, EngineConfig};
+use melwave_tests::clap::{descriptor, load, Cue, PLUGIN_ID};
+use melwave_tests::{repo_root, rms};
+
+fn bundle() -> std::path::PathBuf {
+    repo_root().join("target/bundled/Melwave.clap")
+}
+
+/// A C-major chord at 0.1 s, a morph at 0.5 s, release at 1.0 s, in seconds → samples.
+fn chord(rate: f64) -> Vec<(u64, Cue)> {
+    let s = |t: f64| (t * rate) as u64;
+    let mut cues = vec![];
+    for k in [60u8, 64, 67] {
+        cues.push((s(0.1), Cue::NoteOn(k, 0.8)));
+    }
+    cues.push((s(0.5), Cue::Param("Timbre X", 0.9)));
+    cues.push((s(0.5), Cue::Param("Timbre Y", 0.1)));
+    for k in [60u8, 64, 67] {
+        cues.push((s(1.0), Cue::NoteOff(k)));
+    }
+    cues
+}
+
+#[test]
+fn descriptor_is_an_instrument() {
+    let p = load(&bundle());
+    let (id, name, vendor, features) = descriptor(&p.entry);
+    assert_eq!(id, PLUGIN_ID);
+    assert_eq!(name, "Melwave");
+    assert_eq!(vendor, "Melwave");
+    assert!(features.iter().any(|f| f == "instrument"), "{features:?}");
+    for param in ["Timbre X", "Timbre Y", "Gain"] {
+        assert!(p.params.contains_key(param), "parameter {param} in {:?}", p.params.keys());
+    }
+}
+
+#[test]
+fn plays_morphs_and_releases_at_several_rates_and_blocks() {
+    let model = ModelBytes::embedded().unwrap();
+    let mut p = load(&bundle());
+    p.set_offline(true);
+    for (rate, block) in [(44_100.0, 32usize), (96_000.0, 1024), (48_000.0, 128)] {
+        let len = (2.5 * rate) as usize;
+        let (audio, latency) = p.render(rate, block, &chord(rate), len);
+        let expected = engine::start(&model, &EngineConfig::new(rate as u32, block)).unwrap().1.latency().total() as u32;
+        assert_eq!(latency, expected, "{rate}/{block}: reported latency");
+        assert!(audio.iter().all(|v| v.is_finite()), "{rate}/{block}: finite");
+        let at = |t: f64| (t * rate) as usize + latency as usize;
+        let sounding = rms(&audio[at(0.2)..at(0.95)]);
+        let tail = rms(&audio[at(2.0)..]);
+        let before = rms(&audio[..at(0.09)]);
+        assert!(sounding > 1e-3, "{rate}/{block}: non-silent while the chord sounds (rms {sounding})");
+        assert!(tail < sounding * 0.25, "{rate}/{block}: decays after release ({sounding} → {tail})");
+        assert!(before < sounding * 0.25, "{rate}/{block}: quiet before the chord ({before} vs {sounding})");
+    }
+    assert!((p.param_value("Timbre X") - 0.9).abs() < 1e-6, "the morph reached the plugin's parameters");
+}
+
+#[test]
+fn state_round_trip_restores_the_exact_sound() {
+    let rate = 48_000.0;
+    let mut a = load(&bundle());
+    a.set_offline(true);
+    // CLAP carries nice-plug's continuous parameters normalised: gain −6 dB on −36…+12 dB is 0.625.
+    let set = [(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.8)), (0, Cue::Param("Gain", 0.625))];
+    a.render(rate, 256, &set, 256);
+    let state = a.save_state();
+    let reference = a.render(rate, 256, &chord(rate), rate as usize).0;
+
+    let mut b = load(&bundle());
+    b.set_offline(true);
+    b.load_state(&state).expect("state loads");
+    assert!((b.param_value("Timbre X") - 0.2).abs() < 1e-6);
+    assert!((b.param_value("Gain") - 0.625).abs() < 1e-4);
+    let restored = b.render(rate, 256, &chord(rate), rate as usize).0;
+    let worst = reference.iter().zip(&restored).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    assert!(worst <= 1e-5, "restored instance differs by {worst}");
+    assert!(rms(&restored) > 1e-4);
+}
+
+#[test]
+fn corrupt_state_is_refused_without_crashing() {
+    let mut p = load(&bundle());
+    p.set_offline(true);
+    assert!(p.load_state(b"{ this is not a state").is_err());
+    // Still alive and playing.
+    let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
+    assert!(audio.iter().all(|v| v.is_finite()));
+    assert!(rms(&audio) > 1e-4, "plays after the refused state");
+}
+
+/// Hosts the debug build, whose `process()` aborts on any allocation
+/// (`assert_process_allocs`), in a child process so an abort fails this test
+/// instead of killing the test runner.
+#[test]
+fn process_never_allocates() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "alloc_child", "--ignored", "--nocapture"])
+        .env("MELWAVE_ALLOC_CHILD", "1")
+        .output()
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "allocation (or crash) in process():\n{log}");
+    assert!(log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by process_never_allocates in a child process"]
+fn alloc_child() {
+    if std::env::var_os("MELWAVE_ALLOC_CHILD").is_none() {
+        return;
+    }
+    let lib = repo_root().join("target/debug/libmelwave.so");
+    let mut p = load(&lib);
+    // Note storm, pedal-free chords, and automation on every block, at two rates.
+    for (rate, block) in [(48_000.0, 64usize), (44_100.0, 333)] {
+        let mut cues = vec![];
+        for i in 0..400u64 {
+            let t = i * 200;
+            cues.push((t, Cue::NoteOn((30 + i % 60) as u8, 0.7)));
+            cues.push((t, Cue::Param("Timbre X", (i % 10) as f64 / 10.0)));
+            cues.push((t + 150, Cue::NoteOff((30 + i % 60) as u8)));
+        }
+        cues.sort_by_key(|c| c.0);
+        let (audio, _) = p.render(rate, block, &cues, 80_000);
+        assert!(audio.iter().all(|v| v.is_finite()));
+    }
+}
