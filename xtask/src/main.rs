@@ -105,6 +105,20 @@ fn ensure_torch() -> Result<PathBuf> {
     Ok(venv)
 }
 
+/// A venv with pedalboard (a JUCE VST3 host) for the host tests.
+fn ensure_host_python() -> Result<PathBuf> {
+    let venv = cache_dir().join("host-venv");
+    let py = venv.join("bin").join("python");
+    if py.is_file() && Command::new(&py).args(["-c", "import pedalboard, mido, numpy"]).status().is_ok_and(|s| s.success()) {
+        return Ok(py);
+    }
+    if !py.is_file() {
+        run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "pedalboard", "mido", "numpy"]))?;
+    Ok(py)
+}
+
 /// Cargo with the environment torch-sys needs: build against the venv's torch.
 fn cargo_with_torch(venv: &Path) -> Command {
     let mut c = cargo();
@@ -262,8 +276,15 @@ fn main() -> Result<()> {
             let venv = ensure_torch()?;
             // The training tests render real FluidR3 audio and read Debian's MIDI files.
             ensure_debian(&DATA_PACKAGES)?;
+            let host_python = ensure_host_python()?;
+            // The host tests load the real bundles.
+            bundle(&["melwave".into(), "--release".into()])?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
-            run(cargo_with_torch(&venv).env("ORT_DYLIB_PATH", &lib).args(["test", "--workspace"]).args(extra))?;
+            run(cargo_with_torch(&venv)
+                .env("ORT_DYLIB_PATH", &lib)
+                .env("MELWAVE_HOST_PYTHON", &host_python)
+                .args(["test", "--workspace"])
+                .args(extra))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;
