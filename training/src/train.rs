@@ -162,28 +162,29 @@ fn progress(steps: u64, start: u64) -> ProgressBar {
     bar
 }
 
+/// Reads a run's state and checks it is one of `kinds`.
+fn run_state(run: &Path, kinds: &[&str]) -> Result<TrainState> {
+    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no {} run", run.display(), kinds[0]))?;
+    if !kinds.contains(&state.kind.as_str()) {
+        bail!("{} is a {} run, not {}", run.display(), state.kind, kinds.join(" or "));
+    }
+    Ok(state)
+}
+
 /// Loads a finished (or checkpointed) Mel2Mel run.
 pub fn load_mel2mel(run: &Path) -> Result<(nn::VarStore, Mel2Mel, TrainState)> {
-    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no Mel2Mel run", run.display()))?;
-    if state.kind != "mel2mel" {
-        bail!("{} is a {} run, not mel2mel", run.display(), state.kind);
-    }
-    let cfg: Mel2MelConfig = serde_json::from_value(state.config.clone())?;
+    let state = run_state(run, &["mel2mel"])?;
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = Mel2Mel::new(&vs.root(), &cfg, state.instruments);
+    let model = Mel2Mel::new(&vs.root(), &serde_json::from_value(state.config.clone())?, state.instruments);
     checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
     Ok((vs, model, state))
 }
 
 /// Loads a vocoder or finetune run.
 pub fn load_vocoder(run: &Path) -> Result<(nn::VarStore, Vocoder, TrainState)> {
-    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
-    if state.kind != "vocoder" && state.kind != "finetune" {
-        bail!("{} is a {} run, not a vocoder", run.display(), state.kind);
-    }
-    let cfg: VocoderConfig = serde_json::from_value(state.config.clone())?;
+    let state = run_state(run, &["vocoder", "finetune"])?;
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = Vocoder::new(&vs.root(), &cfg, state.instruments);
+    let model = Vocoder::new(&vs.root(), &serde_json::from_value(state.config.clone())?, state.instruments);
     checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
     Ok((vs, model, state))
 }

@@ -130,6 +130,9 @@ fn cargo_with_torch(venv: &Path) -> Command {
     c
 }
 
+/// Debian packages for the standalone build (ALSA, JACK) and the headless editor test.
+const GUI_PACKAGES: [&str; 8] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev", "xvfb", "x11-utils", "xdotool", "imagemagick", "libgl1-mesa-dri"];
+
 /// Debian packages the training data comes from: the SoundFont and the MIDI corpora.
 const DATA_PACKAGES: [&str; 6] = ["fluid-soundfont-gm", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data"];
 
@@ -276,15 +279,25 @@ fn main() -> Result<()> {
             let venv = ensure_torch()?;
             // The training tests render real FluidR3 audio and read Debian's MIDI files.
             ensure_debian(&DATA_PACKAGES)?;
+            ensure_debian(&GUI_PACKAGES)?;
             let host_python = ensure_host_python()?;
             // The host tests load the real bundles.
             bundle(&["melwave".into(), "--release".into()])?;
+            // The standalone app, for the editor test. Cargo keeps this feature set's
+            // artifacts beside the test build's, but both link target/debug/melwave, so
+            // the standalone binary is copied aside.
+            run(cargo().args(["build", "-p", "melwave", "--features", "standalone", "--bin", "melwave"]))?;
+            let standalone = workspace_root().join("target").join("melwave-standalone");
+            std::fs::copy(workspace_root().join("target").join("debug").join("melwave"), &standalone)?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
             run(cargo_with_torch(&venv)
                 .env("ORT_DYLIB_PATH", &lib)
                 .env("MELWAVE_HOST_PYTHON", &host_python)
+                .env("MELWAVE_STANDALONE_BIN", &standalone)
                 .args(["test", "--workspace"])
-                .args(extra))?;
+                .args(&extra))?;
+            // The engine, contract and renderer without nice-plug and egui.
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features"]).args(&extra))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;

@@ -52,6 +52,13 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Run the instrument as a standalone app (JACK or ALSA audio, MIDI input), with
+    /// its editor. Options after `--` go to nice-plug's standalone (try `-- --help`).
+    #[cfg(feature = "standalone")]
+    Standalone {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn parse_xy(s: &str) -> Result<(f32, f32), String> {
@@ -62,6 +69,15 @@ fn parse_xy(s: &str) -> Result<(f32, f32), String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        #[cfg(feature = "standalone")]
+        Command::Standalone { args } => {
+            let argv = std::iter::once("melwave standalone".to_string()).chain(args);
+            if nice_plug::wrapper::standalone::nice_export_standalone_with_args::<melwave::plugin::Melwave, _>(argv) {
+                Ok(())
+            } else {
+                Err("the standalone app could not start (see the messages above)".into())
+            }
+        }
         Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
             let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             let model = match &model {

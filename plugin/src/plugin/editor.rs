@@ -80,6 +80,7 @@ impl MelwaveEditor {
             if response.drag_stopped() {
                 setter.end_set_parameter(&self.params.timbre_x);
                 setter.end_set_parameter(&self.params.timbre_y);
+                nice_plug::nice_log!("timbre moved to x={:.3} y={:.3}", self.params.timbre_x.value(), self.params.timbre_y.value());
             }
             if response.double_clicked() {
                 // Snap to the nearest instrument.
@@ -190,15 +191,17 @@ impl NiceEguiApp for MelwaveEditor {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
-        ui.heading("Melwave");
-        let avail = ui.available_size();
-        let side = (avail.y - 40.0).min(avail.x * 0.55).max(160.0);
-        ui.horizontal_top(|ui| {
-            self.pad(ui, side);
-            ui.vertical(|ui| self.side_panel(ui));
+        egui::Frame::new().inner_margin(egui::Margin::same(10)).show(ui, |ui| {
+            ui.heading("Melwave");
+            let avail = ui.available_size();
+            let side = (avail.y - 50.0).min(avail.x * 0.55).max(160.0);
+            ui.horizontal_top(|ui| {
+                self.pad(ui, side);
+                ui.vertical(|ui| self.side_panel(ui));
+            });
+            ui.separator();
+            self.status_line(ui);
         });
-        ui.separator();
-        self.status_line(ui);
     }
 
     fn editor_closed(&mut self) {
