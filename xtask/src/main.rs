@@ -282,7 +282,7 @@ fn main() -> Result<()> {
             ensure_debian(&GUI_PACKAGES)?;
             let host_python = ensure_host_python()?;
             // The host tests load the real bundles.
-            bundle(&["melwave".into(), "--release".into()])?;
+            bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
             // The standalone app, for the editor test. Cargo keeps this feature set's
             // artifacts beside the test build's, but both link target/debug/melwave, so
             // the standalone binary is copied aside.
