@@ -290,6 +290,10 @@ fn main() -> Result<()> {
             let standalone = workspace_root().join("target").join("melwave-standalone");
             std::fs::copy(workspace_root().join("target").join("debug").join("melwave"), &standalone)?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
+            // The debug plugin binary with nice-plug's allocation check, which the
+            // real-time test hosts; `cargo test` alone builds no cdylib. Same features as
+            // the test build, so the two share their artifacts.
+            run(cargo().args(["build", "-p", "melwave", "--lib", "--features", "assert_process_allocs,cuda,tensorrt"]))?;
             run(cargo_with_torch(&venv)
                 .env("ORT_DYLIB_PATH", &lib)
                 .env("MELWAVE_HOST_PYTHON", &host_python)
