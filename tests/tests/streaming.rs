@@ -1,6 +1,6 @@
 //! The streaming invariants, with real ONNX Runtime: block sizes change nothing.
 
-use melwave::contract::{ModelBytes, HOP, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
+use melwave::contract::{ModelBytes, SAMPLE_RATE};
 use melwave::engine::EngineConfig;
 use melwave::features::{featurize, Event, TimedEvent};
 use melwave::midi_file;
@@ -48,27 +48,6 @@ fn default_model_streams_at_44100_with_odd_blocks() {
     assert!(worst <= 1e-4, "max difference {worst}");
 }
 
-/// Runs the models over `frames` frames in chunks of `chunk`, collecting mel and audio.
-fn run_chunked(runner: &mut ModelRunner, roll: &[f32], source: &[f32], frames: usize, chunk: usize) -> (Vec<f32>, Vec<f32>) {
-    runner.reset();
-    let n = frames * HOP;
-    let (mut mel, mut audio) = (Vec::new(), Vec::new());
-    let mut out = Vec::new();
-    let mut f = 0;
-    while f < frames {
-        let k = chunk.min(frames - f);
-        let mut src = Vec::with_capacity(SOURCE_CHANNELS * k * HOP);
-        for c in 0..SOURCE_CHANNELS {
-            src.extend_from_slice(&source[c * n + f * HOP..c * n + (f + k) * HOP]);
-        }
-        runner.step(&roll[f * ROLL_DIM..(f + k) * ROLL_DIM], &src, [0.2, -0.4], &mut out).expect("step");
-        mel.extend_from_slice(runner.mel());
-        audio.extend_from_slice(&out);
-        f += k;
-    }
-    (mel, audio)
-}
-
 #[test]
 fn each_model_in_blocks_of_frames_equals_the_whole_sequence() {
     let frames = 150;
@@ -76,9 +55,9 @@ fn each_model_in_blocks_of_frames_equals_the_whole_sequence() {
     let (roll, source) = featurize(&events, frames, 1);
     for model in [random_model(3), ModelBytes::embedded().unwrap()] {
         let mut runner = ModelRunner::new(&model, Provider::Cpu).expect("loads");
-        let (mel_whole, audio_whole) = run_chunked(&mut runner, &roll, &source, frames, frames);
+        let (mel_whole, audio_whole) = runner.run_in_blocks(&roll, &source, [0.2, -0.4], frames).unwrap();
         for chunk in [1, 7, 64] {
-            let (mel, audio) = run_chunked(&mut runner, &roll, &source, frames, chunk);
+            let (mel, audio) = runner.run_in_blocks(&roll, &source, [0.2, -0.4], chunk).unwrap();
             let dm = mel.iter().zip(&mel_whole).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             let da = audio.iter().zip(&audio_whole).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(dm <= 1e-4, "{}: mel in blocks of {chunk} differs by {dm}", model.origin);

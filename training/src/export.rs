@@ -68,31 +68,13 @@ fn compare(runner: &mut ModelRunner, m2m: &Mel2Mel, voc: &Vocoder, roll: &[f32],
     Ok((max_diff(&tch_mel, &ort_mel), max_diff(&tch_audio, &ort_audio)))
 }
 
-/// ORT in blocks of `chunk` frames against ORT whole.
+/// ORT in blocks of 1, 7 and 64 frames against ORT whole.
 fn streaming(runner: &mut ModelRunner, roll: &[f32], source: &[f32], e: [f32; 2]) -> Result<f32> {
     let frames = roll.len() / ROLL_DIM;
-    let n = frames * HOP;
-    let run = |runner: &mut ModelRunner, chunk: usize| -> Result<(Vec<f32>, Vec<f32>)> {
-        runner.reset();
-        let (mut mel, mut audio, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        let mut f = 0;
-        while f < frames {
-            let k = chunk.min(frames - f);
-            let mut src = Vec::new();
-            for c in 0..SOURCE_CHANNELS {
-                src.extend_from_slice(&source[c * n + f * HOP..c * n + (f + k) * HOP]);
-            }
-            runner.step(&roll[f * ROLL_DIM..(f + k) * ROLL_DIM], &src, e, &mut out).map_err(anyhow::Error::msg)?;
-            mel.extend_from_slice(runner.mel());
-            audio.extend_from_slice(&out);
-            f += k;
-        }
-        Ok((mel, audio))
-    };
-    let (mel, audio) = run(runner, frames)?;
+    let (mel, audio) = runner.run_in_blocks(roll, source, e, frames).map_err(anyhow::Error::msg)?;
     let mut worst = 0.0f32;
     for chunk in [1, 7, 64] {
-        let (m, a) = run(runner, chunk)?;
+        let (m, a) = runner.run_in_blocks(roll, source, e, chunk).map_err(anyhow::Error::msg)?;
         worst = worst.max(max_diff(&m, &mel)).max(max_diff(&a, &audio));
     }
     Ok(worst)

@@ -214,6 +214,33 @@ impl ModelRunner {
         &self.mel
     }
 
+    /// Runs a whole sequence from a fresh state in calls of at most `chunk` frames:
+    /// `roll` is `frames × 256`, `source` `2 × frames·HOP` channel-major. Returns the
+    /// concatenated (mel, audio). The streaming contract says the result does not depend
+    /// on `chunk`; tests and the export's parity check hold it to that.
+    pub fn run_in_blocks(&mut self, roll: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], chunk: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
+        let frames = roll.len() / ROLL_DIM;
+        let n = frames * HOP;
+        if chunk == 0 || source.len() != SOURCE_CHANNELS * n {
+            return Err(format!("cannot run {frames} frames in blocks of {chunk} with {} source samples", source.len()));
+        }
+        self.reset();
+        let (mut mel, mut audio, mut out, mut src) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut f = 0;
+        while f < frames {
+            let k = chunk.min(frames - f);
+            src.clear();
+            for c in 0..SOURCE_CHANNELS {
+                src.extend_from_slice(&source[c * n + f * HOP..c * n + (f + k) * HOP]);
+            }
+            self.step(&roll[f * ROLL_DIM..(f + k) * ROLL_DIM], &src, timbre, &mut out)?;
+            mel.extend_from_slice(&self.mel);
+            audio.extend_from_slice(&out);
+            f += k;
+        }
+        Ok((mel, audio))
+    }
+
     /// Zeroes every recurrent and convolutional state, as at the start of a stream.
     pub fn reset(&mut self) {
         self.mel2mel.reset();
