@@ -102,6 +102,13 @@ impl Loaded {
     /// Activates at `rate` with blocks of `block`, plays `cues` (sorted by time) over
     /// `length` samples, deactivates. Returns (left channel, reported latency).
     pub fn render(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize) -> (Vec<f32>, u32) {
+        let (out, latency, _) = self.render_timed(rate, block, cues, length, false);
+        (out, latency)
+    }
+
+    /// [`Loaded::render`], also timing every `process()` call; with `realtime`, blocks
+    /// are handed over no faster than a sound card would ask for them.
+    pub fn render_timed(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool) -> (Vec<f32>, u32, Vec<std::time::Duration>) {
         let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: block as u32 };
         let processor = self.instance.activate(|_, _| (), config).expect("activates");
         let latency = {
@@ -117,8 +124,14 @@ impl Loaded {
         let mut out_events = EventBuffer::new();
         let mut next = 0;
         let mut pos = 0usize;
+        let mut times = Vec::with_capacity(length / block + 1);
+        let start = std::time::Instant::now();
         while pos < length {
             let n = block.min(length - pos);
+            if realtime {
+                let due = start + std::time::Duration::from_secs_f64(pos as f64 / rate);
+                std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            }
             events.clear();
             while next < cues.len() && (cues[next].0 as usize) < pos + n {
                 let at = (cues[next].0 as usize).saturating_sub(pos) as u32;
@@ -134,14 +147,16 @@ impl Loaded {
                 latency: 0,
                 channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()),
             }]);
+            let t0 = std::time::Instant::now();
             processor
                 .process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None)
                 .expect("processes");
+            times.push(t0.elapsed());
             out.extend_from_slice(&left[..n]);
             pos += n;
         }
         let processor = processor.stop_processing();
         self.instance.deactivate(processor);
-        (out, latency)
+        (out, latency, times)
     }
 }
