@@ -3,7 +3,7 @@
 use melwave::contract::ModelBytes;
 use melwave::engine::{self, EngineConfig};
 use melwave_tests::clap::{descriptor, load, Cue, PLUGIN_ID};
-use melwave_tests::{repo_root, rms};
+use melwave_tests::{passthrough_model, repo_root, rms};
 
 fn bundle() -> std::path::PathBuf {
     repo_root().join("target/bundled/Melwave.clap")
@@ -67,6 +67,18 @@ fn state_round_trip_restores_the_exact_sound() {
     // CLAP carries nice-plug's continuous parameters normalised: gain −6 dB on −36…+12 dB is 0.625.
     let set = [(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.8)), (0, Cue::Param("Gain", 0.625))];
     a.render(rate, 256, &set, 256);
+    let saved = a.save_state();
+    let embedded_sound = a.render(rate, 256, &chord(rate), rate as usize).0;
+    // A model folder chosen by the user, in the persisted `model-dir` field the editor
+    // writes (a JSON string inside the JSON state).
+    let folder = tempfile::tempdir().unwrap();
+    passthrough_model().write_dir(folder.path()).unwrap();
+    // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
+    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
+    json["fields"]["model-dir"] = serde_json::Value::String(serde_json::to_string(&Some(folder.path().display().to_string())).unwrap());
+    let body = serde_json::to_vec(&json).unwrap();
+    let edited = [&(body.len() as u64).to_le_bytes()[..], &body].concat();
+    a.load_state(&edited).expect("state with a model folder loads");
     let state = a.save_state();
     let reference = a.render(rate, 256, &chord(rate), rate as usize).0;
 
@@ -79,6 +91,9 @@ fn state_round_trip_restores_the_exact_sound() {
     let worst = reference.iter().zip(&restored).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
     assert!(worst <= 1e-5, "restored instance differs by {worst}");
     assert!(rms(&restored) > 1e-4);
+    // And the sound really is the chosen model's, not the embedded one's.
+    let change = rms(&reference.iter().zip(&embedded_sound).map(|(x, y)| x - y).collect::<Vec<_>>());
+    assert!(change > 0.1 * rms(&reference), "the model folder in the state was not used (difference rms {change})");
 }
 
 #[test]
