@@ -196,6 +196,12 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime")))
         .collect();
     for dir in [&bundled, &vst3_bin] {
+        // A CPU bundle made after a GPU one must not keep its provider libraries.
+        for old in std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())) {
+            if old.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime")) {
+                std::fs::remove_file(&old)?;
+            }
+        }
         for l in &libs {
             std::fs::copy(l, dir.join(l.file_name().expect("file")))?;
         }
