@@ -103,7 +103,8 @@ enum Command {
         #[command(flatten)]
         args: TrainArgs,
     },
-    /// Render held-out pieces through the engine and compare with the SoundFont renders.
+    /// Score held-out pieces and fixed probes, streamed through the engine, against
+    /// their SoundFont renders, next to the baselines (docs/evaluation.md).
     Eval {
         #[arg(long)]
         model: PathBuf,
@@ -111,7 +112,7 @@ enum Command {
         data: PathBuf,
         #[arg(long, short)]
         out: PathBuf,
-        /// One short item per instrument.
+        /// One short item per instrument, fewer probes and morph pairs (CI).
         #[arg(long)]
         quick: bool,
     },
@@ -205,7 +206,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval { model, data, out, quick } => {
-            let opts = melwave_train::eval::EvalOptions { model, data, out, items_per_instrument: if quick { 1 } else { 4 }, max_seconds: if quick { 4.0 } else { 15.0 } };
+            let opts = melwave_train::eval::EvalOptions::new(model, data, out, quick);
             melwave_train::eval::run(&opts)?;
             Ok(())
         }

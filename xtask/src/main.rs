@@ -252,8 +252,35 @@ fn train(quick: bool) -> Result<()> {
     }
     run(&mut tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]))?;
     run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;
-    run(&mut tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&runs.join("eval"))]))?;
+    let eval = runs.join("eval");
+    run(&mut tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&eval)]))?;
+    check_eval_artefacts(&eval)?;
     println!("{}", out.display());
+    Ok(())
+}
+
+/// The evaluation must have written every artefact its report promises.
+fn check_eval_artefacts(dir: &Path) -> Result<()> {
+    let names: Vec<String> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    for (what, ok) in [
+        ("report.md", names.iter().any(|n| n == "report.md")),
+        ("metrics.json", names.iter().any(|n| n == "metrics.json")),
+        ("spectrogram PNGs", names.iter().any(|n| n.ends_with(".png"))),
+        ("ground-truth WAVs", names.iter().any(|n| n.ends_with("_truth.wav"))),
+        ("Melwave WAVs", names.iter().any(|n| n.ends_with("_melwave.wav"))),
+        ("baseline WAVs", names.iter().any(|n| n.ends_with("_griffin-lim_true_mel.wav"))),
+    ] {
+        if !ok {
+            bail!("the evaluation in {} wrote no {what}", dir.display());
+        }
+    }
+    let report = std::fs::read_to_string(dir.join("report.md"))?;
+    for section in ["RMSE-CQT", "Griffin-Lim", "Melwave whole", "Loudness error per velocity", "Morphs"] {
+        if !report.contains(section) {
+            bail!("the evaluation report lacks {section}");
+        }
+    }
+    println!("evaluation artefacts: {} files in {}", names.len(), dir.display());
     Ok(())
 }
 

@@ -8,12 +8,15 @@ use melwave::midi_file::{Song, SongEvent};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-struct Writer {
+/// Builds a [`Song`] from notes and controller events at times in seconds, storing
+/// each event as the MIDI bytes a SoundFont synth will receive.
+#[derive(Default)]
+pub(crate) struct Writer {
     events: Vec<SongEvent>,
 }
 
 impl Writer {
-    fn push(&mut self, t: f64, event: Event) {
+    pub(crate) fn push(&mut self, t: f64, event: Event) {
         let raw = match event {
             Event::NoteOn { key, velocity } => [0x90, key, velocity],
             Event::NoteOff { key } => [0x80, key, 0],
@@ -32,7 +35,7 @@ impl Writer {
         self.events.push(SongEvent { seconds: t, channel: 0, event, raw });
     }
 
-    fn note(&mut self, t: f64, key: i32, velocity: i32, duration: f64) {
+    pub(crate) fn note(&mut self, t: f64, key: i32, velocity: i32, duration: f64) {
         let key = key.clamp(0, 127) as u8;
         self.push(t, Event::NoteOn { key, velocity: velocity.clamp(1, 127) as u8 });
         self.push(t + duration.max(0.005), Event::NoteOff { key });
@@ -150,7 +153,14 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
         }
         t = t.max(start + beat) + beat * rng.random_range(0.0..2.0);
     }
-    w.events.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
-    let duration = w.events.last().map_or(0.0, |e| e.seconds);
-    Song { events: w.events, duration }
+    w.finish()
+}
+
+impl Writer {
+    pub(crate) fn finish(mut self) -> Song {
+        // Stable, so a note-off written before a note-on at the same time stays first.
+        self.events.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let duration = self.events.last().map_or(0.0, |e| e.seconds);
+        Song { events: self.events, duration }
+    }
 }

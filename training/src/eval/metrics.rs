@@ -1,0 +1,238 @@
+//! The evaluation's metrics, each against a ground-truth render of the same events at
+//! 24 kHz. Definitions (also in docs/evaluation.md):
+//!
+//! - RMSE-CQT: see [`super::cqt`].
+//! - Log-mel L1: mean |a − b| over every band and frame of the two log-mel
+//!   spectrograms (natural log of magnitude, the model's own features), and the
+//!   Pearson correlation of the same values.
+//! - Pitch accuracy: for each note-on, in the 100 ms after it, is there a spectral peak
+//!   within ±50 cents of the note's fundamental (bend included)? See
+//!   [`PitchCheck::note_present`].
+//! - Loudness error: for each note-on, the RMS level (dB) of the 100 ms after it in the
+//!   estimate minus the same in the truth, grouped by velocity.
+
+use std::sync::Arc;
+
+use melwave::features::excitation::key_frequency;
+use melwave::features::{Event, LogMel, RollState, TimedEvent};
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+use serde::Serialize;
+
+/// The window after each onset that the note checks look at.
+pub const NOTE_WINDOW_SECONDS: f64 = 0.1;
+/// Zero-padded FFT length for the pitch check (1.46 Hz bins at 24 kHz).
+const PITCH_FFT: usize = 16_384;
+/// The note's peak must be within this of the window's loudest component (dB).
+const PEAK_RANGE_DB: f32 = 40.0;
+
+pub fn log_mel_l1(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len()).max(1);
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).sum::<f64>() / n as f64
+}
+
+pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let (a, b) = (&a[..n], &b[..n]);
+    let (ma, mb) = (a.iter().map(|&v| v as f64).sum::<f64>() / n as f64, b.iter().map(|&v| v as f64).sum::<f64>() / n as f64);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (dx, dy) = (*x as f64 - ma, *y as f64 - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        return 0.0;
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// (L1, r) of the log-mels of `truth` and `estimate`.
+pub fn log_mel_scores(truth: &[f32], estimate: &[f32]) -> (f64, f64) {
+    let mut lm = LogMel::new();
+    let (t, e) = (lm.compute(truth), lm.compute(estimate));
+    let n = t.len().min(e.len());
+    (log_mel_l1(&t[..n], &e[..n]), pearson(&t[..n], &e[..n]))
+}
+
+/// A note-on with what the checks need: where, which fundamental, how hard.
+#[derive(Clone, Copy, Debug)]
+pub struct Onset {
+    pub sample: usize,
+    pub frequency: f64,
+    pub velocity: u8,
+}
+
+/// Every note-on of `events`, with the pitch bend in force at that moment.
+pub fn onsets(events: &[TimedEvent]) -> Vec<Onset> {
+    let mut state = RollState::default();
+    let mut out = Vec::new();
+    for e in events {
+        state.apply(&e.event);
+        if let Event::NoteOn { key, velocity } = e.event {
+            out.push(Onset { sample: e.time as usize, frequency: key_frequency(key as usize, state.bend()), velocity });
+        }
+    }
+    out
+}
+
+pub struct PitchCheck {
+    fft: Arc<dyn Fft<f32>>,
+    window: usize,
+    rate: f64,
+}
+
+impl PitchCheck {
+    pub fn new(rate: f64) -> Self {
+        let window = (NOTE_WINDOW_SECONDS * rate) as usize;
+        Self { fft: FftPlanner::new().plan_fft_forward(PITCH_FFT), window, rate }
+    }
+
+    /// Magnitude spectrum of the Hann-windowed 100 ms after `start`, or None past the end.
+    fn spectrum(&self, audio: &[f32], start: usize) -> Option<Vec<f32>> {
+        if start + self.window > audio.len() {
+            return None;
+        }
+        let mut buf = vec![Complex32::default(); PITCH_FFT];
+        for i in 0..self.window {
+            let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / self.window as f64).cos();
+            buf[i] = Complex32::new(audio[start + i] * w as f32, 0.0);
+        }
+        self.fft.process(&mut buf);
+        Some(buf[..PITCH_FFT / 2].iter().map(|c| c.norm()).collect())
+    }
+
+    /// Is `f` present in the 100 ms after `start`? The strongest spectral component
+    /// within ±100 cents of `f` (widened to at least the Hann main lobe's half-width,
+    /// 2 / 100 ms = 20 Hz, where 100 cents is narrower) must be a peak inside that
+    /// region, not its edge, must lie within ±50 cents of `f` (or one 1.46 Hz bin
+    /// more), and be within 40 dB of the window's loudest component. A tone a semitone
+    /// off therefore fails even at low pitches, where its main lobe still covers `f`.
+    /// None when the window runs past the end of the audio.
+    pub fn note_present(&self, audio: &[f32], start: usize, f: f64) -> Option<bool> {
+        let spec = self.spectrum(audio, start)?;
+        let bin_hz = self.rate / PITCH_FFT as f64;
+        let to_bin = |hz: f64| ((hz / bin_hz).round().max(0.0) as usize).min(spec.len() - 1);
+        let lobe = 2.0 * self.rate / self.window as f64;
+        let reach_down = (f * (1.0 - 2f64.powf(-100.0 / 1200.0))).max(lobe);
+        let reach_up = (f * (2f64.powf(100.0 / 1200.0) - 1.0)).max(lobe);
+        let (r_lo, r_hi) = (to_bin(f - reach_down), to_bin(f + reach_up));
+        let (peak_bin, &peak) = spec[r_lo..=r_hi].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+        let peak_bin = r_lo + peak_bin;
+        let peak_hz = peak_bin as f64 * bin_hz;
+        let (lo, hi) = (f * 2f64.powf(-50.0 / 1200.0) - bin_hz, f * 2f64.powf(50.0 / 1200.0) + bin_hz);
+        let loudest = spec.iter().copied().fold(0.0, f32::max);
+        let db = |x: f32| 20.0 * x.max(1e-12).log10();
+        let interior = peak_bin > r_lo && peak_bin < r_hi;
+        Some(loudest > 1e-9 && interior && (lo..=hi).contains(&peak_hz) && db(peak) >= db(loudest) - PEAK_RANGE_DB)
+    }
+}
+
+/// RMS level in dB (floor −120 dB) of the 100 ms after `start`.
+pub fn level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
+    let n = (NOTE_WINDOW_SECONDS * rate) as usize;
+    let seg = audio.get(start..start + n)?;
+    let ms = seg.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / n as f64;
+    Some(10.0 * (ms + 1e-12).log10())
+}
+
+/// Velocity groups for the loudness error.
+pub const VELOCITY_GROUPS: [(&str, u8, u8); 3] = [("soft (1–47)", 1, 47), ("medium (48–95)", 48, 95), ("loud (96–127)", 96, 127)];
+
+pub fn velocity_group(v: u8) -> usize {
+    VELOCITY_GROUPS.iter().position(|&(_, lo, hi)| (lo..=hi).contains(&v)).unwrap_or(0)
+}
+
+/// Sums over notes, so items and instruments can be pooled.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NoteTally {
+    pub notes: usize,
+    pub pitch_hits: usize,
+    /// Per velocity group: (count, Σ|error| dB, Σ error dB).
+    pub loudness: [(usize, f64, f64); 3],
+}
+
+impl NoteTally {
+    pub fn add(&mut self, other: &NoteTally) {
+        self.notes += other.notes;
+        self.pitch_hits += other.pitch_hits;
+        for (a, b) in self.loudness.iter_mut().zip(&other.loudness) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+    }
+
+    pub fn pitch_accuracy(&self) -> Option<f64> {
+        (self.notes > 0).then(|| self.pitch_hits as f64 / self.notes as f64)
+    }
+
+    /// Mean |loudness error| over every note, dB.
+    pub fn loudness_error(&self) -> Option<f64> {
+        let n: usize = self.loudness.iter().map(|g| g.0).sum();
+        (n > 0).then(|| self.loudness.iter().map(|g| g.1).sum::<f64>() / n as f64)
+    }
+}
+
+/// Pitch and loudness of every onset in `estimate`, against `truth` for loudness.
+/// Onsets whose window runs past either signal are left out.
+pub fn note_tally(check: &PitchCheck, onsets: &[Onset], truth: &[f32], estimate: &[f32], rate: f64) -> NoteTally {
+    let mut t = NoteTally::default();
+    for o in onsets {
+        let (Some(present), Some(le), Some(lt)) = (check.note_present(estimate, o.sample, o.frequency), level_db(estimate, o.sample, rate), level_db(truth, o.sample, rate)) else {
+            continue;
+        };
+        t.notes += 1;
+        t.pitch_hits += present as usize;
+        let g = &mut t.loudness[velocity_group(o.velocity)];
+        g.0 += 1;
+        g.1 += (le - lt).abs();
+        g.2 += le - lt;
+    }
+    t
+}
+
+/// Magnitude-weighted mean frequency (Hz) of `audio`, over the frames within 60 dB of
+/// the loudest one: the brightness measure for morph continuity.
+pub fn spectral_centroid(audio: &[f32], rate: f64) -> f64 {
+    let stft = super::griffin_lim::Stft::new();
+    let frames = audio.len() / melwave::contract::HOP;
+    let spec = stft.analyse(audio, frames);
+    let bins = super::griffin_lim::BINS;
+    let energy: Vec<f64> = (0..frames).map(|t| spec[t * bins..(t + 1) * bins].iter().map(|c| c.norm_sqr() as f64).sum()).collect();
+    let loudest = energy.iter().copied().fold(0.0, f64::max);
+    let (mut num, mut den) = (0.0, 0.0);
+    for t in 0..frames {
+        if energy[t] < loudest * 1e-6 || loudest == 0.0 {
+            continue;
+        }
+        for b in 0..bins {
+            let m = spec[t * bins + b].norm() as f64;
+            num += m * b as f64 * rate / melwave::contract::N_FFT as f64;
+            den += m;
+        }
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+/// Mean and 95 % confidence half-width (normal approximation, 1.96·s/√n).
+pub fn mean_ci(values: &[f64]) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean, 1.96 * (var / n as f64).sqrt())
+}

@@ -1,0 +1,140 @@
+//! report.md and the stdout summary, from the evaluation's results.
+
+use std::fmt::Write;
+
+use super::metrics::{mean_ci, NoteTally, VELOCITY_GROUPS};
+use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
+
+fn ci(values: &[f64], digits: usize) -> String {
+    let (m, h) = mean_ci(values);
+    if h.is_nan() {
+        format!("{m:.digits$}")
+    } else {
+        format!("{m:.digits$} ± {h:.digits$}")
+    }
+}
+
+fn pooled(items: &[&ItemResult], system: &str) -> NoteTally {
+    let mut t = NoteTally::default();
+    for i in items {
+        t.add(&i.systems[system].notes);
+    }
+    t
+}
+
+/// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
+fn accuracy(t: &NoteTally) -> String {
+    match t.pitch_accuracy() {
+        Some(p) => format!("{:.1} ± {:.1} % ({} notes)", 100.0 * p, 196.0 * (p * (1.0 - p) / t.notes as f64).sqrt(), t.notes),
+        None => "–".into(),
+    }
+}
+
+fn values(items: &[&ItemResult], system: &str, f: impl Fn(&Scores) -> f64) -> Vec<f64> {
+    items.iter().map(|i| f(&i.systems[system])).collect()
+}
+
+fn summary_table(items: &[&ItemResult]) -> String {
+    let mut s = String::from("| system | RMSE-CQT (dB) ↓ | log-mel L1 ↓ | log-mel r ↑ | pitch accuracy ↑ | loudness error (dB) ↓ |\n|---|---|---|---|---|---|\n");
+    for sys in SYSTEMS {
+        let t = pooled(items, sys);
+        let _ = writeln!(
+            s,
+            "| {sys} | {} | {} | {} | {} | {} |",
+            ci(&values(items, sys, |x| x.rmse_cqt), 2),
+            ci(&values(items, sys, |x| x.log_mel_l1), 3),
+            ci(&values(items, sys, |x| x.log_mel_r), 3),
+            accuracy(&t),
+            t.loudness_error().map_or("–".into(), |e| format!("{e:.1}")),
+        );
+    }
+    s
+}
+
+/// (markdown report, stdout summary).
+pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
+    let all: Vec<&ItemResult> = r.items.iter().collect();
+    let mut md = String::new();
+    let pieces = all.iter().filter(|i| i.material.starts_with("piece")).count();
+    let seconds: f64 = all.iter().map(|i| i.seconds).sum();
+    let _ = writeln!(
+        md,
+        "# Evaluation of `{}`\n\n{} items ({} held-out pieces from the {} split, the rest fixed probes) on {} instruments, {:.0} s of audio per system, at 24 kHz. Every system is scored against the FluidR3 render of the same events. Means over items with 95 % confidence intervals (1.96·s/√n); pitch accuracy is pooled over notes. Metric definitions: docs/evaluation.md. Took {:.0} s.\n",
+        r.model,
+        all.len(),
+        pieces,
+        r.split,
+        instruments.len(),
+        seconds,
+        r.wall_seconds
+    );
+    let summary = summary_table(&all);
+    let _ = writeln!(md, "## All material\n\n{summary}");
+    let _ = writeln!(
+        md,
+        "Streamed vs whole: the largest sample difference between Melwave streamed through the engine and the same models run on the whole item at once is {:.2e} (full scale 1).\n",
+        r.streamed_vs_whole_max_abs
+    );
+
+    let _ = writeln!(md, "## Per instrument\n");
+    for (title, f, digits) in [
+        ("RMSE-CQT (dB)", (|x: &Scores| x.rmse_cqt) as fn(&Scores) -> f64, 2usize),
+        ("log-mel L1", |x: &Scores| x.log_mel_l1, 3),
+        ("log-mel r", |x: &Scores| x.log_mel_r, 3),
+    ] {
+        let _ = writeln!(md, "### {title}\n\n| instrument | {} |\n|---|{}", SYSTEMS[1..].join(" | "), "---|".repeat(SYSTEMS.len() - 1));
+        for name in instruments {
+            let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+            let row: Vec<String> = SYSTEMS[1..].iter().map(|s| ci(&values(&items, s, f), digits)).collect();
+            let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "### Pitch accuracy (%)\n\n| instrument | {} |\n|---|{}", SYSTEMS.join(" | "), "---|".repeat(SYSTEMS.len()));
+    for name in instruments {
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+        let row: Vec<String> = SYSTEMS.iter().map(|s| pooled(&items, s).pitch_accuracy().map_or("–".into(), |p| format!("{:.1}", 100.0 * p))).collect();
+        let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
+    }
+
+    let _ = writeln!(md, "\n## {MELWAVE}, per kind of material\n\n| material | items | RMSE-CQT (dB) | log-mel L1 | log-mel r | pitch accuracy |\n|---|---|---|---|---|---|");
+    let mut kinds: Vec<&str> = all.iter().map(|i| if i.material.starts_with("piece") { "held-out pieces" } else { i.material.as_str() }).collect();
+    kinds.dedup();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| i.material == kind || (kind == "held-out pieces" && i.material.starts_with("piece"))).collect();
+        let _ = writeln!(
+            md,
+            "| {kind} | {} | {} | {} | {} | {} |",
+            items.len(),
+            ci(&values(&items, MELWAVE, |x| x.rmse_cqt), 2),
+            ci(&values(&items, MELWAVE, |x| x.log_mel_l1), 3),
+            ci(&values(&items, MELWAVE, |x| x.log_mel_r), 3),
+            accuracy(&pooled(&items, MELWAVE))
+        );
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Loudness error per velocity (dB, estimate − truth over the 100 ms after each onset: mean |error| / mean error)\n\n| system | {} |\n|---|---|---|---|",
+        VELOCITY_GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(" | ")
+    );
+    for sys in &SYSTEMS[1..] {
+        let t = pooled(&all, sys);
+        let cells: Vec<String> = t.loudness.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect();
+        let _ = writeln!(md, "| {sys} | {} |", cells.join(" | "));
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Morphs (no ground truth)\n\nThe morph phrase rendered at 9 evenly spaced points on the straight line between two instruments' learned points; spectral centroid in Hz. The largest step's share of the path's total variation is 0.125 for a perfectly even path and 1 for a single jump.\n\n| from → to | centroid at 0 / ½ / 1 (Hz) | largest step share | midpoint between ends |\n|---|---|---|---|"
+    );
+    for m in &r.morphs {
+        let c = &m.centroids;
+        let _ = writeln!(md, "| {} → {} | {:.0} / {:.0} / {:.0} | {:.2} | {} |", m.from, m.to, c[0], c[4], c[8], m.largest_step_share, if m.midpoint_between { "yes" } else { "no" });
+    }
+    let shares: Vec<f64> = r.morphs.iter().map(|m| m.largest_step_share).collect();
+    let _ = writeln!(md, "\nMean largest step share: {}.", ci(&shares, 2));
+    (md, format!("{}\n{summary}", r.model))
+}
