@@ -22,11 +22,11 @@ pub struct AudioSide {
     pub(super) inference: std::thread::Thread,
     /// Host samples processed so far.
     pub(super) clock: u64,
-    /// Samples owed to the stream after an underrun: they are dropped when they
-    /// arrive, so that the stream stays in time instead of playing late.
-    pub(super) debt: u64,
     /// Samples left in the fade-in after an underrun.
     pub(super) fade_in: usize,
+    /// The last sample handed to the host, for a fade-out that starts from it when an
+    /// underrun begins right at a block boundary.
+    pub(super) last: f32,
 }
 
 impl AudioSide {
@@ -54,11 +54,7 @@ impl AudioSide {
     /// Fills `out` with the next block of audio and advances the clock. Events for
     /// this block must have been pushed before the call.
     pub fn process(&mut self, out: &mut [f32]) {
-        if self.debt > 0 {
-            let dropped = self.samples.skip(self.debt.min(self.samples.occupied_len() as u64) as usize);
-            self.debt -= dropped as u64;
-        }
-        let got = if self.debt == 0 { self.samples.pop_slice(out) } else { 0 };
+        let got = self.samples.pop_slice(out);
         for s in &mut out[..got] {
             if !s.is_finite() {
                 *s = 0.0;
@@ -74,19 +70,39 @@ impl AudioSide {
             }
         }
         if got < out.len() {
-            let n = got.min(FADE);
-            for (i, s) in out[got - n..got].iter_mut().enumerate() {
-                *s *= 1.0 - (i + 1) as f32 / n as f32;
-            }
             out[got..].fill(0.0);
+            if got >= FADE {
+                for (i, s) in out[got - FADE..got].iter_mut().enumerate() {
+                    *s *= 1.0 - (i + 1) as f32 / FADE as f32;
+                }
+            } else {
+                // Too few fresh samples to fade within: continue from the last sample
+                // heard (from this block, or else the previous one) down to zero over
+                // FADE samples, so the stall never starts with a step.
+                let from = if got > 0 { out[got - 1] } else { self.last };
+                let n = FADE.min(out.len() - got);
+                for (i, s) in out[got..got + n].iter_mut().enumerate() {
+                    *s = from * (1.0 - (i + 1) as f32 / FADE as f32);
+                }
+            }
+            // The samples this block lacked are owed: the inference thread drops that
+            // many before pushing again, so the stream stays in time instead of
+            // playing late, and stale audio never enters the ring.
             let missing = (out.len() - got) as u64;
-            self.debt += missing;
+            self.shared.debt.fetch_add(missing, Ordering::AcqRel);
             self.fade_in = FADE;
             self.shared.underruns.fetch_add(1, Ordering::Relaxed);
             self.shared.underrun_samples.fetch_add(missing, Ordering::Relaxed);
         }
+        self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;
         self.shared.clock.store(self.clock, Ordering::Release);
+    }
+
+    /// Asks the inference thread to reset its model state and, if it had failed (a
+    /// panic), to resume. One atomic store: safe on the audio thread (plugin `reset()`).
+    pub fn request_restart(&self) {
+        self.shared.restart.store(true, Ordering::Release);
     }
 
     /// Offline rendering only: blocks until the inference thread has rendered all it

@@ -50,11 +50,28 @@ impl Inference {
             while let Some(ev) = self.events.try_pop() {
                 self.pending.push_back(ev);
             }
+            if self.shared.restart.swap(false, Ordering::AcqRel) {
+                self.runner.reset();
+                if self.shared.failed.swap(false, Ordering::AcqRel) {
+                    self.report("inference restarted after a panic".into());
+                }
+            }
+            while self.shared.fault_stall.load(Ordering::Acquire) && !self.shared.stop.load(Ordering::Relaxed) {
+                std::thread::sleep(POLL);
+            }
             let complete = model_sample(known, self.host_rate) / HOP as u64;
             let k = self.frames_per_step as u64;
             let target = complete - complete % k;
             while self.frames_done < target && !self.shared.stop.load(Ordering::Relaxed) {
-                self.step();
+                // A panic (a bug, or one inside ONNX Runtime's bindings) must not take
+                // the host down or leave the stream without a producer: the thread
+                // goes on rendering silence, in time, until the plugin is reset.
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
+                    let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+                    self.shared.panics.fetch_add(1, Ordering::Relaxed);
+                    self.shared.failed.store(true, Ordering::Release);
+                    self.report(format!("the inference thread panicked ({msg}); silent until the plugin is reset"));
+                }
             }
             self.shared.caught_up.store(known, Ordering::Release);
             std::thread::park_timeout(POLL);
@@ -65,7 +82,11 @@ impl Inference {
         model_sample(ev.time, self.host_rate) / HOP as u64
     }
 
-    /// Renders one group of `frames_per_step` frames.
+    fn report(&self, message: String) {
+        *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    /// Renders one group of `frames_per_step` frames (silence while failed).
     fn step(&mut self) {
         let k = self.frames_per_step;
         let n = k * HOP;
@@ -89,8 +110,12 @@ impl Inference {
         let (x, y) = self.shared.timbre();
         let timbre = self.plane.to_embedding(x, y);
 
+        if self.shared.fault_panic.swap(false, Ordering::AcqRel) {
+            panic!("injected fault");
+        }
+        let failed = self.shared.failed.load(Ordering::Acquire);
         let start = Instant::now();
-        let result = self.runner.step(&self.roll, &self.source, timbre, &mut self.audio);
+        let result = if failed { Err(String::new()) } else { self.runner.step(&self.roll, &self.source, timbre, &mut self.audio) };
         let ns = start.elapsed().as_nanos() as u64;
         self.shared.busy_ns.fetch_add(ns, Ordering::Relaxed);
         self.shared.max_step_ns.fetch_max(ns, Ordering::Relaxed);
@@ -101,13 +126,13 @@ impl Inference {
             Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite()) => true,
             Ok(()) => {
                 self.shared.nan_resets.fetch_add(1, Ordering::Relaxed);
-                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some("the model produced NaN/Inf: output silenced and state reset".into());
+                self.report("the model produced NaN/Inf: output silenced and state reset".into());
                 false
             }
+            Err(_) if failed => false,
             Err(e) => {
                 self.shared.model_errors.fetch_add(1, Ordering::Relaxed);
-                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("model run failed: {e}"));
+                self.report(format!("model run failed: {e}"));
                 false
             }
         };
@@ -123,9 +148,17 @@ impl Inference {
         for j in 0..k {
             self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
         }
-        let pushed = self.samples.push_slice(&self.out);
-        if pushed < self.out.len() {
-            self.shared.overflow_samples.fetch_add((self.out.len() - pushed) as u64, Ordering::Relaxed);
+        // Audio the host already went without is stale: drop it rather than play it late.
+        let owed = self.shared.debt.load(Ordering::Acquire);
+        let skip = (owed as usize).min(self.out.len());
+        if skip > 0 {
+            self.shared.debt.fetch_sub(skip as u64, Ordering::AcqRel);
+            self.shared.stale_dropped.fetch_add(skip as u64, Ordering::Relaxed);
+        }
+        let fresh = &self.out[skip..];
+        let pushed = self.samples.push_slice(fresh);
+        if pushed < fresh.len() {
+            self.shared.overflow_samples.fetch_add((fresh.len() - pushed) as u64, Ordering::Relaxed);
         }
         self.frames_done += k as u64;
     }

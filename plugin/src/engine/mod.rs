@@ -117,6 +117,19 @@ impl EngineHandle {
         self.shared.set_timbre(x, y);
     }
 
+    /// Fault injection for reliability tests: while `stall` is set the inference
+    /// thread stops rendering, as if descheduled or stuck in a slow model call.
+    #[doc(hidden)]
+    pub fn inject_stall(&self, stall: bool) {
+        self.shared.fault_stall.store(stall, Ordering::Release);
+    }
+
+    /// Fault injection for reliability tests: the inference thread panics at its next step.
+    #[doc(hidden)]
+    pub fn inject_panic(&self) {
+        self.shared.fault_panic.store(true, Ordering::Release);
+    }
+
     /// A handle on the engine's counters that a UI thread can keep.
     pub fn monitor(&self) -> Monitor {
         Monitor { shared: self.shared.clone() }
@@ -219,8 +232,8 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         shared: shared.clone(),
         inference: thread.thread().clone(),
         clock: 0,
-        debt: 0,
         fade_in: 0,
+        last: 0.0,
     };
     let handle = EngineHandle { shared, thread: Some(thread), latency, provider, sample_rate: config.sample_rate, plane };
     Ok((audio, handle))

@@ -19,11 +19,26 @@ pub struct Shared {
     pub nan_resets: AtomicU64,
     pub model_errors: AtomicU64,
     pub overflow_samples: AtomicU64,
+    /// Samples the audio side missed in underruns and the inference thread has not yet
+    /// dropped. Only the audio side adds and only the inference thread subtracts.
+    pub debt: AtomicU64,
+    pub stale_dropped: AtomicU64,
     pub steps: AtomicU64,
     pub frames: AtomicU64,
     pub busy_ns: AtomicU64,
     pub max_step_ns: AtomicU64,
     pub stop: AtomicBool,
+    /// The inference thread panicked: it keeps the stream in time with silence until
+    /// a restart is requested.
+    pub failed: AtomicBool,
+    /// Set by the audio side (plugin reset): the inference thread resets its model
+    /// state and, after a panic, resumes.
+    pub restart: AtomicBool,
+    pub panics: AtomicU64,
+    /// Fault injection for the reliability tests: hold the inference thread while set,
+    /// and panic at the next step.
+    pub fault_stall: AtomicBool,
+    pub fault_panic: AtomicBool,
     /// Last error from the inference thread, for the log and the editor. Only
     /// non-real-time threads touch it.
     pub last_error: Mutex<Option<String>>,
@@ -49,6 +64,12 @@ pub struct Stats {
     pub nan_resets: u64,
     pub model_errors: u64,
     pub overflow_samples: u64,
+    /// Late samples the inference thread dropped after underruns.
+    pub stale_dropped: u64,
+    /// Panics caught on the inference thread.
+    pub panics: u64,
+    /// True while the inference thread is failed (silent until restarted).
+    pub failed: bool,
     pub steps: u64,
     pub frames: u64,
     /// Total inference time.
@@ -67,6 +88,9 @@ impl Shared {
             nan_resets: l(&self.nan_resets),
             model_errors: l(&self.model_errors),
             overflow_samples: l(&self.overflow_samples),
+            stale_dropped: l(&self.stale_dropped),
+            panics: l(&self.panics),
+            failed: self.failed.load(Ordering::Relaxed),
             steps: l(&self.steps),
             frames: l(&self.frames),
             busy_seconds: l(&self.busy_ns) as f64 * 1e-9,

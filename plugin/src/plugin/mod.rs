@@ -125,6 +125,8 @@ impl Plugin for Melwave {
     fn reset(&mut self) {
         if let Some(e) = self.engine.as_mut() {
             e.audio.push_event(0, Event::AllNotesOff);
+            // Clears the model state and revives inference after a panic.
+            e.audio.request_restart();
         }
     }
 
