@@ -156,3 +156,41 @@ fn variable_block_sizes_within_one_run() {
         check(&out[latency..], rate, onset, &format!("{rate} Hz, variable blocks"));
     }
 }
+
+#[test]
+fn a_model_loads_in_the_background_while_the_old_one_plays() {
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    let mut out = vec![0.0f32; BLOCK];
+    let mut play = |audio: &mut AudioSide, blocks: usize| {
+        let mut v = Vec::new();
+        for _ in 0..blocks {
+            audio.wait_for_inference(BLOCK);
+            audio.process(&mut out);
+            v.extend_from_slice(&out);
+        }
+        v
+    };
+    let before = play(&mut audio, 200);
+    // A broken model (its two graphs swapped) is refused by the loader; the old one plays on.
+    let mut broken = melwave_tests::random_model(5);
+    std::mem::swap(&mut broken.mel2mel, &mut broken.vocoder);
+    let refused = handle.monitor().load_model(broken, melwave::runtime::Provider::Cpu);
+    let during = play(&mut audio, 100);
+    assert!(refused.join().unwrap().is_err(), "a broken model is refused with a reason");
+    // A good one: the host keeps being served while the sessions are created.
+    let loader = handle.monitor().load_model(melwave_tests::random_model(3), melwave::runtime::Provider::Cpu);
+    let while_loading = play(&mut audio, 100);
+    assert!(loader.join().unwrap().is_ok());
+    let after = play(&mut audio, 300);
+    let stats = handle.stats();
+    assert_eq!(stats.model_swaps, 1, "{stats:?}");
+    assert_eq!(stats.underruns, 0);
+    assert!(handle.last_error().unwrap().starts_with("now playing"), "{:?}", handle.last_error());
+    for (what, x) in [("before", &before[100 * BLOCK..]), ("during a refused load", &during[..]), ("while loading", &while_loading[..50 * BLOCK])] {
+        assert!((peak_frequency(x, RATE as f32) - 440.0).abs() < 5.0 && (rms(x) - 0.0707).abs() < 0.01, "{what}: the old model plays");
+    }
+    let tail = &after[100 * BLOCK..];
+    assert!(tail.iter().all(|v| v.is_finite()));
+    assert!((rms(tail) - 0.0707).abs() > 0.01 || (peak_frequency(tail, RATE as f32) - 440.0).abs() > 5.0, "the new model is the one playing");
+}

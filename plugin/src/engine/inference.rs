@@ -50,6 +50,7 @@ impl Inference {
             while let Some(ev) = self.events.try_pop() {
                 self.pending.push_back(ev);
             }
+            self.take_pending_model();
             if self.shared.restart.swap(false, Ordering::AcqRel) {
                 self.runner.reset();
                 if self.shared.failed.swap(false, Ordering::AcqRel) {
@@ -80,6 +81,20 @@ impl Inference {
 
     fn frame_of(&self, ev: &TimedEvent) -> u64 {
         model_sample(ev.time, self.host_rate) / HOP as u64
+    }
+
+    /// Swaps in a model that finished loading in the background. The old one played
+    /// until now; its sessions are dropped here, off the audio thread.
+    fn take_pending_model(&mut self) {
+        let Ok(mut slot) = self.shared.pending_model.try_lock() else { return };
+        let Some((runner, plane, origin)) = slot.take() else { return };
+        drop(slot);
+        let old = std::mem::replace(&mut self.runner, runner);
+        self.plane = plane;
+        self.runner.reset();
+        drop(old);
+        self.shared.model_swaps.fetch_add(1, Ordering::Relaxed);
+        self.report(format!("now playing {origin}"));
     }
 
     fn report(&self, message: String) {

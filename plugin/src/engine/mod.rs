@@ -147,6 +147,22 @@ impl Monitor {
         self.shared.stats()
     }
 
+    /// Loads `model` on a new background thread (creating ONNX Runtime sessions can
+    /// take long for a big model) while the current model keeps playing; the inference
+    /// thread swaps it in at its next group of frames. The thread's result is the
+    /// provider report, or why the model could not be loaded (the old one then simply
+    /// goes on playing).
+    pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, String>> {
+        let shared = self.shared.clone();
+        std::thread::spawn(move || {
+            let runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
+            let report = runner.provider.to_string();
+            let plane = TimbrePlane::new(&model.manifest.instruments);
+            *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some((runner, plane, model.origin.clone()));
+            Ok(report)
+        })
+    }
+
     pub fn last_error(&self) -> Option<String> {
         self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

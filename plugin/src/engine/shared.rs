@@ -4,8 +4,16 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::contract::TimbrePlane;
+use crate::runtime::ModelRunner;
+
 #[derive(Default)]
 pub struct Shared {
+    /// A model loaded in the background, waiting for the inference thread to take it
+    /// at its next group boundary. Neither the audio thread nor (blocking) the
+    /// inference thread ever locks it: the inference thread only `try_lock`s.
+    pub pending_model: Mutex<Option<(ModelRunner, TimbrePlane, String)>>,
+    pub model_swaps: AtomicU64,
     /// Host samples the audio side has completed; every event before it is in the ring.
     pub clock: AtomicU64,
     /// The clock value the inference thread has rendered everything up to.
@@ -66,6 +74,8 @@ pub struct Stats {
     pub overflow_samples: u64,
     /// Late samples the inference thread dropped after underruns.
     pub stale_dropped: u64,
+    /// Models swapped in while playing.
+    pub model_swaps: u64,
     /// Panics caught on the inference thread.
     pub panics: u64,
     /// True while the inference thread is failed (silent until restarted).
@@ -89,6 +99,7 @@ impl Shared {
             model_errors: l(&self.model_errors),
             overflow_samples: l(&self.overflow_samples),
             stale_dropped: l(&self.stale_dropped),
+            model_swaps: l(&self.model_swaps),
             panics: l(&self.panics),
             failed: self.failed.load(Ordering::Relaxed),
             steps: l(&self.steps),

@@ -9,13 +9,13 @@ use nice_plug::context::gui::GuiContext;
 use nice_plug_egui::{create_egui_editor, widgets, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 use super::params::MelwaveParams;
-use super::status::Status;
+use super::status::{self, InstrumentMark, Status};
 use crate::contract::ModelBytes;
 use crate::runtime::Provider;
 
 pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>) -> Option<EguiEditor<MelwaveEditor>> {
     let settings = EguiNiceSettings::new().with_tile("Melwave");
-    let app = MelwaveEditor { params: params.clone(), status, gui: None, folder: String::new(), note: None, load: (Instant::now(), 0.0, 0.0) };
+    let app = MelwaveEditor { params: params.clone(), status, gui: None, folder: String::new(), note: None, load: (Instant::now(), 0.0, 0.0), loading: None };
     create_egui_editor(params.editor_state.clone(), RepaintNotifier::new(), settings, app)
 }
 
@@ -29,12 +29,66 @@ pub struct MelwaveEditor {
     note: Option<String>,
     /// (when, busy seconds then, load) for the inference-load readout.
     load: (Instant, f64, f64),
+    /// A model folder being read, validated and loaded in the background while the
+    /// current model keeps playing: (folder, its origin and instrument marks, or why not).
+    loading: Option<(String, std::thread::JoinHandle<LoadResult>)>,
 }
+
+type LoadResult = Result<(String, Vec<InstrumentMark>), String>;
 
 const PAD_BG: Color32 = Color32::from_rgb(24, 28, 38);
 const ACCENT: Color32 = Color32::from_rgb(255, 176, 64);
 
 impl MelwaveEditor {
+    /// Reads and validates the folder, and creates its ONNX Runtime sessions, on a
+    /// background thread: a big or slow model never blocks the GUI or the host, and
+    /// the current model plays until the engine swaps the new one in.
+    fn start_loading(&mut self, folder: String) {
+        let monitor = self.status.snapshot(|s| s.monitor.clone());
+        let provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = folder.clone();
+        self.note = Some(format!("loading {folder}…"));
+        self.loading = Some((
+            folder,
+            std::thread::spawn(move || {
+                let model = ModelBytes::from_dir(std::path::Path::new(&dir)).map_err(|e| e.to_string())?;
+                let marks = status::instrument_marks(&model);
+                let origin = model.origin.clone();
+                if let Some(m) = monitor {
+                    m.load_model(model, provider).join().map_err(|_| "the model loader crashed".to_string())??;
+                }
+                Ok((origin, marks))
+            }),
+        ));
+    }
+
+    fn poll_loading(&mut self, gui: &GuiContext) {
+        if !self.loading.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            return;
+        }
+        let (folder, handle) = self.loading.take().expect("checked above");
+        match handle.join().unwrap_or_else(|_| Err("the model loader crashed".into())) {
+            Ok((origin, marks)) => {
+                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(folder);
+                let running = self.status.snapshot(|s| s.monitor.is_some());
+                self.note = Some(format!("playing {origin} ({} instruments)", marks.len()));
+                self.status.update(|s| {
+                    s.model = origin;
+                    s.instruments = marks;
+                    s.problem = None;
+                });
+                if !running {
+                    // No engine to swap into (it failed to start): start one.
+                    gui.request_restart();
+                }
+            }
+            Err(e) => {
+                nice_plug::nice_log!("Melwave: model {folder} not loaded: {e}");
+                self.note = Some(format!("not loaded: {e}; the current model goes on playing"));
+            }
+        }
+    }
+
     fn set_timbre(&self, x: f32, y: f32) {
         let Some(gui) = &self.gui else { return };
         let setter = gui.param_setter();
@@ -124,16 +178,8 @@ impl MelwaveEditor {
         ui.label(current.as_deref().unwrap_or("default (embedded)"));
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.folder).hint_text("model folder").desired_width(170.0));
-            if ui.button("Load").clicked() {
-                // Validate here, on the GUI thread, so a bad folder never reaches the engine.
-                match ModelBytes::from_dir(std::path::Path::new(self.folder.trim())) {
-                    Ok(m) => {
-                        *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.folder.trim().to_string());
-                        self.note = Some(format!("loading {} ({} instruments)…", m.origin, m.manifest.instruments.len()));
-                        gui.request_restart();
-                    }
-                    Err(e) => self.note = Some(format!("not loaded: {e}")),
-                }
+            if ui.add_enabled(self.loading.is_none(), egui::Button::new("Load")).clicked() {
+                self.start_loading(self.folder.trim().to_string());
             }
             if ui.button("Default").clicked() {
                 *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -152,6 +198,7 @@ impl MelwaveEditor {
             *self.params.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
             gui.request_restart();
         }
+        self.poll_loading(&gui);
         if let Some(note) = &self.note {
             ui.colored_label(Color32::from_rgb(255, 200, 120), note);
         }
