@@ -109,6 +109,19 @@ impl Loaded {
     /// [`Loaded::render`], also timing every `process()` call; with `realtime`, blocks
     /// are handed over no faster than a sound card would ask for them.
     pub fn render_timed(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool) -> (Vec<f32>, u32, Vec<std::time::Duration>) {
+        let mut out = Vec::with_capacity(length);
+        let mut times = Vec::with_capacity(length / block + 1);
+        let latency = self.stream(rate, block, cues, length, realtime, |left, t| {
+            out.extend_from_slice(left);
+            times.push(t);
+        });
+        (out, latency, times)
+    }
+
+    /// Activates, plays `cues` over `length` samples handing each block's left channel
+    /// and `process()` time to `sink` (so hours of audio need no memory), deactivates.
+    /// Returns the reported latency.
+    pub fn stream(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool, mut sink: impl FnMut(&[f32], std::time::Duration)) -> u32 {
         let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: block as u32 };
         let processor = self.instance.activate(|_, _| (), config).expect("activates");
         let latency = {
@@ -117,14 +130,12 @@ impl Loaded {
         };
         let mut processor = processor.start_processing().expect("starts processing");
         let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
-        let mut out = Vec::with_capacity(length);
         let mut in_ports = AudioPorts::with_capacity(0, 0);
         let mut out_ports = AudioPorts::with_capacity(2, 1);
         let mut events = EventBuffer::new();
         let mut out_events = EventBuffer::new();
         let mut next = 0;
         let mut pos = 0usize;
-        let mut times = Vec::with_capacity(length / block + 1);
         let start = std::time::Instant::now();
         while pos < length {
             let n = block.min(length - pos);
@@ -151,12 +162,11 @@ impl Loaded {
             processor
                 .process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None)
                 .expect("processes");
-            times.push(t0.elapsed());
-            out.extend_from_slice(&left[..n]);
+            sink(&left[..n], t0.elapsed());
             pos += n;
         }
         let processor = processor.stop_processing();
         self.instance.deactivate(processor);
-        (out, latency, times)
+        latency
     }
 }

@@ -284,6 +284,50 @@ fn check_eval_artefacts(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+/// The fuzz targets in `fuzz/`, each run for `seconds` with libFuzzer through
+/// cargo-fuzz (installed into the cache; built without a sanitizer, which needs no
+/// nightly toolchain). The corpus lives in the cache so it grows across runs; it is
+/// seeded with the repository's MIDI files. A crash fails the command and leaves the
+/// input in `fuzz/artifacts/`.
+fn fuzz(seconds: u64) -> Result<()> {
+    let tools = cache_dir().join("tools");
+    let cargo_fuzz = tools.join("bin").join("cargo-fuzz");
+    if !cargo_fuzz.is_file() {
+        run(cargo().args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked", "--root"]).arg(&tools))?;
+    }
+    let dir = workspace_root().join("fuzz");
+    for target in ["midi_file", "event_stream"] {
+        let corpus = cache_dir().join("fuzz-corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        if target == "midi_file" {
+            for entry in std::fs::read_dir(workspace_root().join("assets"))?.filter_map(|e| e.ok()) {
+                if entry.path().extension().is_some_and(|e| e == "mid") {
+                    std::fs::copy(entry.path(), corpus.join(entry.file_name()))?;
+                }
+            }
+        }
+        let out = Command::new(&cargo_fuzz)
+            .current_dir(&dir)
+            .args(["fuzz", "run", "-s", "none", "-O", target])
+            .arg(&corpus)
+            .args(["--", &format!("-max_total_time={seconds}"), "-max_len=65536", "-rss_limit_mb=4096"])
+            .output()
+            .context("cannot run cargo-fuzz")?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            eprintln!("{log}");
+            bail!("fuzz target {target} failed (the crashing input is in fuzz/artifacts/{target}/)");
+        }
+        let runs = log.lines().rev().find(|l| l.starts_with("Done ")).unwrap_or("(no summary)");
+        println!("fuzz {target}: {runs}");
+    }
+    Ok(())
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(workspace_root());
@@ -352,8 +396,18 @@ fn main() -> Result<()> {
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo().env_remove("ORT_DYLIB_PATH").args(["bench", "-p", "melwave-tests", "--bench", "clap_load"]))?;
         }
+        Some("soak") => {
+            let minutes: f64 = value_of(&args, "--minutes").map_or(Ok(60.0), |v| v.parse()).context("--minutes takes a number")?;
+            ensure_ort(false)?;
+            bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
+            run(cargo().env_remove("ORT_DYLIB_PATH").env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0)).args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
+        }
+        Some("fuzz") => {
+            let seconds: u64 = value_of(&args, "--seconds").map_or(Ok(60), |v| v.parse()).context("--seconds takes a whole number")?;
+            fuzz(seconds)?;
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | train [--quick] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

@@ -20,7 +20,7 @@ use status::Status;
 struct Running {
     audio: AudioSide,
     /// Owns the inference thread: dropping it stops the engine.
-    _handle: EngineHandle,
+    handle: EngineHandle,
 }
 
 pub struct Melwave {
@@ -108,7 +108,7 @@ impl Plugin for Melwave {
                     s.problem = problem;
                     s.monitor = Some(handle.monitor());
                 });
-                self.engine = Some(Running { audio, _handle: handle });
+                self.engine = Some(Running { audio, handle });
             }
             Err(e) => {
                 // The plugin stays loaded and plays silence; the editor and log say why.
@@ -131,7 +131,25 @@ impl Plugin for Melwave {
     }
 
     fn deactivate(&mut self) {
-        self.engine = None;
+        if let Some(e) = self.engine.take() {
+            // One line per session in the log (NICE_LOG picks where): what a user
+            // reporting a glitch, and the soak test, need to know.
+            let s = e.handle.stats();
+            nice_log!(
+                "Melwave engine stats: underruns={} underrun_samples={} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} model_swaps={} steps={} busy_s={:.3} max_step_ms={:.3}",
+                s.underruns,
+                s.underrun_samples,
+                s.stale_dropped,
+                s.dropped_events,
+                s.nan_resets,
+                s.model_errors,
+                s.panics,
+                s.model_swaps,
+                s.steps,
+                s.busy_seconds,
+                s.max_step_seconds * 1e3
+            );
+        }
     }
 
     fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {

@@ -1,0 +1,38 @@
+//! The engine's event stream, as the inference thread featurizes it: arbitrary
+//! sequences of note-ons (velocity 0 to 127), note-offs without note-ons, pedal
+//! toggles, extreme bends and all-notes-off, any number per frame. No panic, no
+//! out-of-range index, finite excitation, and after all-notes-off no key stays active.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use melwave::contract::KEYS;
+use melwave::features::{Event, Featurizer};
+
+fn event(b: &[u8]) -> Event {
+    let key = b[1] & 0x7f;
+    match b[0] % 6 {
+        0 if b[2] & 0x7f == 0 => Event::NoteOff { key },
+        0 | 1 => Event::NoteOn { key, velocity: (b[2] & 0x7f).max(1) },
+        2 => Event::NoteOff { key },
+        3 => Event::Sustain(b[2] & 1 == 1),
+        4 => Event::pitch_bend_from_midi(u16::from(b[1]) << 7 | u16::from(b[2] & 0x7f)),
+        _ => Event::AllNotesOff,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut f = Featurizer::new(u64::from(data.first().copied().unwrap_or(0)));
+    // Each 4-byte record: an event, and whether the frame ends after it.
+    for rec in data.chunks_exact(4) {
+        f.apply(&event(rec));
+        if rec[3] & 3 == 0 {
+            let frame = f.end_frame();
+            assert!(frame.roll.iter().all(|v| (0.0..=1.0).contains(v)));
+            assert!(frame.source.iter().all(|v| v.is_finite() && v.abs() < 64.0));
+        }
+    }
+    f.apply(&Event::AllNotesOff);
+    f.end_frame();
+    let after = f.end_frame();
+    assert!(after.roll.iter().all(|&v| v == 0.0), "a note is stuck after all-notes-off: {:?}", &after.roll[KEYS..]);
+});

@@ -1,0 +1,138 @@
+//! The soak test (`cargo xtask soak [--minutes N]`, CI: 2 minutes): the bundled
+//! `Melwave.clap` in clack-host at 48 kHz with 128-sample blocks, paced as a sound card
+//! would pace it, playing a scripted performance — chords, arpeggios, fast repeats,
+//! pedal, bends — while Timbre X/Y sweep the pad. It reports underruns and the longest
+//! inference step (from the plugin's own log line), the longest `process()` call, and
+//! memory at the start and end, and fails on non-finite or out-of-range output,
+//! underruns, or memory growth beyond the bound.
+
+use std::time::Duration;
+
+use melwave_tests::clap::{load, Cue};
+use melwave_tests::repo_root;
+
+const RATE: f64 = 48_000.0;
+const BLOCK: usize = 128;
+/// Resident memory may grow by at most this much over the run (allocator slack,
+/// ONNX Runtime's arena settling); a leak of even 100 bytes per block would pass it
+/// within minutes.
+const MEMORY_BOUND_MB: f64 = 32.0;
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+}
+
+/// A performance of `seconds`, repeating a 16-second phrase with variations.
+fn performance(seconds: f64) -> Vec<(u64, Cue)> {
+    let s = |t: f64| (t * RATE) as u64;
+    let mut cues = Vec::new();
+    let mut t = 0.0;
+    let mut bar = 0u64;
+    while t + 16.0 < seconds {
+        let root = 36 + (bar * 5 % 24) as u8;
+        // Chords.
+        for (i, c) in [[0u8, 7, 12, 16], [5, 9, 12, 17], [7, 11, 14, 19], [0, 4, 7, 12]].iter().enumerate() {
+            for &k in c {
+                cues.push((s(t + i as f64), Cue::NoteOn(root + k, 0.4 + 0.15 * i as f64)));
+                cues.push((s(t + i as f64 + 0.9), Cue::NoteOff(root + k)));
+            }
+        }
+        // An arpeggio over two octaves.
+        for i in 0..32u8 {
+            let k = root + 12 + [0u8, 4, 7, 11][i as usize % 4] + 12 * (i / 16);
+            cues.push((s(t + 4.0 + i as f64 * 0.125), Cue::NoteOn(k, 0.7)));
+            cues.push((s(t + 4.0 + i as f64 * 0.125 + 0.1), Cue::NoteOff(k)));
+        }
+        // Fast repeated notes.
+        for i in 0..40 {
+            cues.push((s(t + 8.0 + i as f64 * 0.05), Cue::NoteOn(root + 24, 0.5 + (i % 5) as f64 * 0.1)));
+            cues.push((s(t + 8.0 + i as f64 * 0.05 + 0.03), Cue::NoteOff(root + 24)));
+        }
+        // A long chord with eight voices.
+        for k in [0u8, 7, 12, 16, 19, 24, 28, 31] {
+            cues.push((s(t + 10.5), Cue::NoteOn(root + k, 0.6)));
+            cues.push((s(t + 15.5), Cue::NoteOff(root + k)));
+        }
+        // The pad sweeps a circle every phrase, moving every 20 ms.
+        for i in 0..800 {
+            let a = i as f64 / 800.0 * std::f64::consts::TAU;
+            cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre X", 0.5 + 0.45 * a.cos())));
+            cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre Y", 0.5 + 0.45 * a.sin())));
+        }
+        t += 16.0;
+        bar += 1;
+    }
+    cues.sort_by_key(|c| c.0);
+    cues
+}
+
+fn main() {
+    let seconds: f64 = std::env::var("MELWAVE_SOAK_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600.0);
+    let log = std::env::temp_dir().join(format!("melwave-soak-{}.log", std::process::id()));
+    // nice-plug's logger writes to the file NICE_LOG names; set before the plugin loads.
+    // SAFETY: no other thread exists yet.
+    unsafe { std::env::set_var("NICE_LOG", &log) };
+    let bundle = repo_root().join("target/bundled/Melwave.clap");
+    let cues = performance(seconds);
+    let mut plugin = load(&bundle);
+    let length = (seconds * RATE) as usize;
+    println!("soak: {} in clack-host, {RATE} Hz, {BLOCK}-sample blocks, {:.0} s paced in real time, {} cues", bundle.display(), seconds, cues.len());
+    // Warm up for a second so the start figure includes ONNX Runtime's arenas.
+    plugin.stream(RATE, BLOCK, &cues[..0], RATE as usize, true, |_, _| {});
+    let start_mb = rss_mb();
+    let (mut worst, mut blocks, mut bad, mut peak, mut sum_sq) = (Duration::ZERO, 0u64, 0u64, 0.0f32, 0.0f64);
+    let mut minute_mb = Vec::new();
+    plugin.stream(RATE, BLOCK, &cues, length, true, |left, t| {
+        worst = worst.max(t);
+        blocks += 1;
+        for &v in left {
+            if !v.is_finite() || v.abs() > 4.0 {
+                bad += 1;
+            } else {
+                peak = peak.max(v.abs());
+                sum_sq += (v as f64).powi(2);
+            }
+        }
+        if blocks % (60 * RATE as u64 / BLOCK as u64) == 0 {
+            minute_mb.push(rss_mb());
+        }
+    });
+    let end_mb = rss_mb();
+    drop(plugin);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let stats: Vec<&str> = text.lines().filter(|l| l.contains("Melwave engine stats")).collect();
+    let last = stats.last().copied().unwrap_or("");
+    let field = |name: &str| -> Option<f64> { last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()) };
+    let underruns = field("underruns");
+    println!("blocks: {blocks}; output peak {peak:.3}, rms {:.4}; non-finite or out-of-range samples: {bad}", (sum_sq / (blocks as f64 * BLOCK as f64)).sqrt());
+    println!("underruns: {}; underrun samples: {}; longest inference step: {} ms; inference busy: {} s", fmt(underruns), fmt(field("underrun_samples")), fmt(field("max_step_ms")), fmt(field("busy_s")));
+    println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / RATE * 1e6);
+    println!("memory (RSS): {start_mb:.1} MB after warm-up, {end_mb:.1} MB at the end ({:+.1} MB; bound {MEMORY_BOUND_MB} MB); per minute: {:?}", end_mb - start_mb, minute_mb.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>());
+    let mut failed = Vec::new();
+    if bad > 0 {
+        failed.push(format!("{bad} non-finite or out-of-range samples"));
+    }
+    match underruns {
+        None => failed.push(format!("the plugin logged no engine stats (log: {text:?})")),
+        Some(u) if u > 0.0 => failed.push(format!("{u} underruns")),
+        _ => {}
+    }
+    if end_mb - start_mb > MEMORY_BOUND_MB {
+        failed.push(format!("memory grew by {:.1} MB", end_mb - start_mb));
+    }
+    if peak < 1e-3 {
+        failed.push("the performance was silent".into());
+    }
+    if failed.is_empty() {
+        println!("soak: ok");
+    } else {
+        eprintln!("soak FAILED: {}", failed.join("; "));
+        std::process::exit(1);
+    }
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or("?".into(), |v| format!("{v}"))
+}
