@@ -107,6 +107,84 @@ fn corrupt_state_is_refused_without_crashing() {
     assert!(rms(&audio) > 1e-4, "plays after the refused state");
 }
 
+/// nice-plug's CLAP state with its JSON edited by `edit`.
+fn edited_state(p: &mut melwave_tests::clap::Loaded, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let saved = p.save_state();
+    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
+    edit(&mut json);
+    let body = serde_json::to_vec(&json).unwrap();
+    [&(body.len() as u64).to_le_bytes()[..], &body].concat()
+}
+
+#[test]
+fn state_written_by_this_version_reads_back_identically() {
+    let mut a = load(&bundle());
+    a.set_offline(true);
+    a.render(48_000.0, 256, &[(0, Cue::Param("Timbre X", 0.3)), (0, Cue::Param("Timbre Y", 0.7)), (0, Cue::Param("Gain", 0.4))], 256);
+    let first = a.save_state();
+    let mut b = load(&bundle());
+    b.load_state(&first).expect("loads");
+    assert_eq!(b.save_state(), first, "save → load → save is the identity");
+}
+
+/// Old, hand-edited or damaged states: each loads (or is refused) without a crash, and
+/// the plugin then plays.
+#[test]
+fn damaged_and_old_states_never_crash_the_plugin() {
+    let missing = tempfile::tempdir().unwrap();
+    let broken = tempfile::tempdir().unwrap();
+    passthrough_model().write_dir(broken.path()).unwrap();
+    let onnx = broken.path().join("vocoder.onnx");
+    let bytes = std::fs::read(&onnx).unwrap();
+    std::fs::write(&onnx, &bytes[..bytes.len() / 3]).unwrap();
+    let missing_dir = missing.path().join("gone").display().to_string();
+    let broken_dir = broken.path().display().to_string();
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("a model folder that no longer exists", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(missing_dir)).unwrap().into())),
+        ("a model folder with a truncated ONNX", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(broken_dir)).unwrap().into())),
+        ("an unknown execution provider", Box::new(|j| j["fields"]["provider"] = "\"Quantum\"".into())),
+        ("a field that is not JSON", Box::new(|j| j["fields"]["model-dir"] = "{{{".into())),
+        ("parameter values far out of range", Box::new(|j| {
+            j["params"]["timbre_x"] = serde_json::json!({ "f32": 7.5 });
+            j["params"]["timbre_y"] = serde_json::json!({ "f32": -40.0 });
+            j["params"]["gain"] = serde_json::json!({ "f32": 500.0 });
+        })),
+        ("parameter values of the wrong type", Box::new(|j| {
+            j["params"]["timbre_x"] = serde_json::json!({ "bool": true });
+            j["params"]["gain"] = serde_json::json!({ "i32": 3 });
+        })),
+        ("an older version with fields this one does not know", Box::new(|j| {
+            j["version"] = "0.0.1".into();
+            j["fields"]["release-tail"] = "\"long\"".into();
+            j["params"]["old_param"] = serde_json::json!({ "f32": 0.5 });
+        })),
+        ("no fields and no params at all", Box::new(|j| {
+            j["fields"] = serde_json::json!({});
+            j["params"] = serde_json::json!({});
+        })),
+    ];
+    for (what, edit) in cases {
+        let mut p = load(&bundle());
+        p.set_offline(true);
+        let state = edited_state(&mut p, edit);
+        let loaded = p.load_state(&state);
+        let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
+        assert!(audio.iter().all(|v| v.is_finite() && v.abs() < 4.0), "{what}: finite, bounded output ({loaded:?})");
+        assert!(rms(&audio) > 1e-4, "{what}: the plugin plays afterwards ({loaded:?})");
+        let (x, y, g) = (p.param_value("Timbre X"), p.param_value("Timbre Y"), p.param_value("Gain"));
+        assert!([x, y, g].iter().all(|v| (0.0..=1.0).contains(v)), "{what}: parameters in range afterwards ({x}, {y}, {g})");
+        println!("{what}: load {}", if loaded.is_ok() { "accepted" } else { "refused" });
+    }
+    let mut p = load(&bundle());
+    p.set_offline(true);
+    for junk in [&b""[..], b"\x05\0\0\0\0\0\0\0{\"a\"", &[0xff; 64], b"\xff\xff\xff\xff\xff\xff\xff\x7f{}"] {
+        assert!(p.load_state(junk).is_err(), "junk state refused");
+    }
+    let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
+    assert!(rms(&audio) > 1e-4, "plays after junk states");
+}
+
 /// Hosts the debug build, whose `process()` aborts on any allocation
 /// (`assert_process_allocs`), in a child process so an abort fails this test
 /// instead of killing the test runner.

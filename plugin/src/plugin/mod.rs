@@ -15,6 +15,7 @@ use crate::contract::ModelBytes;
 use crate::engine::{self, AudioSide, EngineConfig, EngineHandle};
 use crate::features::Event;
 use params::MelwaveParams;
+use params::{GAIN_MAX_DB, GAIN_MIN_DB};
 use status::Status;
 
 struct Running {
@@ -96,7 +97,19 @@ impl Plugin for Melwave {
         if let Some(p) = &problem {
             nice_log!("Melwave: {p}");
         }
-        match engine::start(&model, &cfg) {
+        let (model, problem, started) = match engine::start(&model, &cfg) {
+            // A chosen folder whose graphs ONNX Runtime refuses: the default model plays
+            // instead, the reason is shown, and the choice stays saved in the project.
+            Err(e) if problem.is_none() && model.origin != ModelBytes::embedded().map(|m| m.origin).unwrap_or_default() => {
+                let fallback = ModelBytes::embedded().expect("the embedded model is validated by the test suite");
+                let why = format!("{e}; playing the default model instead");
+                nice_log!("Melwave: {why}");
+                let started = engine::start(&fallback, &cfg);
+                (fallback, Some(why), started)
+            }
+            other => (model, problem, other),
+        };
+        match started {
             Ok((audio, handle)) => {
                 let latency = handle.latency().total();
                 context.set_latency_samples(latency as u32);
@@ -176,7 +189,10 @@ impl Plugin for Melwave {
             x = self.params.timbre_x.smoothed.next();
             y = self.params.timbre_y.smoothed.next();
         }
-        engine.audio.set_timbre(x, y);
+        // A damaged or hand-edited project can carry any value: keep the pad on the
+        // plane and the gain in its range, whatever the host sends.
+        let on_pad = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
+        engine.audio.set_timbre(on_pad(x), on_pad(y));
         let len = n.min(self.mono.len());
         let mono = &mut self.mono[..len];
         if self.offline {
@@ -186,7 +202,8 @@ impl Plugin for Melwave {
         }
         engine.audio.process(mono);
         for (i, samples) in buffer.iter_samples().enumerate() {
-            let gain = util::db_to_gain(self.params.gain.smoothed.next());
+            let db = self.params.gain.smoothed.next();
+            let gain = util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
             let v = mono.get(i).copied().unwrap_or(0.0) * gain;
             for s in samples {
                 *s = v;

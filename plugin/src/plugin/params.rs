@@ -2,6 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
+pub const GAIN_MIN_DB: f32 = -36.0;
+pub const GAIN_MAX_DB: f32 = 12.0;
+
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
@@ -37,7 +40,7 @@ impl Default for MelwaveParams {
             editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),
             timbre_x: timbre("Timbre X"),
             timbre_y: timbre("Timbre Y"),
-            gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: -36.0, max: 12.0 })
+            gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: GAIN_MIN_DB, max: GAIN_MAX_DB })
                 .with_smoother(SmoothingStyle::Linear(20.0))
                 .with_unit(" dB")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
