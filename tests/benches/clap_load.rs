@@ -62,5 +62,25 @@ fn main() {
             peak
         );
     }
+    // The audio thread's worst case: a 1024-sample block carrying the host's whole
+    // event capacity (8192: all 128 keys struck and released 32 times) plus automation.
+    let mut plugin = load(&bundle);
+    let mut cues = Vec::new();
+    for b in 0..20u64 {
+        for i in 0..4096u64 {
+            let key = (i % 128) as u8;
+            cues.push((b * 1024 + i / 4, Cue::NoteOn(key, 1.0)));
+            cues.push((b * 1024 + i / 4 + 1, Cue::NoteOff(key)));
+        }
+    }
+    cues.sort_by_key(|c| c.0);
+    let (_, _, times) = plugin.render_timed(RATE, 1024, &cues, 20 * 1024, true);
+    let worst = times.iter().max().copied().unwrap_or_default();
+    println!(
+        "event storm: 8192 events per 1024-sample block: process() max {:.1} µs ({:.1}% of the {:.2} ms budget)",
+        worst.as_secs_f64() * 1e6,
+        100.0 * worst.as_secs_f64() / (1024.0 / RATE),
+        1024.0 / RATE * 1e3
+    );
     println!("load average after: {}", loadavg());
 }
