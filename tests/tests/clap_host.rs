@@ -209,7 +209,8 @@ fn alloc_child() {
     }
     let lib = repo_root().join("target/debug/libmelwave.so");
     let mut p = load(&lib);
-    // Note storm, pedal-free chords, and automation on every block, at two rates.
+    // Note storm, automation on every block and then on every sample, at two rates
+    // (each render deactivates and reactivates: the sample-rate change path).
     for (rate, block) in [(48_000.0, 64usize), (44_100.0, 333)] {
         let mut cues = vec![];
         for i in 0..400u64 {
@@ -217,6 +218,15 @@ fn alloc_child() {
             cues.push((t, Cue::NoteOn((30 + i % 60) as u8, 0.7)));
             cues.push((t, Cue::Param("Timbre X", (i % 10) as f64 / 10.0)));
             cues.push((t + 150, Cue::NoteOff((30 + i % 60) as u8)));
+        }
+        // Automation on every sample for a stretch, and 2 000 notes in one block.
+        for t in 10_000..14_000u64 {
+            cues.push((t, Cue::Param(if t % 2 == 0 { "Timbre X" } else { "Timbre Y" }, (t % 97) as f64 / 97.0)));
+            cues.push((t, Cue::Param("Gain", (t % 13) as f64 / 13.0)));
+        }
+        for i in 0..1000u64 {
+            cues.push((40_000 + i % 60, Cue::NoteOn((i % 128) as u8, 1.0)));
+            cues.push((40_000 + i % 60, Cue::NoteOff((i % 128) as u8)));
         }
         cues.sort_by_key(|c| c.0);
         let (audio, _) = p.render(rate, block, &cues, 80_000);
