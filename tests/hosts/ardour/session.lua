@@ -33,6 +33,8 @@ end
 -- The meter holds the MIDI channel first, then the two audio channels. Levels are
 -- dBFS with the meter's falloff, read every 100 ms for 4.5 s: two chords.
 local pm = track:peak_meter()
+local engine = Session:engine()
+local cycles_before = engine:processed_samples()
 local trace = {}
 for i = 1, 45 do
 	ARDOUR.LuaAPI.usleep(100000)
@@ -40,6 +42,8 @@ for i = 1, 45 do
 	trace[#trace + 1] = string.format("%.1f", m)
 end
 print("MELWAVE_METER_DB " .. table.concat(trace, " "))
+-- How far Ardour's engine really ran while the meter was read (samples).
+print("MELWAVE_PROCESSED " .. tostring(engine:processed_samples() - cycles_before) .. " dsp_load " .. tostring(engine:get_dsp_load()))
 Session:save_state("")
 close_session()
 print("MELWAVE_DONE")
