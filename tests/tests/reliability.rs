@@ -187,7 +187,10 @@ fn a_model_loads_in_the_background_while_the_old_one_plays() {
     assert_eq!(stats.model_swaps, 1, "{stats:?}");
     assert_eq!(stats.underruns, 0);
     assert!(handle.last_error().unwrap().starts_with("now playing"), "{:?}", handle.last_error());
-    for (what, x) in [("before", &before[100 * BLOCK..]), ("during a refused load", &during[..]), ("while loading", &while_loading[..50 * BLOCK])] {
+    // (While the good model loads, the swap may land at any block: a small model loads
+    // in a few milliseconds, so that stretch is only checked for being finite.)
+    assert!(while_loading.iter().all(|v| v.is_finite()));
+    for (what, x) in [("before", &before[100 * BLOCK..]), ("during a refused load", &during[..])] {
         assert!((peak_frequency(x, RATE as f32) - 440.0).abs() < 5.0 && (rms(x) - 0.0707).abs() < 0.01, "{what}: the old model plays");
     }
     let tail = &after[100 * BLOCK..];
