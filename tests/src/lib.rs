@@ -81,3 +81,15 @@ pub fn peak_frequency(x: &[f32], rate: f32) -> f32 {
 pub fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
 }
+
+/// Runs the ignored test `name` of the current test binary in a child process with
+/// `env_flag` set, for checks whose failure is an abort (the armed allocator) that
+/// must not take the test runner down. Returns (exited successfully, stdout + stderr).
+pub fn run_ignored_in_child(name: &str, env_flag: &str) -> (bool, String) {
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads", "1"])
+        .env(env_flag, "1")
+        .output()
+        .expect("the test binary runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}

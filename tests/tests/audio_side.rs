@@ -11,7 +11,7 @@
 use melwave::engine::{self, AudioSide, EngineConfig, EngineHandle};
 use melwave::features::Event;
 use melwave::runtime::Provider;
-use melwave_tests::{passthrough_model, random_model, rms};
+use melwave_tests::{passthrough_model, random_model, rms, run_ignored_in_child};
 use nice_assert_no_alloc::assert_no_alloc;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -19,19 +19,24 @@ use rand::{RngExt, SeedableRng};
 // The armed allocator is the one nice-plug installs with `assert_process_allocs`,
 // which this crate enables: the same check the plugin's `process()` runs under.
 
+const CHILD: &str = "MELWAVE_AUDIO_SIDE_CHILD";
+
 fn in_child(name: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads", "1"])
-        .env("MELWAVE_AUDIO_SIDE_CHILD", "1")
-        .output()
-        .unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the audio side allocated, panicked or crashed:\n{log}");
+    let (ok, log) = run_ignored_in_child(name, CHILD);
+    assert!(ok, "the audio side allocated, panicked or crashed:\n{log}");
     assert!(log.contains("1 passed"), "{log}");
 }
 
 fn child() -> bool {
-    std::env::var_os("MELWAVE_AUDIO_SIDE_CHILD").is_some()
+    std::env::var_os(CHILD).is_some()
+}
+
+/// `n` event-free blocks of `size`, each after waiting for inference.
+fn play(audio: &mut AudioSide, n: usize, out: &mut [f32]) {
+    for _ in 0..n {
+        audio.wait_for_inference(out.len());
+        block(audio, &[], out);
+    }
 }
 
 /// One block on the audio thread: events, then audio, with allocation forbidden.
@@ -47,12 +52,8 @@ fn block(audio: &mut AudioSide, events: &[(usize, Event)], out: &mut [f32]) {
 /// The check itself is armed: an allocation inside it kills the child.
 #[test]
 fn the_allocation_check_is_armed() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "allocating_child", "--ignored", "--nocapture"])
-        .env("MELWAVE_AUDIO_SIDE_CHILD", "1")
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "an allocation under assert_no_alloc went unnoticed");
+    let (ok, _) = run_ignored_in_child("allocating_child", CHILD);
+    assert!(!ok, "an allocation under assert_no_alloc went unnoticed");
 }
 
 #[test]
@@ -113,21 +114,12 @@ fn every_path_child() {
     handle.inject_stall(false);
     // A model swapped in while playing, then a panic, then a restart.
     let loader = handle.monitor().load_model(random_model(9), Provider::Cpu);
-    for _ in 0..50 {
-        audio.wait_for_inference(b);
-        block(&mut audio, &[], &mut out[..b]);
-    }
+    play(&mut audio, 50, &mut out[..b]);
     loader.join().unwrap().unwrap();
     handle.inject_panic();
-    for _ in 0..20 {
-        audio.wait_for_inference(b);
-        block(&mut audio, &[], &mut out[..b]);
-    }
+    play(&mut audio, 20, &mut out[..b]);
     assert_no_alloc(|| audio.request_restart());
-    for _ in 0..20 {
-        audio.wait_for_inference(b);
-        block(&mut audio, &[], &mut out[..b]);
-    }
+    play(&mut audio, 20, &mut out[..b]);
     let stats = handle.stats();
     assert!(stats.underruns > 0 && stats.panics == 1 && stats.model_swaps == 1 && !stats.failed, "every path was taken: {stats:?}");
     assert_eq!(stats.dropped_events, 0, "10 000 events fit the event ring");

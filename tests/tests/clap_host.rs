@@ -3,7 +3,7 @@
 use melwave::contract::ModelBytes;
 use melwave::engine::{self, EngineConfig};
 use melwave_tests::clap::{descriptor, load, Cue, PLUGIN_ID};
-use melwave_tests::{passthrough_model, repo_root, rms};
+use melwave_tests::{passthrough_model, repo_root, rms, run_ignored_in_child};
 
 fn bundle() -> std::path::PathBuf {
     repo_root().join("target/bundled/Melwave.clap")
@@ -190,14 +190,8 @@ fn damaged_and_old_states_never_crash_the_plugin() {
 /// instead of killing the test runner.
 #[test]
 fn process_never_allocates() {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args(["--exact", "alloc_child", "--ignored", "--nocapture"])
-        .env("MELWAVE_ALLOC_CHILD", "1")
-        .output()
-        .unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "allocation (or crash) in process():\n{log}");
+    let (ok, log) = run_ignored_in_child("alloc_child", "MELWAVE_ALLOC_CHILD");
+    assert!(ok, "allocation (or crash) in process():\n{log}");
     assert!(log.contains("1 passed"), "{log}");
 }
 
