@@ -1,7 +1,8 @@
 //! The engine's event stream, as the inference thread featurizes it: arbitrary
 //! sequences of note-ons (velocity 0 to 127), note-offs without note-ons, pedal
-//! toggles, extreme bends and all-notes-off, any number per frame. No panic, no
-//! out-of-range index, finite excitation, and after all-notes-off no key stays active.
+//! toggles, extreme bends, chokes, controller resets and all-notes/sound-off, any number
+//! per frame. No panic, no out-of-range index, finite excitation, and after
+//! all-sound-off no key stays active.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,13 +11,16 @@ use melwave::features::{Event, Featurizer};
 
 fn event(b: &[u8]) -> Event {
     let key = b[1] & 0x7f;
-    match b[0] % 6 {
+    match b[0] % 9 {
         0 if b[2] & 0x7f == 0 => Event::NoteOff { key },
         0 | 1 => Event::NoteOn { key, velocity: (b[2] & 0x7f).max(1) },
         2 => Event::NoteOff { key },
         3 => Event::Sustain(b[2] & 1 == 1),
         4 => Event::pitch_bend_from_midi(u16::from(b[1]) << 7 | u16::from(b[2] & 0x7f)),
-        _ => Event::AllNotesOff,
+        5 => Event::AllNotesOff,
+        6 => Event::Choke { key },
+        7 => Event::ResetControllers,
+        _ => Event::AllSoundOff,
     }
 }
 
@@ -31,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(frame.source.iter().all(|v| v.is_finite() && v.abs() < 64.0));
         }
     }
-    f.apply(&Event::AllNotesOff);
+    f.apply(&Event::AllSoundOff);
     f.end_frame();
     let after = f.end_frame();
     assert!(after.roll.iter().all(|&v| v == 0.0), "a note is stuck after all-notes-off: {:?}", &after.roll[KEYS..]);

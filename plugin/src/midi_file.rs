@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use midly::live::LiveEvent;
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
 use crate::features::{Event, TimedEvent};
@@ -16,8 +17,6 @@ pub struct SongEvent {
     pub seconds: f64,
     pub channel: u8,
     pub event: Event,
-    /// The raw MIDI message (status, data1, data2), for feeding a synthesizer.
-    pub raw: [u8; 3],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -122,28 +121,18 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
 
     let mut events = Vec::with_capacity(raw.len());
     for (tick, _, channel, message) in raw {
-        let (event, bytes) = match message {
-            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                (Event::NoteOn { key: key.as_int(), velocity: vel.as_int() }, [0x90 | channel, key.as_int(), vel.as_int()])
-            }
-            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                (Event::NoteOff { key: key.as_int() }, [0x80 | channel, key.as_int(), 0])
-            }
-            MidiMessage::Controller { controller, value } => {
-                let (c, v) = (controller.as_int(), value.as_int());
-                match c {
-                    64 => (Event::Sustain(v >= 64), [0xB0 | channel, c, v]),
-                    120 | 123 => (Event::AllNotesOff, [0xB0 | channel, c, v]),
-                    _ => continue,
-                }
-            }
-            MidiMessage::PitchBend { bend } => {
-                let v = bend.0.as_int();
-                (Event::pitch_bend_from_midi(v), [0xE0 | channel, (v & 0x7f) as u8, (v >> 7) as u8])
-            }
-            _ => continue,
-        };
-        events.push(SongEvent { seconds: seconds_at(tick), channel, event, raw: bytes });
+        let mut bytes = Vec::with_capacity(3);
+        // One codec for every source: midly's message back to its bytes, then the
+        // instrument's own decoder.
+        let live = LiveEvent::Midi { channel: channel.into(), message };
+        if live.write_std(&mut bytes).is_err() || bytes.is_empty() {
+            continue;
+        }
+        let status = bytes[0];
+        let (d1, d2) = (bytes.get(1).copied().unwrap_or(0), bytes.get(2).copied().unwrap_or(0));
+        if let Some((_, event)) = Event::from_midi(status, d1, d2) {
+            events.push(SongEvent { seconds: seconds_at(tick), channel, event });
+        }
     }
     let duration = seconds_at(last_tick).max(events.last().map_or(0.0, |e| e.seconds));
     Ok(Song { events, duration })

@@ -158,7 +158,7 @@ fn random_streams_child() {
                     4..=6 => Event::NoteOff { key },
                     7 => Event::Sustain(rng.random_bool(0.5)),
                     8 => Event::pitch_bend_from_midi(rng.random_range(0..=16383u16)),
-                    _ => Event::AllNotesOff,
+                    _ => [Event::AllNotesOff, Event::AllSoundOff, Event::ResetControllers, Event::Choke { key }][rng.random_range(0..4usize)],
                 };
                 events.push((at, e));
             }
@@ -170,7 +170,7 @@ fn random_streams_child() {
         // All notes off, then a second of audio: the tail must be silent.
         let mut tail = Vec::new();
         audio.wait_for_inference(256);
-        block(&mut audio, &[(0, Event::AllNotesOff)], &mut out[..256]);
+        block(&mut audio, &[(0, Event::AllSoundOff)], &mut out[..256]);
         // The output lags the events by the latency (half a second at 8 kHz with 4096-sample blocks).
         let latency = handle.latency().total();
         for _ in 0..(rate as usize + latency) / 256 {

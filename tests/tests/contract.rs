@@ -122,3 +122,13 @@ fn xtask_fetches_the_ort_version_the_engine_expects() {
     let line = format!("const ORT_VERSION: &str = \"{}\";", melwave::runtime::ORT_VERSION);
     assert!(xtask.contains(&line), "xtask and the engine disagree on the ONNX Runtime version");
 }
+
+#[test]
+fn a_v1_model_folder_is_refused_naming_its_version() {
+    // The v1 default model's own manifest, as it shipped.
+    let v1 = std::fs::read(repo_root().join("tests/fixtures/v1-manifest.json")).unwrap();
+    let err = Manifest::parse(&v1).unwrap_err();
+    assert_eq!(err, ManifestError::Version { found: 1 });
+    let msg = err.to_string();
+    assert!(msg.contains("version 1") && msg.contains("version 2"), "{msg}");
+}

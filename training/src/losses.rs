@@ -1,5 +1,10 @@
-//! The losses of shared/ARCHITECTURE.md.
+//! The training losses: Mel2Mel's tanh-log-abs MSE (Kim et al.'s Mel2Mel), and the
+//! vocoder's multi-resolution STFT loss (Parallel WaveGAN) plus a log-mel L1 term
+//! (HiFi-GAN), which weighs the level of every band evenly and so pulls the loudness
+//! of attacks, where the STFT terms alone let the vocoder stay soft.
 
+use melwave::contract::{HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE};
+use melwave::features::mel::mel_filterbank;
 use tch::{Kind, Tensor};
 
 /// Mel2Mel: tanh-log-abs MSE, `E(tanh(¼·log S_true) − tanh(¼·log S_pred))²`. The mels are
@@ -36,5 +41,39 @@ impl MultiResStft {
             total = total + sc + mag;
         }
         (total, sc_sum, mag_sum)
+    }
+}
+
+/// L1 between the log-mels of two signals, computed exactly as the shared `LogMel`
+/// frames them (windows centred on each hop, zeros outside the signal), so the term
+/// measures the very features Mel2Mel predicts.
+pub struct MelL1 {
+    window: Tensor,
+    /// `[n_fft/2+1, 80]`.
+    filterbank: Tensor,
+}
+
+impl Default for MelL1 {
+    fn default() -> Self {
+        let fb = mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0);
+        let bins = (N_FFT / 2 + 1) as i64;
+        Self {
+            window: Tensor::hann_window(N_FFT as i64, (Kind::Float, tch::Device::Cpu)),
+            filterbank: Tensor::from_slice(&fb).reshape([N_MELS as i64, bins]).transpose(0, 1).contiguous(),
+        }
+    }
+}
+
+impl MelL1 {
+    /// Log-mel `[B, N/HOP, 80]` of `x` `[B, N]`.
+    pub fn log_mel(&self, x: &Tensor) -> Tensor {
+        let pad = (N_FFT / 2 - HOP / 2) as i64;
+        let padded = x.constant_pad_nd([pad, pad]);
+        let spec = padded.stft(N_FFT as i64, HOP as i64, N_FFT as i64, Some(&self.window.to_device(x.device())), false, true, true, false).abs();
+        spec.transpose(1, 2).matmul(&self.filterbank.to_device(x.device())).clamp_min(LOG_FLOOR.exp() as f64).log()
+    }
+
+    pub fn loss(&self, pred: &Tensor, target: &Tensor) -> Tensor {
+        (self.log_mel(pred) - self.log_mel(target)).abs().mean(Kind::Float)
     }
 }

@@ -74,6 +74,13 @@ struct TrainArgs {
     /// Vocoder run to fine-tune.
     #[arg(long)]
     vocoder: Option<PathBuf>,
+    /// Start a new run (mel2mel or vocoder) from another run's weights, even one of
+    /// an older contract: tensors of the same name and shape are copied; the
+    /// vocoder's input layer keeps the old first and last source channels
+    /// (sine and noise) and learns the new ones from scratch. A run that resumes
+    /// from its own checkpoint ignores this.
+    #[arg(long)]
+    warm_start: Option<PathBuf>,
     #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
     hidden: usize,
     #[arg(long, default_value_t = VocoderConfig::default().layers)]
@@ -165,6 +172,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         seed: a.seed,
         threads: a.threads,
         until: a.until,
+        warm_start: a.warm_start.clone(),
     }
 }
 

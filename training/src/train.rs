@@ -12,11 +12,12 @@ use melwave::contract::{Mel2MelConfig, VocoderConfig, HOP, N_MELS, ROLL_DIM, SOU
 use melwave::features::{featurize, featurize_roll};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::losses::{tanh_log_mse, MultiResStft};
+use crate::losses::{tanh_log_mse, MelL1, MultiResStft};
 use crate::nets::mel2mel::Mel2Mel;
 use crate::nets::vocoder::Vocoder;
 use crate::optim::Adam;
@@ -57,6 +58,36 @@ pub struct Options {
     /// Stop (with a checkpoint) after this step, keeping the schedule of `steps`: a long
     /// run trained in slices, or a test of resuming.
     pub until: Option<u64>,
+    /// A run whose weights a new run starts from (see [`warm_start`]).
+    pub warm_start: Option<PathBuf>,
+}
+
+/// Copies another run's weights into a fresh model: every tensor of the same name and
+/// shape, and for the vocoder's input layer, whose source channels grew from v1's
+/// `[harmonic, noise]` to `[sine, sawtooth, noise]`, the first and last channel. The
+/// rest keeps its fresh initialisation. Returns what was copied, for the log.
+pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
+    let st = checkpoint::read_state(from)?.with_context(|| format!("{} holds no run to warm-start from", from.display()))?;
+    let tensors = checkpoint::read_tensors(from, &st)?;
+    let (mut copied, mut partial, mut fresh) = (0, Vec::new(), Vec::new());
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            match tensors.get(&format!("w.{name}")) {
+                Some(t) if t.size() == var.size() => {
+                    var.copy_(t);
+                    copied += 1;
+                }
+                Some(t) if name == "input.weight" && t.size().len() == 3 && t.size()[0] == var.size()[0] && t.size()[2] == var.size()[2] => {
+                    let (old, new) = (t.size()[1], var.size()[1]);
+                    var.narrow(1, 0, 1).copy_(&t.narrow(1, 0, 1));
+                    var.narrow(1, new - 1, 1).copy_(&t.narrow(1, old - 1, 1));
+                    partial.push(name);
+                }
+                _ => fresh.push(name),
+            }
+        }
+    });
+    Ok(format!("warm start from {} (step {}): {copied} tensors copied, partly {partial:?}, fresh {fresh:?}", from.display(), st.step))
 }
 
 /// Cosine decay from `lr` to `lr/10`.
@@ -117,8 +148,8 @@ fn mel2mel_batch(items: &[Item], crops: &[(usize, usize)], frames: usize) -> (Te
     )
 }
 
-/// Source `[B,2,N]`, roll `[B,T,256]`, mel `[B,T,80]` and audio `[B,N]` for vocoder crops,
-/// plus the roll over `context` extra frames before the crop (for Mel2Mel's warm-up).
+/// Source `[B,C,N]`, mel `[B,T,80]` and audio `[B,N]` for vocoder crops, plus the roll
+/// over `context` extra frames before the crop (for Mel2Mel's warm-up).
 struct VocoderBatch {
     source: Tensor,
     mel: Tensor,
@@ -128,14 +159,18 @@ struct VocoderBatch {
 
 fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, context: usize) -> VocoderBatch {
     let n = frames * HOP;
+    // The excitation is a running process (phases, release tails), so a crop's source
+    // is featurized from the item's start; the crops run in parallel. The excitation
+    // noise is seeded per item so a crop always sees the same noise.
+    let feats: Vec<(Vec<f32>, Vec<f32>)> =
+        crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
     let (mut source, mut mel, mut audio, mut roll) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for &(i, s) in crops {
+    for (&(i, s), (r, src)) in crops.iter().zip(&feats) {
         let item = &items[i];
-        // The excitation noise is seeded per item so a crop always sees the same noise.
         let total = s + frames;
-        let (r, src) = featurize(&item.events, total, (item.piece * 64 + item.instrument) as u64);
+        let len = total * HOP;
         for c in 0..SOURCE_CHANNELS {
-            source.extend_from_slice(&src[c * total * HOP + s * HOP..c * total * HOP + total * HOP]);
+            source.extend_from_slice(&src[c * len + s * HOP..c * len + total * HOP]);
         }
         mel.extend_from_slice(&item.mel[s * N_MELS..total * N_MELS]);
         audio.extend_from_slice(&item.audio[s * HOP..total * HOP]);
@@ -144,7 +179,7 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
         if c0 < 0 {
             roll.extend(std::iter::repeat_n(0.0, (-c0) as usize * ROLL_DIM));
         }
-        roll.extend_from_slice(&r[c0.max(0) as usize * ROLL_DIM..]);
+        roll.extend_from_slice(&r[c0.max(0) as usize * ROLL_DIM..total * ROLL_DIM]);
     }
     let b = crops.len() as i64;
     VocoderBatch {
@@ -154,6 +189,9 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
         roll_with_context: Tensor::from_slice(&roll).reshape([b, (frames + context) as i64, ROLL_DIM as i64]),
     }
 }
+
+/// Weight of the log-mel L1 term next to the multi-resolution STFT loss.
+pub const MEL_L1_WEIGHT: f64 = 1.0;
 
 fn progress(steps: u64, start: u64) -> ProgressBar {
     let bar = ProgressBar::new(steps);
@@ -264,6 +302,9 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let mut vs = nn::VarStore::new(Device::Cpu);
     tch::manual_seed(opts.seed as i64);
     let model = Mel2Mel::new(&vs.root(), cfg, data.instruments);
+    if let Some(from) = &opts.warm_start {
+        eprintln!("{}", warm_start(&mut vs, from)?);
+    }
     let state = TrainState { kind: "mel2mel".into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = crops(&mut vrng, &data.validation, 16, opts.frames);
@@ -303,6 +344,8 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
     if let Some(run) = init {
         let st = checkpoint::read_state(run)?.expect("checked above");
         checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
+    } else if let Some(from) = &opts.warm_start {
+        eprintln!("{}", warm_start(&mut vs, from)?);
     }
     let mel2mel = match finetune_from {
         Some(run) => {
@@ -320,6 +363,8 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
     model.embedding = model.embedding.set_requires_grad(false);
     let state = TrainState { kind: kind.into(), config: serde_json::to_value(&cfg)?, instruments: data.instruments, ..Default::default() };
     let stft = MultiResStft::default();
+    let mel_l1 = MelL1::default();
+    let loss = |pred: &Tensor, audio: &Tensor| stft.loss(pred, audio).0 + mel_l1.loss(pred, audio) * MEL_L1_WEIGHT;
     let frames = opts.frames;
     let mel_for = |b: &VocoderBatch, e: &Tensor| -> Tensor {
         match &mel2mel {
@@ -342,9 +387,9 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
             let b = vocoder_batch(&data.train, &c, frames, CONTEXT);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
             let mel = mel_for(&b, &e);
-            stft.loss(&model.forward(&b.source, &mel, &e), &b.audio).0
+            loss(&model.forward(&b.source, &mel, &e), &b.audio)
         },
-        || stft.loss(&model.forward(&vb.source, &vmel, &ve), &vb.audio).0.double_value(&[]),
+        || loss(&model.forward(&vb.source, &vmel, &ve), &vb.audio).double_value(&[]),
     )
 }
 

@@ -79,10 +79,54 @@ fn missing_soundfont_is_a_clear_error() {
 fn renders_are_real_audio_at_the_model_rate() {
     let sf = synth::load_font(std::path::Path::new(synth::DEFAULT_FONT)).unwrap();
     let song = phrases::generate(4, 2.0);
-    let audio = synth::render(&sf, &song, 0, song.duration + 0.5).unwrap();
+    let audio = synth::render(&sf, &song.timed_events(24_000), 0, song.duration + 0.5).unwrap();
     assert_eq!(audio.len(), ((song.duration + 0.5) * 24_000.0).ceil() as usize);
     let peak = audio.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(peak > 0.01 && peak < 1.5, "peak {peak}");
+}
+
+/// RMS of `x[from..to]`.
+fn rms(x: &[f32], from: usize, to: usize) -> f32 {
+    (x[from..to].iter().map(|v| v * v).sum::<f32>() / (to - from) as f32).sqrt()
+}
+
+#[test]
+fn renders_follow_the_merged_features_not_the_channels() {
+    use melwave::features::{Event, TimedEvent};
+    let sf = synth::load_font(std::path::Path::new(synth::DEFAULT_FONT)).unwrap();
+    let s = 24_000u64;
+    // Two channels doubled key 60; the first channel's note-off came at 0.5 s and the
+    // second's at 1.5 s. In the features the key sounds until 1.5 s, so the render
+    // must too: it is played from the merged events, not per channel.
+    let doubled = [
+        TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } },
+        TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } },
+        TimedEvent { time: s / 2, event: Event::NoteOff { key: 60 } },
+        TimedEvent { time: 3 * s / 2, event: Event::NoteOff { key: 60 } },
+    ];
+    let single = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } }, TimedEvent { time: s / 2, event: Event::NoteOff { key: 60 } }];
+    // Organ: no decay while held, silence soon after release.
+    let (a, b) = (synth::render(&sf, &doubled, 19, 2.0).unwrap(), synth::render(&sf, &single, 19, 2.0).unwrap());
+    let window = (s as usize + 2_000, s as usize + 10_000);
+    assert!(rms(&b, window.0, window.1) < 0.1 * rms(&b, 2_000, 10_000), "the single note has ended by 1 s");
+    assert!(rms(&a, window.0, window.1) > 0.5 * rms(&a, 2_000, 10_000), "the doubled key still sounds at 1 s");
+    // A channel-volume or pan message in the file never reaches the synth: the merged
+    // events have no such event, so the level follows the velocity alone.
+    let soft = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 40 } }];
+    let loud = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 120 } }];
+    let (p, f) = (synth::render(&sf, &soft, 19, 0.5).unwrap(), synth::render(&sf, &loud, 19, 0.5).unwrap());
+    assert!(rms(&f, 2_000, 10_000) > 2.0 * rms(&p, 2_000, 10_000), "velocity sets the level");
+}
+
+#[test]
+fn an_old_dataset_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dataset::build(&tiny(synth::DEFAULT_FONT.into()), dir.path()).unwrap();
+    let mut json: serde_json::Value = serde_json::to_value(&m).unwrap();
+    json["format"] = "melwave-dataset-1".into();
+    std::fs::write(dir.path().join(dataset::MANIFEST), json.to_string()).unwrap();
+    let err = dataset::read_manifest(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("melwave-dataset-1") && err.contains("render it again"), "{err}");
 }
 
 #[test]

@@ -180,3 +180,57 @@ fn confidence_interval_is_the_normal_approximation() {
     assert!((h - 1.265_17).abs() < 1e-4, "{h}");
     assert!(metrics::mean_ci(&[5.0]).1.is_nan());
 }
+
+mod harmonicity {
+    use melwave::features::excitation::key_frequency;
+    use melwave::features::{Event, TimedEvent};
+    use melwave_train::eval::metrics::harmonicity;
+    use rand::{RngExt, SeedableRng};
+
+    const RATE: f64 = 24_000.0;
+
+    fn note(key: u8) -> Vec<TimedEvent> {
+        vec![TimedEvent { time: 0, event: Event::NoteOn { key, velocity: 100 } }]
+    }
+
+    fn tone(key: usize, partials: usize, seconds: f64) -> Vec<f32> {
+        let f = key_frequency(key, 0.0);
+        (0..(seconds * RATE) as usize)
+            .map(|i| {
+                let t = i as f64 / RATE;
+                (1..=partials).filter(|h| *h as f64 * f < RATE / 2.0).map(|h| (std::f64::consts::TAU * h as f64 * f * t).sin() / h as f64).sum::<f64>() as f32 * 0.2
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_harmonic_tone_scores_near_one_with_overtones() {
+        let h = harmonicity(&tone(57, 40, 2.0), &note(57), RATE).unwrap();
+        assert!(h.on_partials > 0.97, "{h:?}");
+        assert!(h.overtone_share > 0.3, "{h:?}");
+        assert!(h.chance < 0.4, "{h:?}");
+    }
+
+    #[test]
+    fn white_noise_scores_its_chance_level() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
+        let noise: Vec<f32> = (0..48_000).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+        let h = harmonicity(&noise, &note(57), RATE).unwrap();
+        assert!((h.on_partials - h.chance).abs() < 0.03, "{h:?}");
+        assert!(h.on_partials < 0.4, "{h:?}");
+    }
+
+    #[test]
+    fn a_sine_without_overtones_shows_no_overtone_energy() {
+        let h = harmonicity(&tone(57, 1, 2.0), &note(57), RATE).unwrap();
+        assert!(h.on_partials > 0.99, "{h:?}");
+        assert!(h.overtone_share < 1e-3, "{h:?}");
+    }
+
+    #[test]
+    fn a_tone_at_the_wrong_pitch_is_off_the_partials_and_silence_has_no_score() {
+        let h = harmonicity(&tone(58, 40, 2.0), &note(57), RATE).unwrap();
+        assert!(h.on_partials < 0.5, "a semitone off: {h:?}");
+        assert!(harmonicity(&tone(57, 40, 2.0), &[], RATE).is_none(), "no key sounds");
+    }
+}

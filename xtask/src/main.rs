@@ -7,8 +7,9 @@
 //! - `bundle melwave [--release] [--gpu]`  CLAP + VST3 bundles in target/bundled, with
 //!                  ONNX Runtime beside the plugin binary
 //! - `bench`        print the engine's speed figures
-//! - `train [--quick]` the whole training chain: setup, dataset, Mel2Mel, vocoder,
-//!                  fine-tune, export, evaluation
+//! - `train [--quick] [--until STEP]` the whole training chain: setup, dataset,
+//!                  Mel2Mel, vocoder (full size: continuing the committed checkpoints,
+//!                  up to STEP), fine-tune, export, evaluation
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -211,7 +212,31 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
 }
 
 /// `cargo xtask train [--quick]`.
-fn train(quick: bool) -> Result<()> {
+/// The full-size schedule of the shipped model (v2): Mel2Mel and the vocoder continue
+/// the committed checkpoints; the vocoder's cosine schedule spans this many steps and
+/// is trained in slices (`--until`) across sessions.
+const FULL_VOCODER_STEPS: &str = "20000";
+const FULL_MEL2MEL_STEPS: &str = "1500";
+const FULL_FINETUNE_STEPS: &str = "200";
+
+/// Copies a committed checkpoint folder into a run folder that has none, so a fresh
+/// machine continues the shipped model instead of starting over.
+fn seed_run(from: &Path, to: &Path) -> Result<()> {
+    if to.join("state.json").is_file() || !from.join("state.json").is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().expect("a file")))?;
+        }
+    }
+    eprintln!("xtask: {} continues from {}", to.display(), from.display());
+    Ok(())
+}
+
+fn train(quick: bool, until: Option<&str>) -> Result<()> {
     let lib = ensure_ort(false)?;
     let venv = ensure_torch()?;
     ensure_debian(&DATA_PACKAGES)?;
@@ -223,7 +248,7 @@ fn train(quick: bool) -> Result<()> {
         let _ = std::fs::remove_dir_all(&base);
         (base.join("data"), base.join("runs"), base.join("model"))
     } else {
-        (cache_dir().join("datasets").join("full"), cache_dir().join("runs").join("v1"), workspace_root().join("models").join("default"))
+        (cache_dir().join("datasets").join("full-v2"), cache_dir().join("runs").join("v2"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);
@@ -242,15 +267,28 @@ fn train(quick: bool) -> Result<()> {
         run(&mut tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
         run(&mut tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
     } else {
+        let shipped = workspace_root().join("models").join("default").join("checkpoints");
+        seed_run(&shipped.join("mel2mel"), &m2m)?;
+        seed_run(&shipped.join("vocoder"), &voc)?;
         // Two stages, one core each, at once.
-        let mut a = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1"]).spawn()?;
-        let mut b = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1"]).spawn()?;
+        let mut a = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", FULL_MEL2MEL_STEPS, "--lr", "3e-4"]).spawn()?;
+        let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--lr", "5e-4", "--checkpoint-every", "50"]);
+        if let Some(u) = until {
+            vocoder.args(["--until", u]);
+        }
+        let mut b = vocoder.spawn()?;
         let (ra, rb) = (a.wait()?, b.wait()?);
         if !ra.success() || !rb.success() {
             bail!("training failed (mel2mel: {ra}, vocoder: {rb}); rerun to resume from the checkpoints");
         }
+        // The fine-tune is short and always starts from the vocoder as it is now.
+        let _ = std::fs::remove_dir_all(&ft);
     }
-    run(&mut tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]))?;
+    let mut finetune = tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]);
+    if !quick {
+        finetune.args(["--steps", FULL_FINETUNE_STEPS]);
+    }
+    run(&mut finetune)?;
     run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;
     let eval = runs.join("eval");
     run(&mut tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&eval)]))?;
@@ -351,7 +389,7 @@ fn main() -> Result<()> {
                 .args(["--instrument", "Grand Piano"]))?;
             println!("{}", out.display());
         }
-        Some("train") => train(has("--quick"))?,
+        Some("train") => train(has("--quick"), value_of(&args, "--until"))?,
         Some("bundle") => {
             bundle(&args)?;
         }
@@ -407,7 +445,7 @@ fn main() -> Result<()> {
             fuzz(seconds)?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

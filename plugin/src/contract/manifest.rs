@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::mel2mel::Mel2MelConfig;
 use super::vocoder::VocoderConfig;
 use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
-use crate::features::excitation::{HARMONIC_NOISE_STD, NOISE_STD, SINE_AMPLITUDE};
+use crate::features::excitation::{CHANNELS, NOISE_STD, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
 
 pub const FORMAT: &str = "melwave-model";
 
@@ -55,17 +55,21 @@ pub struct RollLayout {
 pub struct ExcitationSpec {
     pub channels: Vec<String>,
     pub sine_amplitude: f32,
-    pub harmonic_noise_std: f32,
+    pub saw_amplitude: f32,
     pub noise_std: f32,
+    pub release_seconds: f32,
+    pub release_fade_seconds: f32,
 }
 
 impl Default for ExcitationSpec {
     fn default() -> Self {
         Self {
-            channels: vec!["harmonic".into(), "noise".into()],
+            channels: CHANNELS.iter().map(|c| c.to_string()).collect(),
             sine_amplitude: SINE_AMPLITUDE,
-            harmonic_noise_std: HARMONIC_NOISE_STD,
+            saw_amplitude: SAW_AMPLITUDE,
             noise_std: NOISE_STD,
+            release_seconds: RELEASE_SECONDS,
+            release_fade_seconds: RELEASE_FADE_SECONDS,
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum ManifestError {
     Parse(String),
     #[error("manifest field `{field}` is {found}, but this Melwave needs {expected}")]
     Mismatch { field: String, found: String, expected: String },
+    #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation); retrain it, or use a Melwave release that plays version {found}")]
+    Version { found: u32 },
     #[error("manifest is inconsistent: {0}")]
     Invalid(String),
 }
@@ -145,6 +151,18 @@ impl Manifest {
     }
 
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        // The version first: a folder from another contract version fails the schema
+        // too, and "this model is version 1" is the message that tells the user why.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        if let Ok(Header { format: Some(f), version: Some(v) }) = serde_json::from_slice::<Header>(bytes) {
+            if f == FORMAT && v != FORMAT_VERSION {
+                return Err(ManifestError::Version { found: v });
+            }
+        }
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(e.to_string()))?;
         m.validate()?;
         Ok(m)

@@ -40,12 +40,14 @@ pub const LOG_FLOOR: f32 = -11.512925; // ln(1e-5)
 pub const LOG_FLOOR_DB: f32 = -100.0;
 /// Dimension of the timbre embedding: 2, so that the XY pad *is* the embedding plane.
 pub const EMBED_DIM: usize = 2;
-/// Excitation channels fed to the vocoder: harmonic (sines + faint noise), noise.
-pub const SOURCE_CHANNELS: usize = 2;
+/// Excitation channels fed to the vocoder: fundamental sine, band-limited sawtooth,
+/// noise (see `features::excitation`).
+pub const SOURCE_CHANNELS: usize = 3;
 /// ONNX opset of the exported graphs.
 pub const OPSET: i64 = 17;
-/// Version of the manifest schema.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the model contract. 2: the harmonic excitation (sine, sawtooth, noise,
+/// with release tails) replaced v1's sines-plus-noise, so v1 vocoders cannot run.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The embedded default model (`models/default`).
 pub mod default_model {

@@ -1,21 +1,32 @@
-//! The instrument's input vocabulary. Every source (host, MIDI file, fuzzer,
-//! training data) is reduced to these events before it reaches the featurizer.
+//! The instrument's input vocabulary, and its one MIDI codec. Every source (host,
+//! MIDI file, fuzzer, training data) is reduced to these events before it reaches the
+//! featurizer, and training's SoundFont renders are fed these same events encoded
+//! back to MIDI, so the audio a model learns from and the features it sees agree.
 
 /// Pitch-bend range in semitones for a full-scale MIDI bend (the GM default).
 pub const BEND_RANGE_SEMITONES: f32 = 2.0;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Event {
-    /// Velocity 1..=127. A MIDI note-on with velocity 0 must be turned into
-    /// [`Event::NoteOff`] by whoever parses MIDI.
+    /// Velocity 1..=127. A MIDI note-on with velocity 0 is decoded as
+    /// [`Event::NoteOff`].
     NoteOn { key: u8, velocity: u8 },
+    /// Releases one of the notes held on the key; the key sounds until the last one
+    /// is released (notes are counted per key across channels).
     NoteOff { key: u8 },
+    /// Ends a key at once, even under the pedal, with every note held on it.
+    Choke { key: u8 },
     /// Sustain pedal (CC64 ≥ 64 is down).
     Sustain(bool),
     /// Bend in semitones, already scaled by the bend range.
     PitchBend(f32),
-    /// Releases every key and lifts the pedal (CC120/CC123, transport stop).
+    /// CC123: releases every held key as note-offs would; the pedal stays as it is.
     AllNotesOff,
+    /// CC120, transport stop, reset: every key, the pedal and every release tail stop
+    /// at once.
+    AllSoundOff,
+    /// CC121: the bend returns to centre and the pedal lifts.
+    ResetControllers,
 }
 
 impl Event {
@@ -23,6 +34,51 @@ impl Event {
     pub fn pitch_bend_from_midi(value: u16) -> Event {
         let v = (value.min(16383) as f32 - 8192.0) / 8192.0;
         Event::PitchBend(v * BEND_RANGE_SEMITONES)
+    }
+
+    /// The 14-bit MIDI value nearest a bend in semitones.
+    pub fn pitch_bend_to_midi(semitones: f32) -> u16 {
+        let s = if semitones.is_finite() { semitones } else { 0.0 };
+        (s / BEND_RANGE_SEMITONES * 8192.0 + 8192.0).round().clamp(0.0, 16383.0) as u16
+    }
+
+    /// Decodes a channel-voice message (`status`, `data1`, `data2`); `None` for the
+    /// messages the instrument ignores. Returns the message's channel with the event.
+    pub fn from_midi(status: u8, d1: u8, d2: u8) -> Option<(u8, Event)> {
+        let channel = status & 0x0f;
+        let (d1, d2) = (d1 & 0x7f, d2 & 0x7f);
+        let event = match status & 0xf0 {
+            0x90 if d2 > 0 => Event::NoteOn { key: d1, velocity: d2 },
+            0x80 | 0x90 => Event::NoteOff { key: d1 },
+            0xB0 => match d1 {
+                64 => Event::Sustain(d2 >= 64),
+                120 => Event::AllSoundOff,
+                121 => Event::ResetControllers,
+                123 => Event::AllNotesOff,
+                _ => return None,
+            },
+            0xE0 => Event::pitch_bend_from_midi(d1 as u16 | (d2 as u16) << 7),
+            _ => return None,
+        };
+        Some((channel, event))
+    }
+
+    /// Encodes the event as one MIDI message on `channel`. A choke has no MIDI
+    /// message of its own and becomes a note-off.
+    pub fn to_midi(&self, channel: u8) -> [u8; 3] {
+        let ch = channel & 0x0f;
+        match *self {
+            Event::NoteOn { key, velocity } => [0x90 | ch, key & 0x7f, velocity.clamp(1, 127)],
+            Event::NoteOff { key } | Event::Choke { key } => [0x80 | ch, key & 0x7f, 0],
+            Event::Sustain(down) => [0xB0 | ch, 64, if down { 127 } else { 0 }],
+            Event::PitchBend(s) => {
+                let v = Self::pitch_bend_to_midi(s);
+                [0xE0 | ch, (v & 0x7f) as u8, (v >> 7) as u8]
+            }
+            Event::AllNotesOff => [0xB0 | ch, 123, 0],
+            Event::AllSoundOff => [0xB0 | ch, 120, 0],
+            Event::ResetControllers => [0xB0 | ch, 121, 0],
+        }
     }
 }
 
@@ -32,4 +88,48 @@ impl Event {
 pub struct TimedEvent {
     pub time: u64,
     pub event: Event,
+}
+
+/// How many notes are held on each key, counted across channels: a key is released
+/// by the note-off of its last note, not its first.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldKeys([u8; 128]);
+
+impl Default for HeldKeys {
+    fn default() -> Self {
+        Self([0; 128])
+    }
+}
+
+impl HeldKeys {
+    pub fn is_held(&self, key: usize) -> bool {
+        self.0[key & 127] > 0
+    }
+
+    /// A note starts on `key`; returns whether the key was already held.
+    pub fn press(&mut self, key: usize) -> bool {
+        let c = &mut self.0[key & 127];
+        let was = *c > 0;
+        *c = c.saturating_add(1);
+        was
+    }
+
+    /// A note on `key` ends; returns whether that released the key.
+    pub fn release(&mut self, key: usize) -> bool {
+        let c = &mut self.0[key & 127];
+        if *c == 0 {
+            return false;
+        }
+        *c -= 1;
+        *c == 0
+    }
+
+    /// Clears one key; returns whether it was held.
+    pub fn clear(&mut self, key: usize) -> bool {
+        std::mem::take(&mut self.0[key & 127]) > 0
+    }
+
+    pub fn clear_all(&mut self) {
+        self.0 = [0; 128];
+    }
 }

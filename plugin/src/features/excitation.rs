@@ -1,72 +1,170 @@
-//! The note excitation that drives the vocoder (neural source-filter style): a sum of
-//! sines at the sounding keys' pitches, bent, with continuous phase, plus noise.
+//! The note excitation that drives the vocoder (neural source-filter style).
 //!
-//! Channel 0 ("harmonic") carries the sines plus a faint noise floor; channel 1 is
-//! independent noise, the source for breath, bow and hammer noise. The noise comes
-//! from a seeded generator so that a render is reproducible bit for bit, however it
-//! is split into blocks.
+//! Three channels, each the sum over the keys that sound (or ring on after release):
+//! - `sine`: the bare fundamental, so pitch is never in doubt;
+//! - `sawtooth`: a band-limited sawtooth carrying **every partial below Nyquist** at
+//!   1/h, so the vocoder only has to *filter* overtones, never invent them;
+//! - `noise`: seeded white noise, the source for breath, bow and hammer noise.
+//!
+//! The sawtooth is the running integral of a closed-form Dirichlet kernel
+//! `D_H(θ) = Σ_{h=1..H} cos hθ` (a band-limited pulse train with `H = ⌊Nyquist/f⌋`),
+//! so it costs two sines per key per sample however many partials it holds, and it
+//! has no partial at or above Nyquist to alias. A slight leak (a 5 Hz one-pole)
+//! keeps rounding from building up an offset.
+//!
+//! Pitch bend is interpolated per sample across each frame, from the bend at the end
+//! of the previous frame to the bend at the end of this one, so a bend sweeps
+//! smoothly. Phase is continuous for as long as a key's voice runs.
+//!
+//! **Release rule.** A released key's voice keeps running for [`RELEASE_SECONDS`]
+//! and then fades out over [`RELEASE_FADE_SECONDS`]; the mel says how loud the tail
+//! is. A key struck again while its voice still runs keeps its phase. A voice that
+//! starts from silence starts at phase 0, so a note's attack is the same wherever it
+//! falls. A choke or All Sound Off stops the voice at the end of its frame.
+//!
+//! The noise comes from a seeded generator so that a render is reproducible bit for
+//! bit, however it is split into blocks.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::contract::{KEYS, SAMPLE_RATE};
+use crate::contract::{HOP, KEYS, SAMPLE_RATE, SOURCE_CHANNELS};
 
-/// Amplitude of each key's sine.
+/// The channels, in the order the vocoder takes them.
+pub const CHANNELS: [&str; 3] = ["sine", "sawtooth", "noise"];
+const _: () = assert!(CHANNELS.len() == SOURCE_CHANNELS);
+
+/// Amplitude of each key's fundamental sine.
 pub const SINE_AMPLITUDE: f32 = 0.1;
-/// Standard deviation of the noise added to the harmonic channel.
-pub const HARMONIC_NOISE_STD: f32 = 0.003;
+/// Amplitude of each key's sawtooth fundamental (partial `h` has `1/h` of it).
+pub const SAW_AMPLITUDE: f32 = 0.1;
 /// Standard deviation of the noise channel.
 pub const NOISE_STD: f32 = 0.033;
+/// How long a released key's voice keeps running before it fades.
+pub const RELEASE_SECONDS: f32 = 2.0;
+/// The fade at the end of a release.
+pub const RELEASE_FADE_SECONDS: f32 = 0.05;
+/// Corner of the sawtooth integrator's leak.
+const SAW_LEAK_HZ: f64 = 5.0;
+
+const RELEASE_SAMPLES: u32 = (RELEASE_SECONDS * SAMPLE_RATE as f32) as u32;
+const FADE_SAMPLES: u32 = (RELEASE_FADE_SECONDS * SAMPLE_RATE as f32) as u32;
 
 /// Frequency of a MIDI key with a bend in semitones (A4 = key 69 = 440 Hz).
 pub fn key_frequency(key: usize, bend_semitones: f32) -> f64 {
     440.0 * 2f64.powf((key as f64 - 69.0 + bend_semitones as f64) / 12.0)
 }
 
+/// `Σ_{h=1..H} cos hθ` in closed form.
+fn dirichlet(theta: f64, partials: f64) -> f64 {
+    let s = (0.5 * theta).sin();
+    if s.abs() < 1e-9 {
+        partials
+    } else {
+        ((partials + 0.5) * theta).sin() / (2.0 * s) - 0.5
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Voice {
+    running: bool,
+    /// Samples of release left; refilled while the key sounds.
+    left: u32,
+    phase: f64,
+    saw: f64,
+}
+
 pub struct Excitation {
-    phase: [f64; KEYS],
-    active: [bool; KEYS],
+    voices: [Voice; KEYS],
+    /// Bend at the end of the last frame, where the next frame's ramp starts.
+    bend: f32,
+    ratio: [f64; HOP],
     rng: Xoshiro256PlusPlus,
 }
 
 impl Excitation {
     pub fn new(seed: u64) -> Self {
-        Self { phase: [0.0; KEYS], active: [false; KEYS], rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
+        Self { voices: [Voice::default(); KEYS], bend: 0.0, ratio: [1.0; HOP], rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
     }
 
-    /// Renders one frame. `frame_flags[k]` > 0.5 means key `k` sounds in this frame.
-    /// A key that starts sounding starts at phase 0, so a note's attack is the same
-    /// wherever it falls; a key that keeps sounding keeps its phase across frames.
-    pub fn render_frame(&mut self, frame_flags: &[f32], bend: f32, harmonic: &mut [f32], noise: &mut [f32]) {
-        let nyquist = SAMPLE_RATE as f64 / 2.0;
-        for (h, n) in harmonic.iter_mut().zip(noise.iter_mut()) {
-            let a: f32 = StandardNormal.sample(&mut self.rng);
-            let b: f32 = StandardNormal.sample(&mut self.rng);
-            *h = a * HARMONIC_NOISE_STD;
-            *n = b * NOISE_STD;
+    /// Stops a key's voice at once (choke, All Sound Off).
+    pub fn stop(&mut self, key: usize) {
+        self.voices[key % KEYS] = Voice::default();
+    }
+
+    /// Whether any voice is running, sounding or in its release.
+    pub fn any_running(&self) -> bool {
+        self.voices.iter().any(|v| v.running)
+    }
+
+    /// Renders one frame into `out` (`CHANNELS.len() × HOP`, channel-major).
+    /// `frame_flags[k]` > 0.5 means key `k` sounds in this frame; `bend` is the bend
+    /// in semitones at the frame's end.
+    pub fn render_frame(&mut self, frame_flags: &[f32], bend: f32, out: &mut [f32]) {
+        debug_assert_eq!(out.len(), CHANNELS.len() * HOP);
+        let (sine, rest) = out.split_at_mut(HOP);
+        let (saw, noise) = rest.split_at_mut(HOP);
+        sine.fill(0.0);
+        saw.fill(0.0);
+        for n in noise.iter_mut() {
+            let x: f32 = StandardNormal.sample(&mut self.rng);
+            *n = x * NOISE_STD;
         }
-        for k in 0..KEYS {
-            if frame_flags[k] <= 0.5 {
-                self.active[k] = false;
+        let from = self.bend;
+        for (i, r) in self.ratio.iter_mut().enumerate() {
+            let b = from + (bend - from) * (i + 1) as f32 / HOP as f32;
+            *r = (b as f64 / 12.0).exp2();
+        }
+        self.bend = bend;
+        let rate = SAMPLE_RATE as f64;
+        let nyquist = rate / 2.0;
+        let leak = 1.0 - std::f64::consts::TAU * SAW_LEAK_HZ / rate;
+        let top_ratio = self.ratio[0].max(self.ratio[HOP - 1]);
+        for (k, voice) in self.voices.iter_mut().enumerate() {
+            let sounding = frame_flags[k] > 0.5;
+            if sounding {
+                if !voice.running {
+                    *voice = Voice { running: true, left: RELEASE_SAMPLES, phase: 0.0, saw: 0.0 };
+                    // Starts the integral half-way down the first pulse, so the
+                    // sawtooth is centred on zero from its first sample.
+                    let f = key_frequency(k, 0.0) * self.ratio[0];
+                    let h = (nyquist / f).floor().max(1.0);
+                    voice.saw = -0.5 * h * std::f64::consts::TAU * f / rate;
+                }
+                voice.left = RELEASE_SAMPLES;
+            } else if !voice.running {
                 continue;
             }
-            if !self.active[k] {
-                self.active[k] = true;
-                self.phase[k] = 0.0;
-            }
-            let f = key_frequency(k, bend);
-            let step = std::f64::consts::TAU * f / SAMPLE_RATE as f64;
-            let mut phase = self.phase[k];
-            // Keys bent above Nyquist would alias; they keep their phase but add nothing.
-            let audible = f < nyquist;
-            for h in harmonic.iter_mut() {
+            let base = std::f64::consts::TAU * key_frequency(k, 0.0) / rate;
+            let f_top = key_frequency(k, 0.0) * top_ratio;
+            // Bent to or past Nyquist, a key keeps its phase but adds nothing.
+            let audible = f_top < nyquist;
+            let partials = (nyquist / f_top).floor().max(1.0);
+            for i in 0..HOP {
+                let gain = if sounding {
+                    1.0
+                } else {
+                    if voice.left == 0 {
+                        *voice = Voice::default();
+                        break;
+                    }
+                    voice.left -= 1;
+                    if voice.left < FADE_SAMPLES {
+                        let x = voice.left as f64 / FADE_SAMPLES as f64;
+                        0.5 - 0.5 * (std::f64::consts::PI * x).cos()
+                    } else {
+                        1.0
+                    }
+                };
+                let step = base * self.ratio[i];
                 if audible {
-                    *h += SINE_AMPLITUDE * phase.sin() as f32;
+                    voice.saw = leak * voice.saw + step * dirichlet(voice.phase, partials);
+                    sine[i] += (SINE_AMPLITUDE as f64 * gain * voice.phase.sin()) as f32;
+                    saw[i] += (SAW_AMPLITUDE as f64 * gain * voice.saw) as f32;
                 }
-                phase += step;
+                voice.phase = (voice.phase + step).rem_euclid(std::f64::consts::TAU);
             }
-            self.phase[k] = phase.rem_euclid(std::f64::consts::TAU);
         }
     }
 }

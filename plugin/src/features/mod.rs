@@ -6,7 +6,7 @@ pub mod excitation;
 pub mod mel;
 pub mod roll;
 
-pub use events::{Event, TimedEvent};
+pub use events::{Event, HeldKeys, TimedEvent};
 pub use excitation::Excitation;
 pub use mel::LogMel;
 pub use roll::{featurize, featurize_roll, Featurizer, FrameFeatures, RollState};

@@ -7,7 +7,7 @@
 //! by the pedal). "At any moment" is what lets a note shorter than a frame still
 //! produce both its onset and its frame flag.
 
-use super::events::{Event, TimedEvent};
+use super::events::{Event, HeldKeys, TimedEvent};
 use super::excitation::Excitation;
 use crate::contract::{HOP, KEYS, ROLL_DIM, SOURCE_CHANNELS};
 
@@ -18,39 +18,38 @@ const MAX_BEND: f32 = 24.0;
 /// Key, pedal and bend state, advanced event by event and sampled frame by frame.
 #[derive(Clone, Debug)]
 pub struct RollState {
-    held: [bool; KEYS],
+    held: HeldKeys,
     sustained: [bool; KEYS],
     pedal: bool,
     bend: f32,
     onset: [f32; KEYS],
     touched: [bool; KEYS],
+    /// Keys whose sound must stop at once (choke, All Sound Off) after this frame.
+    cut: [bool; KEYS],
 }
 
 impl Default for RollState {
     fn default() -> Self {
         Self {
-            held: [false; KEYS],
+            held: HeldKeys::default(),
             sustained: [false; KEYS],
             pedal: false,
             bend: 0.0,
             onset: [0.0; KEYS],
             touched: [false; KEYS],
+            cut: [false; KEYS],
         }
     }
 }
 
 impl RollState {
     pub fn sounding(&self, key: usize) -> bool {
-        self.held[key] || self.sustained[key]
+        self.held.is_held(key) || self.sustained[key]
     }
 
     /// Current pitch bend in semitones.
     pub fn bend(&self) -> f32 {
         self.bend
-    }
-
-    pub fn pedal(&self) -> bool {
-        self.pedal
     }
 
     pub fn apply(&mut self, event: &Event) {
@@ -60,17 +59,23 @@ impl RollState {
                 if velocity == 0 {
                     return self.apply(&Event::NoteOff { key });
                 }
-                self.held[k] = true;
+                self.held.press(k);
                 self.sustained[k] = false;
+                self.cut[k] = false;
                 self.onset[k] = self.onset[k].max(velocity.min(127) as f32 / 127.0);
                 self.touched[k] = true;
             }
             Event::NoteOff { key } => {
                 let k = (key as usize) % KEYS;
-                if self.held[k] {
-                    self.held[k] = false;
+                if self.held.release(k) {
                     self.sustained[k] = self.pedal;
                 }
+            }
+            Event::Choke { key } => {
+                let k = (key as usize) % KEYS;
+                self.held.clear(k);
+                self.sustained[k] = false;
+                self.cut[k] = true;
             }
             Event::Sustain(down) => {
                 self.pedal = down;
@@ -82,11 +87,29 @@ impl RollState {
                 self.bend = if semitones.is_finite() { semitones.clamp(-MAX_BEND, MAX_BEND) } else { 0.0 };
             }
             Event::AllNotesOff => {
-                self.held = [false; KEYS];
+                for k in 0..KEYS {
+                    if self.held.clear(k) {
+                        self.sustained[k] = self.pedal;
+                    }
+                }
+            }
+            Event::AllSoundOff => {
+                self.held.clear_all();
                 self.sustained = [false; KEYS];
                 self.pedal = false;
+                self.cut = [true; KEYS];
+            }
+            Event::ResetControllers => {
+                self.bend = 0.0;
+                self.pedal = false;
+                self.sustained = [false; KEYS];
             }
         }
+    }
+
+    /// Keys cut (choked or All Sound Off) since the last frame closed; clears the marks.
+    pub fn take_cut(&mut self) -> [bool; KEYS] {
+        std::mem::replace(&mut self.cut, [false; KEYS])
     }
 
     /// Closes the current frame: writes `onset[128]` then `frame[128]` into `roll`
@@ -136,8 +159,14 @@ impl Featurizer {
     /// Ends the frame whose events have all been applied and returns its features.
     pub fn end_frame(&mut self) -> FrameFeatures<'_> {
         self.roll.end_frame(&mut self.roll_buf);
-        let (harmonic, noise) = self.source_buf.split_at_mut(HOP);
-        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), harmonic, noise);
+        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), &mut self.source_buf);
+        // A cut key sounds to the end of the frame it was cut in (its frame flag is
+        // set), then its voice stops, release tail and all.
+        for (k, cut) in self.roll.take_cut().iter().enumerate() {
+            if *cut {
+                self.excitation.stop(k);
+            }
+        }
         FrameFeatures { roll: &self.roll_buf, source: &self.source_buf }
     }
 }

@@ -137,7 +137,8 @@ impl Plugin for Melwave {
 
     fn reset(&mut self) {
         if let Some(e) = self.engine.as_mut() {
-            e.audio.push_event(0, Event::AllNotesOff);
+            e.audio.push_event(0, Event::AllSoundOff);
+            e.audio.push_event(0, Event::ResetControllers);
             // Clears the model state and revives inference after a panic.
             e.audio.request_restart();
         }
@@ -175,8 +176,10 @@ impl Plugin for Melwave {
         };
         let playing = context.transport().playing;
         if self.was_playing && !playing {
-            // Transport stop: release everything, cleanly.
+            // Transport stop: release everything with its natural tail, lift the
+            // pedal and centre the bend.
             engine.audio.push_event(0, Event::AllNotesOff);
+            engine.audio.push_event(0, Event::ResetControllers);
         }
         self.was_playing = playing;
         while let Some(event) = context.next_event() {

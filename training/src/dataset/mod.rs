@@ -22,6 +22,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST: &str = "dataset.json";
+/// 2: rendered from the channel-merged events (one bend, one pedal, notes counted per
+/// key), as the features see them.
+pub const FORMAT: &str = "melwave-dataset-2";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetConfig {
@@ -170,10 +173,10 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
         .map(|&(pid, program)| -> Result<ItemInfo> {
             let (piece, song) = &pieces[pid];
             let length = song.duration + cfg.tail_seconds;
-            let mut audio = synth::render(&font, song, program, length)?;
+            let events: Vec<TimedEvent> = song.timed_events(SAMPLE_RATE);
+            let mut audio = synth::render(&font, &events, program, length)?;
             audio.truncate(audio.len() / HOP * HOP);
             let mel = LogMel::new().compute(&audio);
-            let events: Vec<TimedEvent> = song.timed_events(SAMPLE_RATE);
             let file = format!("items/{pid:05}_{program:03}.safetensors");
             store::write(&dir.join(&file), &store::StoredItem { audio, mel, events })?;
             bar.inc(1);
@@ -187,7 +190,7 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
         hours.insert(format!("{program:03} {name}"), h);
     }
     let manifest = DatasetManifest {
-        format: "melwave-dataset-1".into(),
+        format: FORMAT.into(),
         config: cfg.clone(),
         presets: cfg.programs.iter().copied().zip(names).collect(),
         pieces: pieces.into_iter().map(|(p, _)| p).collect(),
@@ -202,7 +205,11 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
 pub fn read_manifest(dir: &Path) -> Result<DatasetManifest> {
     let path = dir.join(MANIFEST);
     let bytes = std::fs::read(&path).with_context(|| format!("no dataset at {} (run `melwave-train dataset` first)", dir.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a dataset manifest", path.display()))
+    let m: DatasetManifest = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a dataset manifest", path.display()))?;
+    if m.format != FORMAT {
+        bail!("{} is a `{}` dataset, but this trainer needs `{FORMAT}`; render it again with `melwave-train dataset`", dir.display(), m.format);
+    }
+    Ok(m)
 }
 
 /// One item in memory. The instrument index is its position in the config's programs.

@@ -8,8 +8,7 @@ use melwave::midi_file::{Song, SongEvent};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-/// Builds a [`Song`] from notes and controller events at times in seconds, storing
-/// each event as the MIDI bytes a SoundFont synth will receive.
+/// Builds a [`Song`] from notes and controller events at times in seconds.
 #[derive(Default)]
 pub(crate) struct Writer {
     events: Vec<SongEvent>,
@@ -17,22 +16,13 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn push(&mut self, t: f64, event: Event) {
-        let raw = match event {
-            Event::NoteOn { key, velocity } => [0x90, key, velocity],
-            Event::NoteOff { key } => [0x80, key, 0],
-            Event::Sustain(down) => [0xB0, 64, if down { 127 } else { 0 }],
-            Event::PitchBend(semi) => {
-                let v = ((semi / 2.0 * 8192.0) + 8192.0).round().clamp(0.0, 16383.0) as u16;
-                [0xE0, (v & 0x7f) as u8, (v >> 7) as u8]
-            }
-            Event::AllNotesOff => [0xB0, 123, 0],
-        };
-        // Store the bend exactly as the MIDI bytes will decode it.
+        // A bend is stored as its MIDI encoding decodes, so the features see exactly
+        // the bend the SoundFont render plays.
         let event = match event {
-            Event::PitchBend(_) => Event::pitch_bend_from_midi(raw[1] as u16 | (raw[2] as u16) << 7),
+            Event::PitchBend(s) => Event::pitch_bend_from_midi(Event::pitch_bend_to_midi(s)),
             e => e,
         };
-        self.events.push(SongEvent { seconds: t, channel: 0, event, raw });
+        self.events.push(SongEvent { seconds: t, channel: 0, event });
     }
 
     pub(crate) fn note(&mut self, t: f64, key: i32, velocity: i32, duration: f64) {

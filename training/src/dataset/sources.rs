@@ -58,10 +58,10 @@ pub fn excerpt(song: &Song, start: f64, length: f64) -> Song {
     for (ch, keys) in held.iter().enumerate() {
         for (k, &on) in keys.iter().enumerate() {
             if on {
-                events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::NoteOff { key: k as u8 }, raw: [0x80 | ch as u8, k as u8, 0] });
+                events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::NoteOff { key: k as u8 } });
             }
         }
-        events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::Sustain(false), raw: [0xB0 | ch as u8, 64, 0] });
+        events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::Sustain(false) });
     }
     let duration = length.min(song.duration - start).max(0.0);
     Song { events, duration }

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `audio` | F32 | `[N]` | the SoundFont render, mono, 24 kHz, `N` a multiple of 128 |
 //! | `mel` | F32 | `[N/128, 80]` | its log-mel (the shared `LogMel`) |
-//! | `events` | I64 | `[m, 4]` | `(model sample, kind, a, b)`: kind 0 note-on (key, velocity), 1 note-off (key), 2 sustain (down), 3 pitch bend (f32 bits of semitones), 4 all-notes-off |
+//! | `events` | I64 | `[m, 4]` | `(model sample, kind, a, b)`: kind 0 note-on (key, velocity), 1 note-off (key), 2 sustain (down), 3 pitch bend (f32 bits of semitones), 4 all-notes-off, 5 choke (key), 6 all-sound-off, 7 reset-controllers |
 //!
 //! The roll and the excitation are *not* stored: they are recomputed from the events
 //! by the engine's own featurizer whenever training needs them.
@@ -31,6 +31,9 @@ fn encode(e: &TimedEvent) -> [i64; 4] {
         Event::Sustain(down) => [t, 2, down as i64, 0],
         Event::PitchBend(s) => [t, 3, s.to_bits() as i64, 0],
         Event::AllNotesOff => [t, 4, 0, 0],
+        Event::Choke { key } => [t, 5, key as i64, 0],
+        Event::AllSoundOff => [t, 6, 0, 0],
+        Event::ResetControllers => [t, 7, 0, 0],
     }
 }
 
@@ -42,6 +45,9 @@ fn decode(v: &[i64]) -> Result<TimedEvent> {
         2 => Event::Sustain(v[2] != 0),
         3 => Event::PitchBend(f32::from_bits(v[2] as u32)),
         4 => Event::AllNotesOff,
+        5 => Event::Choke { key: key(v[2])? },
+        6 => Event::AllSoundOff,
+        7 => Event::ResetControllers,
         k => bail!("unknown event kind {k}"),
     };
     Ok(TimedEvent { time: u64::try_from(v[0]).context("negative event time")?, event })

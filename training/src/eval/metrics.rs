@@ -8,6 +8,7 @@
 //! - Pitch accuracy: for each note-on, in the 100 ms after it, is there a spectral peak
 //!   within ±50 cents of the note's fundamental (bend included)? See
 //!   [`PitchCheck::note_present`].
+//! - Harmonicity: see [`harmonicity`].
 //! - Loudness error: for each note-on, the RMS level (dB) of the 100 ms after it in the
 //!   estimate minus the same in the truth, grouped by velocity.
 
@@ -235,4 +236,86 @@ pub fn mean_ci(values: &[f64]) -> (f64, f64) {
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     (mean, 1.96 * (var / n as f64).sqrt())
+}
+
+/// Harmonicity's FFT (5.9 Hz bins at 24 kHz), hop half of it.
+pub const HARMONICITY_FFT: usize = 4096;
+/// A bin belongs to a partial within this many bins of it (the Hann main lobe's half-width).
+pub const HARMONICITY_TOLERANCE_BINS: f64 = 2.0;
+/// The band harmonicity looks at.
+pub const HARMONICITY_BAND_HZ: (f64, f64) = (50.0, 10_000.0);
+
+/// How much of the sound lies on the sounding notes' partials ("breathy" as a number).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Harmonicity {
+    /// Of the energy in the band, in frames where a key sounds, the share within
+    /// ±2 bins of a partial h·f (h ≥ 1) of a sounding key.
+    pub on_partials: f64,
+    /// Of that on-partial energy, the share on overtones (h ≥ 2) rather than on
+    /// fundamentals: 0 for bare sines.
+    pub overtone_share: f64,
+    /// The share of the band that the partial windows cover (energy-weighted): what
+    /// white noise scores on `on_partials`.
+    pub chance: f64,
+}
+
+/// Harmonicity of `audio` given the events it plays; None when no key sounds.
+pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Harmonicity> {
+    let n = HARMONICITY_FFT;
+    let hop = n / 2;
+    let fft = FftPlanner::new().plan_fft_forward(n);
+    let bin_hz = rate / n as f64;
+    let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, ((HARMONICITY_BAND_HZ.1.min(rate / 2.0)) / bin_hz).floor() as usize);
+    let mut state = RollState::default();
+    let mut next = 0;
+    let (mut total, mut on, mut over, mut covered) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut buf = vec![Complex32::default(); n];
+    let mut start = 0;
+    while start + n <= audio.len() {
+        let centre = (start + n / 2) as u64;
+        while next < events.len() && events[next].time <= centre {
+            state.apply(&events[next].event);
+            next += 1;
+        }
+        start += hop;
+        let keys: Vec<f64> = (0..128).filter(|&k| state.sounding(k)).map(|k| key_frequency(k, state.bend())).collect();
+        if keys.is_empty() {
+            continue;
+        }
+        // 0: off every partial, 1: near an overtone only, 2: near a fundamental.
+        let mut mask = vec![0u8; hi_bin + 1];
+        for &f in &keys {
+            let mut h = 1.0;
+            while h * f <= HARMONICITY_BAND_HZ.1.min(rate / 2.0) + HARMONICITY_TOLERANCE_BINS * bin_hz {
+                let c = h * f / bin_hz;
+                let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
+                for m in mask.iter_mut().take(b + 1).skip(a) {
+                    *m = (*m).max(if h == 1.0 { 2 } else { 1 });
+                }
+                h += 1.0;
+            }
+        }
+        for (i, c) in buf.iter_mut().enumerate() {
+            let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos();
+            *c = Complex32::new(audio[start - hop + i] * w as f32, 0.0);
+        }
+        fft.process(&mut buf);
+        let (mut t, mut o, mut v, mut cover) = (0.0, 0.0, 0.0, 0usize);
+        for b in lo_bin..=hi_bin {
+            let e = buf[b].norm_sqr() as f64;
+            t += e;
+            if mask[b] > 0 {
+                o += e;
+                cover += 1;
+                if mask[b] == 1 {
+                    v += e;
+                }
+            }
+        }
+        total += t;
+        on += o;
+        over += v;
+        covered += t * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
+    }
+    (total > 0.0).then(|| Harmonicity { on_partials: on / total, overtone_share: if on > 0.0 { over / on } else { 0.0 }, chance: covered / total })
 }

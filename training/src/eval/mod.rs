@@ -58,6 +58,7 @@ pub struct Scores {
     pub log_mel_l1: f64,
     pub log_mel_r: f64,
     pub notes: NoteTally,
+    pub harmonicity: Option<metrics::Harmonicity>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -120,7 +121,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
 
     let mut audio: BTreeMap<&'static str, Vec<f32>> = BTreeMap::new();
     audio.insert("ground truth", truth.to_vec());
-    // The excitation's harmonic channel: sines at the sounding pitches, bends included.
+    // The excitation's sine channel: sines at the sounding pitches, bends included.
     audio.insert("sine tones", source[..len].to_vec());
     let true_mel = LogMel::new().compute(truth);
     let magnitude = griffin_lim::mel_to_linear(&true_mel[..frames * N_MELS]);
@@ -152,6 +153,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
             log_mel_l1: l1,
             log_mel_r: r,
             notes: metrics::note_tally(&check, &onsets, truth, a, SAMPLE_RATE as f64),
+            harmonicity: metrics::harmonicity(a, &m.events, SAMPLE_RATE as f64),
         };
         systems.insert(name.to_string(), scores);
     }
@@ -244,8 +246,9 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
             materials.push(Material { instrument: n, name: format!("piece {}", info.piece), truth: item.audio[..len].to_vec(), events, excerpt: k == 0 });
         }
         for p in probes::probes(opts.quick) {
-            let truth = synth::render(&font, &p.song, inst.program, p.song.duration + 1.0)?;
-            materials.push(Material { instrument: n, name: p.name.to_string(), truth, events: p.song.timed_events(SAMPLE_RATE), excerpt: false });
+            let events = p.song.timed_events(SAMPLE_RATE);
+            let truth = synth::render(&font, &events, inst.program, p.song.duration + 1.0)?;
+            materials.push(Material { instrument: n, name: p.name.to_string(), truth, events, excerpt: false });
         }
     }
     let bar = indicatif::ProgressBar::new(materials.len() as u64);

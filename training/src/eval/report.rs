@@ -34,18 +34,24 @@ fn values(items: &[&ItemResult], system: &str, f: impl Fn(&Scores) -> f64) -> Ve
     items.iter().map(|i| f(&i.systems[system])).collect()
 }
 
+/// Harmonicity (share of note energy on partials) of the items that have notes.
+fn harmonicity(items: &[&ItemResult], system: &str) -> Vec<f64> {
+    items.iter().filter_map(|i| i.systems[system].harmonicity.map(|h| h.on_partials)).collect()
+}
+
 fn summary_table(items: &[&ItemResult]) -> String {
-    let mut s = String::from("| system | RMSE-CQT (dB) ↓ | log-mel L1 ↓ | log-mel r ↑ | pitch accuracy ↑ | loudness error (dB) ↓ |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from("| system | RMSE-CQT (dB) ↓ | log-mel L1 ↓ | log-mel r ↑ | pitch accuracy ↑ | loudness error (dB) ↓ | harmonicity (truth's is the target) |\n|---|---|---|---|---|---|---|\n");
     for sys in SYSTEMS {
         let t = pooled(items, sys);
         let _ = writeln!(
             s,
-            "| {sys} | {} | {} | {} | {} | {} |",
+            "| {sys} | {} | {} | {} | {} | {} | {} |",
             ci(&values(items, sys, |x| x.rmse_cqt), 2),
             ci(&values(items, sys, |x| x.log_mel_l1), 3),
             ci(&values(items, sys, |x| x.log_mel_r), 3),
             accuracy(&t),
             t.loudness_error().map_or("–".into(), |e| format!("{e:.1}")),
+            ci(&harmonicity(items, sys), 3),
         );
     }
     s
@@ -94,6 +100,20 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     for name in instruments {
         let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
         let row: Vec<String> = SYSTEMS.iter().map(|s| pooled(&items, s).pitch_accuracy().map_or("–".into(), |p| format!("{:.1}", 100.0 * p))).collect();
+        let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
+    }
+
+    let _ = writeln!(
+        md,
+        "\n### Harmonicity (share of the band's energy on the sounding notes' partials; white noise scores the chance level)\n\n| instrument | {} | chance |\n|---|{}---|",
+        SYSTEMS.join(" | "),
+        "---|".repeat(SYSTEMS.len())
+    );
+    for name in instruments {
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+        let mut row: Vec<String> = SYSTEMS.iter().map(|s| ci(&harmonicity(&items, s), 3)).collect();
+        let chance: Vec<f64> = items.iter().filter_map(|i| i.systems[SYSTEMS[0]].harmonicity.map(|h| h.chance)).collect();
+        row.push(ci(&chance, 3));
         let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
     }
 
