@@ -29,3 +29,45 @@ pub fn convert<S>(event: &NoteEvent<S>) -> Option<(u32, Event)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nice_plug::midi::{Channel, Key, VoiceID};
+    use nice_plug::prelude::NoteEvent;
+
+    use super::convert;
+    use crate::features::Event;
+
+    type E = NoteEvent<()>;
+
+    fn cc(cc: u8, value: f32) -> E {
+        NoteEvent::MidiCC { timing: 3, channel: 0, cc, value }
+    }
+
+    #[test]
+    fn host_events_map_onto_the_instrument_vocabulary() {
+        let (v, c) = (VoiceID::Wildcard, Channel::Number(2));
+        let table: Vec<(E, Option<Event>)> = vec![
+            (NoteEvent::NoteOn { timing: 3, voice_id: v, channel: c, key: Key::Number(60), velocity: 0.5 }, Some(Event::NoteOn { key: 60, velocity: 64 })),
+            // A velocity that rounds to 0 is still a note.
+            (NoteEvent::NoteOn { timing: 3, voice_id: v, channel: c, key: Key::Number(60), velocity: 0.001 }, Some(Event::NoteOn { key: 60, velocity: 1 })),
+            (NoteEvent::NoteOff { timing: 3, voice_id: v, channel: c, key: Key::Number(61), velocity: 0.0 }, Some(Event::NoteOff { key: 61 })),
+            (NoteEvent::NoteOff { timing: 3, voice_id: v, channel: c, key: Key::Wildcard, velocity: 0.0 }, Some(Event::AllNotesOff)),
+            (NoteEvent::Choke { timing: 3, voice_id: v, channel: c, key: Key::Number(62) }, Some(Event::Choke { key: 62 })),
+            (NoteEvent::Choke { timing: 3, voice_id: v, channel: c, key: Key::Wildcard }, Some(Event::AllSoundOff)),
+            (cc(64, 0.5), Some(Event::Sustain(true))),
+            (cc(64, 0.49), Some(Event::Sustain(false))),
+            (cc(120, 0.0), Some(Event::AllSoundOff)),
+            (cc(121, 0.0), Some(Event::ResetControllers)),
+            (cc(123, 0.0), Some(Event::AllNotesOff)),
+            (cc(7, 1.0), None),
+            (NoteEvent::MidiPitchBend { timing: 3, channel: 0, value: 0.5 }, Some(Event::pitch_bend_from_midi(8192))),
+            (NoteEvent::MidiPitchBend { timing: 3, channel: 0, value: 1.0 }, Some(Event::pitch_bend_from_midi(16383))),
+            (NoteEvent::MidiPitchBend { timing: 3, channel: 0, value: 0.0 }, Some(Event::PitchBend(-2.0))),
+            (NoteEvent::MidiPitchBend { timing: 3, channel: 0, value: f32::NAN }, Some(Event::pitch_bend_from_midi(8192))),
+        ];
+        for (host, expected) in table {
+            assert_eq!(convert(&host), expected.map(|e| (3, e)), "{host:?}");
+        }
+    }
+}
