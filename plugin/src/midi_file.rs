@@ -120,8 +120,9 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
     };
 
     let mut events = Vec::with_capacity(raw.len());
+    let mut bytes = Vec::with_capacity(3);
     for (tick, _, channel, message) in raw {
-        let mut bytes = Vec::with_capacity(3);
+        bytes.clear();
         // One codec for every source: midly's message back to its bytes, then the
         // instrument's own decoder.
         let live = LiveEvent::Midi { channel: channel.into(), message };

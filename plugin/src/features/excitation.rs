@@ -93,11 +93,6 @@ impl Excitation {
         self.voices[key % KEYS] = Voice::default();
     }
 
-    /// Whether any voice is running, sounding or in its release.
-    pub fn any_running(&self) -> bool {
-        self.voices.iter().any(|v| v.running)
-    }
-
     /// Renders one frame into `out` (`CHANNELS.len() × HOP`, channel-major).
     /// `frame_flags[k]` > 0.5 means key `k` sounds in this frame; `bend` is the bend
     /// in semitones at the frame's end.
@@ -123,21 +118,22 @@ impl Excitation {
         let top_ratio = self.ratio[0].max(self.ratio[HOP - 1]);
         for (k, voice) in self.voices.iter_mut().enumerate() {
             let sounding = frame_flags[k] > 0.5;
-            if sounding {
-                if !voice.running {
-                    *voice = Voice { running: true, left: RELEASE_SAMPLES, phase: 0.0, saw: 0.0 };
-                    // Starts the integral half-way down the first pulse, so the
-                    // sawtooth is centred on zero from its first sample.
-                    let f = key_frequency(k, 0.0) * self.ratio[0];
-                    let h = (nyquist / f).floor().max(1.0);
-                    voice.saw = -0.5 * h * std::f64::consts::TAU * f / rate;
-                }
-                voice.left = RELEASE_SAMPLES;
-            } else if !voice.running {
+            if !sounding && !voice.running {
                 continue;
             }
-            let base = std::f64::consts::TAU * key_frequency(k, 0.0) / rate;
-            let f_top = key_frequency(k, 0.0) * top_ratio;
+            let f0 = key_frequency(k, 0.0);
+            if sounding {
+                if !voice.running {
+                    // Starts the integral half-way down the first pulse, so the
+                    // sawtooth is centred on zero from its first sample.
+                    let f = f0 * self.ratio[0];
+                    let h = (nyquist / f).floor().max(1.0);
+                    *voice = Voice { running: true, left: 0, phase: 0.0, saw: -0.5 * h * std::f64::consts::TAU * f / rate };
+                }
+                voice.left = RELEASE_SAMPLES;
+            }
+            let base = std::f64::consts::TAU * f0 / rate;
+            let f_top = f0 * top_ratio;
             // Bent to or past Nyquist, a key keeps its phase but adds nothing.
             let audible = f_top < nyquist;
             let partials = (nyquist / f_top).floor().max(1.0);

@@ -62,6 +62,11 @@ pub fn mel_filterbank(sample_rate: f64, n_fft: usize, n_mels: usize, fmin: f64, 
     fb
 }
 
+/// A periodic Hann window of `n` points.
+pub fn hann(n: usize) -> Vec<f32> {
+    (0..n).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32).collect()
+}
+
 pub struct LogMel {
     fft: Arc<dyn Fft<f32>>,
     window: Vec<f32>,
@@ -80,9 +85,7 @@ impl Default for LogMel {
 impl LogMel {
     pub fn new() -> Self {
         let fft = FftPlanner::new().plan_fft_forward(N_FFT);
-        let window = (0..N_FFT)
-            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / N_FFT as f64).cos()) as f32)
-            .collect();
+        let window = hann(N_FFT);
         let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
         Self {
             fft,

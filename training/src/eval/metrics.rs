@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use melwave::features::excitation::key_frequency;
+use melwave::features::mel::hann;
 use melwave::features::{Event, LogMel, RollState, TimedEvent};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
@@ -265,19 +266,19 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
     let hop = n / 2;
     let fft = FftPlanner::new().plan_fft_forward(n);
     let bin_hz = rate / n as f64;
-    let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, ((HARMONICITY_BAND_HZ.1.min(rate / 2.0)) / bin_hz).floor() as usize);
+    let top_hz = HARMONICITY_BAND_HZ.1.min(rate / 2.0);
+    let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, (top_hz / bin_hz).floor() as usize);
     let mut state = RollState::default();
     let mut next = 0;
     let (mut total, mut on, mut over, mut covered) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut buf = vec![Complex32::default(); n];
-    let mut start = 0;
-    while start + n <= audio.len() {
+    let window = hann(n);
+    for start in (0..audio.len().saturating_sub(n - 1)).step_by(hop) {
         let centre = (start + n / 2) as u64;
         while next < events.len() && events[next].time <= centre {
             state.apply(&events[next].event);
             next += 1;
         }
-        start += hop;
         let keys: Vec<f64> = (0..128).filter(|&k| state.sounding(k)).map(|k| key_frequency(k, state.bend())).collect();
         if keys.is_empty() {
             continue;
@@ -286,7 +287,7 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
         let mut mask = vec![0u8; hi_bin + 1];
         for &f in &keys {
             let mut h = 1.0;
-            while h * f <= HARMONICITY_BAND_HZ.1.min(rate / 2.0) + HARMONICITY_TOLERANCE_BINS * bin_hz {
+            while h * f <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz {
                 let c = h * f / bin_hz;
                 let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
                 for m in mask.iter_mut().take(b + 1).skip(a) {
@@ -295,9 +296,8 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
                 h += 1.0;
             }
         }
-        for (i, c) in buf.iter_mut().enumerate() {
-            let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos();
-            *c = Complex32::new(audio[start - hop + i] * w as f32, 0.0);
+        for ((c, &x), &w) in buf.iter_mut().zip(&audio[start..start + n]).zip(&window) {
+            *c = Complex32::new(x * w, 0.0);
         }
         fft.process(&mut buf);
         let (mut t, mut o, mut v, mut cover) = (0.0, 0.0, 0.0, 0usize);
