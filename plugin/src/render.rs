@@ -79,7 +79,7 @@ pub fn render(
         return Err(EngineError::BlockSize(block));
     }
     let (mut audio, handle) = engine::start(model, config)?;
-    audio.set_timbre(timbre.0, timbre.1);
+    audio.set_timbre(0, timbre.0, timbre.1);
     let latency = handle.latency();
     let total = length + latency.total();
     let mut out = vec![0.0f32; total];
@@ -107,7 +107,7 @@ pub fn render(
         wall_seconds,
         provider: handle.provider().clone(),
         latency,
-        stats: handle.stats(),
+        stats: handle.monitor().stats(),
     })
 }
 

@@ -22,6 +22,12 @@ pub fn random_model(seed: u64) -> ModelBytes {
 /// signal (sines at the played pitches), so it measures the engine's timing,
 /// pitch and resampling exactly.
 pub fn passthrough_model() -> ModelBytes {
+    passthrough_model_with_gain(1.0)
+}
+
+/// [`passthrough_model`] with its output scaled by `gain`: a model whose output is
+/// known and as loud as a test needs.
+pub fn passthrough_model_with_gain(gain: f32) -> ModelBytes {
     let base = random_model(7);
     let cfg = base.manifest.vocoder.config.clone();
     let mut w = Weights::default();
@@ -44,8 +50,8 @@ pub fn passthrough_model() -> ModelBytes {
     // post1 = identity on the first two channels; post2 = ch0 − ch1.
     set(&mut w, "post1.weight", 0, 1.0);
     set(&mut w, "post1.weight", s + 1, 1.0);
-    set(&mut w, "post2.weight", 0, 1.0);
-    set(&mut w, "post2.weight", 1, -1.0);
+    set(&mut w, "post2.weight", 0, gain);
+    set(&mut w, "post2.weight", 1, -gain);
     let mel = Weights::random(&base.manifest.mel2mel.config.weight_specs(), 7, |_| 1.0);
     let mut m = ModelBytes::from_weights(base.manifest.clone(), &mel, &w).expect("weights follow the specs");
     m.origin = "passthrough test model".into();

@@ -44,7 +44,7 @@ fn a_stalled_inference_thread_gives_a_faded_gap_then_audio_in_time() {
         }
         !(150..190).contains(&i)
     });
-    let stats = handle.stats();
+    let stats = handle.monitor().stats();
     assert!(stats.underruns >= 1 && stats.underrun_samples > 0, "the stall is counted: {stats:?}");
     assert!(stats.stale_dropped > 0, "late audio was dropped, not played: {stats:?}");
     assert!(stalled.iter().all(|v| v.is_finite()));
@@ -81,10 +81,10 @@ fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     for _ in 0..100 {
         after.extend(block(&mut audio));
     }
-    let stats = handle.stats();
+    let stats = handle.monitor().stats();
     assert_eq!(stats.panics, 1);
     assert!(stats.failed, "failed until reset");
-    assert!(handle.last_error().unwrap().contains("panicked"), "{:?}", handle.last_error());
+    assert!(handle.monitor().last_error().unwrap().contains("panicked"), "{:?}", handle.monitor().last_error());
     assert!(after.iter().all(|v| v.is_finite()));
     assert!(rms(&after[after.len() / 2..]) == 0.0, "silent while failed");
     // The plugin's reset() asks for a restart; the note is played again.
@@ -94,11 +94,13 @@ fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     for _ in 0..200 {
         revived.extend(block(&mut audio));
     }
-    assert!(!handle.stats().failed);
+    assert!(!handle.monitor().stats().failed);
     let tail = &revived[revived.len() / 2..];
     assert!(rms(tail) > 0.05, "inference resumed after the restart");
     assert!((peak_frequency(tail, RATE as f32) - 440.0).abs() < 5.0);
-    assert!(handle.last_error().unwrap().contains("restarted"));
+    let notice = handle.monitor().last_notice().unwrap_or_default();
+    assert!(notice.contains("restarted"), "{notice:?}");
+    assert_eq!(handle.monitor().last_error(), None, "a restart clears the fault");
 }
 
 /// Every supported host rate × block size, and variable blocks: finite, bounded, the
@@ -152,7 +154,7 @@ fn variable_block_sizes_within_one_run() {
             audio.process(&mut out[pos..pos + b]);
             pos += b;
         }
-        assert_eq!(handle.stats().underruns, 0, "{rate}: waiting for inference never underruns");
+        assert_eq!(handle.monitor().stats().underruns, 0, "{rate}: waiting for inference never underruns");
         check(&out[latency..], rate, onset, &format!("{rate} Hz, variable blocks"));
     }
 }
@@ -183,10 +185,12 @@ fn a_model_loads_in_the_background_while_the_old_one_plays() {
     let while_loading = play(&mut audio, 100);
     assert!(loader.join().unwrap().is_ok());
     let after = play(&mut audio, 300);
-    let stats = handle.stats();
+    let stats = handle.monitor().stats();
     assert_eq!(stats.model_swaps, 1, "{stats:?}");
     assert_eq!(stats.underruns, 0);
-    assert!(handle.last_error().unwrap().starts_with("now playing"), "{:?}", handle.last_error());
+    let notice = handle.monitor().last_notice().unwrap_or_default();
+    assert!(notice.starts_with("now playing"), "{notice:?}");
+    assert_eq!(handle.monitor().last_error(), None, "a model swap is news, not a fault");
     // (While the good model loads, the swap may land at any block: a small model loads
     // in a few milliseconds, so that stretch is only checked for being finite.)
     assert!(while_loading.iter().all(|v| v.is_finite()));

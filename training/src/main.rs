@@ -81,6 +81,11 @@ struct TrainArgs {
     /// from its own checkpoint ignores this.
     #[arg(long)]
     warm_start: Option<PathBuf>,
+    /// With --warm-start on the vocoder: the sawtooth channel takes over the sine's
+    /// learned input weights and the sine's are zeroed, so the net starts out
+    /// filtering every partial the way it filtered the fundamental.
+    #[arg(long, requires = "warm_start")]
+    sawtooth_from_sine: bool,
     #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
     hidden: usize,
     #[arg(long, default_value_t = VocoderConfig::default().layers)]
@@ -173,6 +178,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         threads: a.threads,
         until: a.until,
         warm_start: a.warm_start.clone(),
+        sawtooth_from_sine: a.sawtooth_from_sine,
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Options {
     pub until: Option<u64>,
     /// A run whose weights a new run starts from (see [`warm_start`]).
     pub warm_start: Option<PathBuf>,
+    /// With a vocoder warm start: the sawtooth channel takes over the sine's input
+    /// weights (see [`route_sine_to_sawtooth`]).
+    pub sawtooth_from_sine: bool,
 }
 
 /// Copies another run's weights into a fresh model: every tensor of the same name and
@@ -88,6 +91,27 @@ pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
         }
     });
     Ok(format!("warm start from {} (step {}): {copied} tensors copied, partly {partial:?}, fresh {fresh:?}", from.display(), st.step))
+}
+
+/// Moves the vocoder's learned input weights from the bare sine to the sawtooth and
+/// zeroes the sine's. The sawtooth's first partial is the sine (same amplitude), and
+/// the input layer is linear, so the net's fundamental is unchanged while every
+/// overtone now enters through the path it had learned for the fundamental: the net
+/// starts by filtering a harmonic source instead of having to discover a channel it
+/// was given random weights for. A warm-started net that only had the sine to go on
+/// ignored the sawtooth for a thousand steps (docs/training.md).
+pub fn route_sine_to_sawtooth(vs: &nn::VarStore) -> Result<()> {
+    use melwave::features::excitation::{CHANNELS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+    let index = |name: &str| CHANNELS.iter().position(|c| *c == name).map(|i| i as i64);
+    let (Some(sine), Some(saw)) = (index("sine"), index("sawtooth")) else { bail!("the excitation has no sine and sawtooth channels to route") };
+    let vars = vs.variables();
+    let w = vars.get("input.weight").context("this model has no vocoder input layer")?;
+    tch::no_grad(|| {
+        let from = w.narrow(1, sine, 1) * (SINE_AMPLITUDE / SAW_AMPLITUDE) as f64;
+        w.narrow(1, saw, 1).copy_(&from);
+        let _ = w.narrow(1, sine, 1).zero_();
+    });
+    Ok(())
 }
 
 /// Cosine decay from `lr` to `lr/10`.
@@ -346,6 +370,10 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
         checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
     } else if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
+        if opts.sawtooth_from_sine {
+            route_sine_to_sawtooth(&vs)?;
+            eprintln!("the sawtooth channel took over the sine's input weights");
+        }
     }
     let mel2mel = match finetune_from {
         Some(run) => {

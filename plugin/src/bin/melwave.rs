@@ -122,14 +122,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 rendered.provider,
                 rendered.latency.total() as f64 * 1000.0 / sample_rate as f64,
                 model.origin,
-                if s.underruns + s.nan_resets + s.model_errors + s.dropped_events > 0 {
-                    format!(
-                        "; underruns {}, NaN resets {}, model errors {}, dropped events {}",
-                        s.underruns, s.nan_resets, s.model_errors, s.dropped_events
-                    )
-                } else {
-                    String::new()
-                }
+                if s.troubled() { format!("; {s}") } else { String::new() }
             );
             Ok(())
         }

@@ -8,15 +8,26 @@ use std::sync::Arc;
 use ringbuf::traits::{Consumer, Observer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
+use super::cue::{Cue, TimedCue};
 use super::shared::Shared;
-use crate::features::{Event, TimedEvent};
+use crate::features::Event;
 
 /// Samples over which audio fades out at an underrun and back in afterwards, so that
 /// a stall is a short dip rather than a click.
 pub const FADE: usize = 64;
 
+/// The ceiling on what reaches the host. The models' output is far below it (the
+/// training data peaks near −10 dBFS); a finite but runaway output is cut here, so
+/// it can never reach the speakers at full scale plus.
+pub const CEILING: f32 = 1.0;
+
+/// How long an offline bounce waits for the inference thread, by default, before it
+/// gives up on a block. A model step takes milliseconds; an inference thread that
+/// takes this long is stuck, and the bounce must end rather than hang the host.
+pub const OFFLINE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct AudioSide {
-    pub(super) events: HeapProd<TimedEvent>,
+    pub(super) events: HeapProd<TimedCue>,
     pub(super) samples: HeapCons<f32>,
     pub(super) shared: Arc<Shared>,
     pub(super) inference: std::thread::Thread,
@@ -27,38 +38,52 @@ pub struct AudioSide {
     /// The last sample handed to the host, for a fade-out that starts from it when an
     /// underrun begins right at a block boundary.
     pub(super) last: f32,
+    /// Samples the host went without in underruns and that have not yet been
+    /// dropped from the ring when they arrived late. Only this side touches it, so
+    /// there is no window in which a late group can slip in uncounted.
+    pub(super) debt: u64,
+    /// How long an offline wait may take ([`OFFLINE_PATIENCE`] unless configured).
+    pub(super) patience: std::time::Duration,
+    /// Whether an offline wait may still take `patience`: lost after one wait gave
+    /// up, regained once the inference thread catches up again.
+    pub(super) patient: bool,
 }
 
 impl AudioSide {
     /// Queues an event at `offset` samples into the block about to be processed.
     /// Returns false (and counts it) if the event ring is full.
     pub fn push_event(&mut self, offset: usize, event: Event) -> bool {
-        let ev = TimedEvent { time: self.clock + offset as u64, event };
-        if self.events.try_push(ev).is_err() {
+        self.push(offset, Cue::Event(event))
+    }
+
+    /// Moves the pad (0..1 on each axis) at `offset` samples into the block about to
+    /// be processed. Returns false (and counts it) if the event ring is full.
+    pub fn set_timbre(&mut self, offset: usize, x: f32, y: f32) -> bool {
+        self.push(offset, Cue::Timbre { x, y })
+    }
+
+    fn push(&mut self, offset: usize, cue: Cue) -> bool {
+        if self.events.try_push(TimedCue { time: self.clock + offset as u64, cue }).is_err() {
             self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         true
     }
 
-    /// Sets the pad position (0..1 on each axis).
-    pub fn set_timbre(&self, x: f32, y: f32) {
-        self.shared.set_timbre(x, y);
-    }
-
-    /// Host samples processed so far.
-    pub fn clock(&self) -> u64 {
-        self.clock
-    }
-
     /// Fills `out` with the next block of audio and advances the clock. Events for
     /// this block must have been pushed before the call.
     pub fn process(&mut self, out: &mut [f32]) {
+        if self.debt > 0 {
+            // Audio the host already went without arrived late: drop it rather than
+            // play it late, so the stream stays in time.
+            let stale = (self.debt as usize).min(self.samples.occupied_len());
+            let dropped = self.samples.skip(stale);
+            self.debt -= dropped as u64;
+            self.shared.stale_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+        }
         let got = self.samples.pop_slice(out);
         for s in &mut out[..got] {
-            if !s.is_finite() {
-                *s = 0.0;
-            }
+            *s = if s.is_finite() { s.clamp(-CEILING, CEILING) } else { 0.0 };
         }
         if self.fade_in > 0 {
             for s in out[..got].iter_mut() {
@@ -85,11 +110,10 @@ impl AudioSide {
                     *s = from * (1.0 - (i + 1) as f32 / FADE as f32);
                 }
             }
-            // The samples this block lacked are owed: the inference thread drops that
-            // many before pushing again, so the stream stays in time instead of
-            // playing late, and stale audio never enters the ring.
+            // The samples this block lacked are owed: as many are dropped when they
+            // arrive, so the stream stays in time instead of playing late.
             let missing = (out.len() - got) as u64;
-            self.shared.debt.fetch_add(missing, Ordering::AcqRel);
+            self.debt += missing;
             self.fade_in = FADE;
             self.shared.underruns.fetch_add(1, Ordering::Relaxed);
             self.shared.underrun_samples.fetch_add(missing, Ordering::Relaxed);
@@ -97,6 +121,12 @@ impl AudioSide {
         self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;
         self.shared.clock.store(self.clock, Ordering::Release);
+    }
+
+    /// Whether the engine is idle (no voice, tails rung out): what comes out is exact
+    /// silence, so a host may stop calling until the next event.
+    pub fn idle(&self) -> bool {
+        self.shared.idle.load(Ordering::Relaxed) && self.debt == 0
     }
 
     /// Asks the inference thread to reset its model state and, if it had failed (a
@@ -107,12 +137,31 @@ impl AudioSide {
 
     /// Offline rendering only: blocks until the inference thread has rendered all it
     /// can for the events so far, or the ring already holds `block` samples. Never
-    /// call this on a real-time thread.
-    pub fn wait_for_inference(&mut self, block: usize) {
+    /// call this on a real-time thread. A stuck inference thread is waited for at
+    /// most the configured patience, once: the bounce then goes on in silence (counted in
+    /// `offline_timeouts`, reported as an error) instead of hanging the host, and
+    /// waits again in full once the thread has caught up. Returns whether the audio
+    /// was ready.
+    pub fn wait_for_inference(&mut self, block: usize) -> bool {
+        let ready = |s: &Self| s.samples.occupied_len() >= block || s.shared.caught_up.load(Ordering::Acquire) >= s.clock;
+        if ready(self) {
+            self.patient = true;
+            return true;
+        }
+        if !self.patient {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + self.patience;
         let mut spins = 0u32;
-        while self.samples.occupied_len() < block && self.shared.caught_up.load(Ordering::Acquire) < self.clock {
+        while !ready(self) {
             if self.shared.stop.load(Ordering::Relaxed) {
-                return;
+                return false;
+            }
+            if std::time::Instant::now() >= deadline {
+                self.patient = false;
+                self.shared.offline_timeouts.fetch_add(1, Ordering::Relaxed);
+                self.shared.report_error(format!("the inference thread did not answer within {:.1} s; the bounce goes on in silence", self.patience.as_secs_f64()));
+                return false;
             }
             self.inference.unpark();
             spins += 1;
@@ -122,5 +171,6 @@ impl AudioSide {
                 std::thread::sleep(std::time::Duration::from_micros(50));
             }
         }
+        true
     }
 }

@@ -11,12 +11,36 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
+use super::cue::{Cue, TimedCue};
 use super::latency::model_sample;
 use super::resample::StreamResampler;
-use super::shared::Shared;
-use crate::contract::{TimbrePlane, HOP, ROLL_DIM, SOURCE_CHANNELS};
-use crate::features::{Featurizer, TimedEvent};
+use super::safety::OutputStage;
+use super::shared::{PendingModel, Shared};
+use crate::contract::{TimbrePlane, HOP, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
+use crate::features::Featurizer;
 use crate::runtime::ModelRunner;
+
+/// How long the models keep running after the last voice has stopped, so that the
+/// vocoder's and the LSTM's own tails ring out: then the engine goes idle.
+pub const IDLE_TAIL_SECONDS: f32 = 0.25;
+const IDLE_TAIL_FRAMES: u32 = (IDLE_TAIL_SECONDS * SAMPLE_RATE as f32 / HOP as f32) as u32;
+/// −100 dBFS: a silent frame's peak below this ends the tail early.
+const SILENT_PEAK: f32 = 1e-5;
+/// A model output beyond this is not sound but a diverging state (the training data
+/// peaks near 0.3): it is treated like NaN.
+pub const RUNAWAY: f32 = 4.0;
+
+/// Whether the models are running. With no voice in the excitation and the tail
+/// rung out, the engine stops calling ONNX Runtime and emits exact zeros; the model
+/// state and the excitation noise are reset, so the next note sounds exactly as it
+/// does from a fresh start.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Idle {
+    /// True while idle.
+    pub idle: bool,
+    /// Frames since the excitation last had a voice.
+    pub quiet_frames: u32,
+}
 
 /// How long the thread sleeps when it has nothing to do. The audio side never wakes
 /// it (that would be a syscall on the audio thread), so this bounds the reaction time
@@ -26,19 +50,27 @@ pub const POLL: Duration = Duration::from_micros(500);
 pub(super) struct Inference {
     pub runner: ModelRunner,
     pub featurizer: Featurizer,
+    /// The excitation noise's seed, re-used when the engine leaves idle.
+    pub seed: u64,
+    /// Pad position of the frame being rendered, from the cues.
+    pub timbre: (f32, f32),
+    pub idle: Idle,
     pub resampler: StreamResampler,
+    pub output_stage: OutputStage,
     pub plane: TimbrePlane,
-    pub events: HeapCons<TimedEvent>,
+    pub events: HeapCons<TimedCue>,
     pub samples: HeapProd<f32>,
     pub shared: Arc<Shared>,
     pub host_rate: u32,
     pub frames_per_step: usize,
-    pub pending: VecDeque<TimedEvent>,
+    pub pending: VecDeque<TimedCue>,
     pub frames_done: u64,
     pub roll: Vec<f32>,
     pub source: Vec<f32>,
     pub audio: Vec<f32>,
+    /// The last group's output at the host rate; `out[unpushed..]` is not yet in the ring.
     pub out: Vec<f32>,
+    pub unpushed: usize,
 }
 
 impl Inference {
@@ -55,7 +87,8 @@ impl Inference {
             if self.shared.restart.swap(false, Ordering::AcqRel) {
                 self.runner.reset();
                 if self.shared.failed.swap(false, Ordering::AcqRel) {
-                    self.report("inference restarted after a panic".into());
+                    *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    self.shared.report_notice("inference restarted after a panic".into());
                 }
             }
             while self.shared.fault_stall.load(Ordering::Acquire) && !self.shared.stop.load(Ordering::Relaxed) {
@@ -65,6 +98,11 @@ impl Inference {
             let k = self.frames_per_step as u64;
             let target = complete - complete % k;
             while self.frames_done < target && !self.shared.stop.load(Ordering::Relaxed) {
+                if !self.flush() {
+                    // The ring is full (catching up after a stall): the audio side
+                    // drains the stale part first.
+                    break;
+                }
                 // A panic (a bug, or one inside ONNX Runtime's bindings) must not take
                 // the host down or leave the stream without a producer: the thread
                 // goes on rendering silence, in time, until the plugin is reset.
@@ -72,7 +110,7 @@ impl Inference {
                     let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
                     self.shared.panics.fetch_add(1, Ordering::Relaxed);
                     self.shared.failed.store(true, Ordering::Release);
-                    self.report(format!("the inference thread panicked ({msg}); silent until the plugin is reset"));
+                    self.shared.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
                 }
             }
             self.shared.caught_up.store(known, Ordering::Release);
@@ -80,55 +118,39 @@ impl Inference {
         }
     }
 
-    fn frame_of(&self, ev: &TimedEvent) -> u64 {
-        model_sample(ev.time, self.host_rate) / HOP as u64
+    /// Pushes what the last group left unpushed; true once all of it is in the ring.
+    /// Nothing is ever dropped here: after a stall the ring may fill while the audio
+    /// side drops the stale samples, and the rest waits its turn.
+    fn flush(&mut self) -> bool {
+        if self.unpushed < self.out.len() {
+            self.unpushed += self.samples.push_slice(&self.out[self.unpushed..]);
+        }
+        self.unpushed == self.out.len()
+    }
+
+    fn frame_of(&self, cue: &TimedCue) -> u64 {
+        model_sample(cue.time, self.host_rate) / HOP as u64
     }
 
     /// Swaps in a model that finished loading in the background. The old one played
-    /// until now; its sessions are dropped here, off the audio thread.
+    /// until now; it goes back to the loader's thread, which tears it down there.
     fn take_pending_model(&mut self) {
         let Ok(mut slot) = self.shared.pending_model.try_lock() else { return };
-        let Some((runner, plane, origin)) = slot.take() else { return };
+        let Some(PendingModel { runner, plane, origin, retired }) = slot.take() else { return };
         drop(slot);
         let old = std::mem::replace(&mut self.runner, runner);
         self.plane = plane;
         self.runner.reset();
-        drop(old);
+        // If the loader is gone, the old model is dropped here after all.
+        let _ = retired.send(old);
         self.shared.model_swaps.fetch_add(1, Ordering::Relaxed);
-        self.report(format!("now playing {origin}"));
+        self.shared.report_notice(format!("now playing {origin}"));
     }
 
-    fn report(&self, message: String) {
-        *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-    }
-
-    /// Renders one group of `frames_per_step` frames (silence while failed).
-    fn step(&mut self) {
-        let k = self.frames_per_step;
-        let n = k * HOP;
-        self.roll.resize(k * ROLL_DIM, 0.0);
-        self.source.resize(SOURCE_CHANNELS * n, 0.0);
-        for j in 0..k {
-            let frame = self.frames_done + j as u64;
-            while let Some(ev) = self.pending.front() {
-                if self.frame_of(ev) > frame {
-                    break;
-                }
-                let ev = self.pending.pop_front().expect("front exists");
-                self.featurizer.apply(&ev.event);
-            }
-            let f = self.featurizer.end_frame();
-            self.roll[j * ROLL_DIM..(j + 1) * ROLL_DIM].copy_from_slice(f.roll);
-            for c in 0..SOURCE_CHANNELS {
-                self.source[c * n + j * HOP..c * n + (j + 1) * HOP].copy_from_slice(&f.source[c * HOP..(c + 1) * HOP]);
-            }
-        }
-        let (x, y) = self.shared.timbre();
-        let timbre = self.plane.to_embedding(x, y);
-
-        if self.shared.fault_panic.swap(false, Ordering::AcqRel) {
-            panic!("injected fault");
-        }
+    /// Runs both models on the group's features into `self.audio` (silence while
+    /// failed, or after a NaN, a runaway output or a failed run, which also reset
+    /// the model state).
+    fn run_models(&mut self, timbre: [f32; 2], n: usize) -> bool {
         let failed = self.shared.failed.load(Ordering::Acquire);
         let start = Instant::now();
         let result = if failed { Err(String::new()) } else { self.runner.step(&self.roll, &self.source, timbre, &mut self.audio) };
@@ -136,19 +158,19 @@ impl Inference {
         self.shared.busy_ns.fetch_add(ns, Ordering::Relaxed);
         self.shared.max_step_ns.fetch_max(ns, Ordering::Relaxed);
         self.shared.steps.fetch_add(1, Ordering::Relaxed);
-        self.shared.frames.fetch_add(k as u64, Ordering::Relaxed);
+        self.shared.frames.fetch_add(self.frames_per_step as u64, Ordering::Relaxed);
 
         let ok = match result {
-            Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite()) => true,
+            Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite() && s.abs() <= RUNAWAY) => true,
             Ok(()) => {
                 self.shared.nan_resets.fetch_add(1, Ordering::Relaxed);
-                self.report("the model produced NaN/Inf: output silenced and state reset".into());
+                self.shared.report_error(format!("the model produced NaN, Inf or a runaway output (beyond ±{RUNAWAY}): output silenced and state reset"));
                 false
             }
             Err(_) if failed => false,
             Err(e) => {
                 self.shared.model_errors.fetch_add(1, Ordering::Relaxed);
-                self.report(format!("model run failed: {e}"));
+                self.shared.report_error(format!("model run failed: {e}"));
                 false
             }
         };
@@ -159,23 +181,80 @@ impl Inference {
             // stream keeps its timing.
             self.runner.reset();
         }
+        ok
+    }
+
+    /// Renders one group of `frames_per_step` frames: the models' audio, or exact
+    /// silence while idle.
+    fn step(&mut self) {
+        let k = self.frames_per_step;
+        let n = k * HOP;
+        self.roll.resize(k * ROLL_DIM, 0.0);
+        self.source.resize(SOURCE_CHANNELS * n, 0.0);
+        let mut sounding = false;
+        for j in 0..k {
+            let frame = self.frames_done + j as u64;
+            while let Some(cue) = self.pending.front() {
+                if self.frame_of(cue) > frame {
+                    break;
+                }
+                match self.pending.pop_front().expect("front exists").cue {
+                    Cue::Event(event) => self.featurizer.apply(&event),
+                    Cue::Timbre { x, y } => self.timbre = (x, y),
+                }
+            }
+            if self.idle.idle && self.featurizer.roll.active() {
+                // Leaving idle: the noise starts over as from a fresh start (the
+                // model state was reset on entering idle).
+                self.featurizer.excitation.reseed(self.seed);
+                self.idle = Idle::default();
+            }
+            let f = self.featurizer.end_frame();
+            self.roll[j * ROLL_DIM..(j + 1) * ROLL_DIM].copy_from_slice(f.roll);
+            for c in 0..SOURCE_CHANNELS {
+                self.source[c * n + j * HOP..c * n + (j + 1) * HOP].copy_from_slice(&f.source[c * HOP..(c + 1) * HOP]);
+            }
+            sounding |= self.featurizer.excitation.voices() > 0;
+        }
+        let (x, y) = self.timbre;
+        let timbre = self.plane.to_embedding(x, y);
+
+        if self.shared.fault_panic.swap(false, Ordering::AcqRel) {
+            panic!("injected fault");
+        }
+        let mut silent = self.idle.idle;
+        if silent {
+            self.audio.clear();
+            self.audio.resize(n, 0.0);
+            self.shared.idle_frames.fetch_add(k as u64, Ordering::Relaxed);
+        } else {
+            silent = !self.run_models(timbre, n);
+            self.idle.quiet_frames = if sounding { 0 } else { self.idle.quiet_frames.saturating_add(k as u32) };
+            let peak = self.audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            if !sounding && (self.idle.quiet_frames >= IDLE_TAIL_FRAMES || peak < SILENT_PEAK) {
+                // The last frame fades to exact zero, so going idle never clicks.
+                for (i, s) in self.audio.iter_mut().enumerate() {
+                    *s *= 1.0 - (i + 1) as f32 / n as f32;
+                }
+                self.runner.reset();
+                self.idle.idle = true;
+            }
+        }
 
         self.out.clear();
         for j in 0..k {
             self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
         }
-        // Audio the host already went without is stale: drop it rather than play it late.
-        let owed = self.shared.debt.load(Ordering::Acquire);
-        let skip = (owed as usize).min(self.out.len());
-        if skip > 0 {
-            self.shared.debt.fetch_sub(skip as u64, Ordering::AcqRel);
-            self.shared.stale_dropped.fetch_add(skip as u64, Ordering::Relaxed);
+        if silent {
+            // Exact zeros, not the DC blocker's decay toward them.
+            self.out.fill(0.0);
+            self.output_stage.reset();
+        } else {
+            self.output_stage.process(&mut self.out);
         }
-        let fresh = &self.out[skip..];
-        let pushed = self.samples.push_slice(fresh);
-        if pushed < fresh.len() {
-            self.shared.overflow_samples.fetch_add((fresh.len() - pushed) as u64, Ordering::Relaxed);
-        }
+        self.shared.idle.store(self.idle.idle, Ordering::Relaxed);
+        self.unpushed = 0;
+        self.flush();
         self.frames_done += k as u64;
     }
 }

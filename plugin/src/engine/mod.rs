@@ -9,9 +9,11 @@
 //! ```
 
 pub mod audio_side;
+pub mod cue;
 mod inference;
 pub mod latency;
 pub mod resample;
+pub mod safety;
 pub mod shared;
 
 use std::collections::VecDeque;
@@ -23,13 +25,15 @@ use ringbuf::traits::{Producer, Split};
 use ringbuf::HeapRb;
 
 pub use audio_side::AudioSide;
+pub use cue::{Cue, TimedCue};
+pub use inference::{IDLE_TAIL_SECONDS, RUNAWAY};
 pub use latency::Latency;
 pub use shared::Stats;
 
 use crate::contract::{ModelBytes, ModelError, TimbrePlane, SAMPLE_RATE};
-use crate::features::{Featurizer, TimedEvent};
+use crate::features::Featurizer;
 use crate::runtime::{ModelRunner, Provider, ProviderReport};
-use shared::Shared;
+use shared::{PendingModel, Shared};
 
 /// Capacity of the event ring: a whole block of dense MIDI (all 128 keys on and off
 /// many times over) fits.
@@ -52,11 +56,14 @@ pub struct EngineConfig {
     pub seed: u64,
     /// Latency margin for inference compute and wake-up time, in milliseconds.
     pub margin_ms: f32,
+    /// How long an offline wait gives a stuck inference thread before the bounce
+    /// goes on in silence.
+    pub offline_patience: std::time::Duration,
 }
 
 impl EngineConfig {
     pub fn new(sample_rate: u32, max_block: usize) -> Self {
-        Self { sample_rate, max_block, frames_per_step: 2, provider: Provider::Cpu, seed: 0, margin_ms: 5.0 }
+        Self { sample_rate, max_block, frames_per_step: 2, provider: Provider::Cpu, seed: 0, margin_ms: 5.0, offline_patience: audio_side::OFFLINE_PATIENCE }
     }
 }
 
@@ -78,12 +85,10 @@ pub enum EngineError {
 
 /// The non-real-time handle: owns the inference thread, reports latency and stats.
 pub struct EngineHandle {
-    shared: Arc<Shared>,
+    monitor: Monitor,
     thread: Option<JoinHandle<()>>,
     latency: Latency,
     provider: ProviderReport,
-    sample_rate: u32,
-    plane: TimbrePlane,
 }
 
 impl EngineHandle {
@@ -96,47 +101,27 @@ impl EngineHandle {
         &self.provider
     }
 
-    pub fn stats(&self) -> Stats {
-        self.shared.stats()
-    }
-
-    pub fn sample_rate(&self) -> u32 {
-        self.sample_rate
-    }
-
-    pub fn timbre_plane(&self) -> TimbrePlane {
-        self.plane
-    }
-
-    /// The last error the inference thread reported, if any.
-    pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn set_timbre(&self, x: f32, y: f32) {
-        self.shared.set_timbre(x, y);
+    /// The engine's counters, messages and model loading, for any non-real-time thread.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     /// Fault injection for reliability tests: while `stall` is set the inference
     /// thread stops rendering, as if descheduled or stuck in a slow model call.
     #[doc(hidden)]
     pub fn inject_stall(&self, stall: bool) {
-        self.shared.fault_stall.store(stall, Ordering::Release);
+        self.monitor.shared.fault_stall.store(stall, Ordering::Release);
     }
 
     /// Fault injection for reliability tests: the inference thread panics at its next step.
     #[doc(hidden)]
     pub fn inject_panic(&self) {
-        self.shared.fault_panic.store(true, Ordering::Release);
-    }
-
-    /// A handle on the engine's counters that a UI thread can keep.
-    pub fn monitor(&self) -> Monitor {
-        Monitor { shared: self.shared.clone() }
+        self.monitor.shared.fault_panic.store(true, Ordering::Release);
     }
 }
 
-/// Read-only access to a running engine's counters, for the editor.
+/// A running engine's counters and messages, and model loading, for the editor, the
+/// log and the renderer. It can be cloned and kept; it never blocks the engine.
 #[derive(Clone)]
 pub struct Monitor {
     shared: Arc<Shared>,
@@ -147,30 +132,46 @@ impl Monitor {
         self.shared.stats()
     }
 
+    /// The last fault the inference thread reported, if any (cleared by a restart).
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error()
+    }
+
+    /// The last ordinary message: which model is playing, a restart.
+    pub fn last_notice(&self) -> Option<String> {
+        self.shared.last_notice()
+    }
+
+    /// Asks the inference thread to reset its model state and, after a panic, to
+    /// resume: the editor's way out of a failed state without a host reset.
+    pub fn request_restart(&self) {
+        self.shared.restart.store(true, Ordering::Release);
+    }
+
     /// Loads `model` on a new background thread (creating ONNX Runtime sessions can
     /// take long for a big model) while the current model keeps playing; the inference
-    /// thread swaps it in at its next group of frames. The thread's result is the
-    /// provider report, or why the model could not be loaded (the old one then simply
-    /// goes on playing).
+    /// thread swaps it in at its next group of frames and hands the old one back to
+    /// this thread, which tears it down. The thread's result is the provider report,
+    /// or why the model could not be loaded (the old one then simply goes on playing).
     pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, String>> {
         let shared = self.shared.clone();
         std::thread::spawn(move || {
             let runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
             let report = runner.provider.to_string();
             let plane = TimbrePlane::new(&model.manifest.instruments);
-            *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some((runner, plane, model.origin.clone()));
+            let (retired, old) = std::sync::mpsc::channel();
+            *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some(PendingModel { runner, plane, origin: model.origin.clone(), retired });
+            // The old sessions arrive once swapped out (or never, if the engine stops
+            // first: the sender is then dropped and this returns).
+            drop(old.recv());
             Ok(report)
         })
-    }
-
-    pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.monitor.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
             let _ = t.join();
@@ -200,19 +201,22 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let (mut sample_prod, sample_cons) = HeapRb::<f32>::new(capacity).split();
     let zeros = vec![0.0; latency.prefill];
     sample_prod.push_slice(&zeros);
-    let (event_prod, event_cons) = HeapRb::<TimedEvent>::new(EVENT_CAPACITY).split();
+    let (event_prod, event_cons) = HeapRb::<TimedCue>::new(EVENT_CAPACITY).split();
 
     let plane = TimbrePlane::new(&model.manifest.instruments);
     let shared = Arc::new(Shared::default());
-    // Start at the first instrument's point.
-    let (x0, y0) = plane.to_pad(&model.manifest.instruments[0].point);
-    shared.set_timbre(x0, y0);
+    // Until the first timbre cue: the first instrument's point.
+    let timbre = plane.to_pad(&model.manifest.instruments[0].point);
 
     let ratio = config.sample_rate as f64 / SAMPLE_RATE as f64;
     let inference = inference::Inference {
         runner,
         featurizer: Featurizer::new(config.seed),
+        seed: config.seed,
+        timbre,
+        idle: inference::Idle::default(),
         resampler,
+        output_stage: safety::OutputStage::new(config.sample_rate),
         plane,
         events: event_cons,
         samples: sample_prod,
@@ -224,6 +228,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         roll: Vec::new(),
         source: Vec::new(),
         audio: Vec::new(),
+        unpushed: 0,
         out: Vec::with_capacity((config.frames_per_step as f64 * 128.0 * ratio) as usize + 64),
     };
     let thread_shared = shared.clone();
@@ -250,7 +255,10 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         clock: 0,
         fade_in: 0,
         last: 0.0,
+        debt: 0,
+        patience: config.offline_patience,
+        patient: true,
     };
-    let handle = EngineHandle { shared, thread: Some(thread), latency, provider, sample_rate: config.sample_rate, plane };
+    let handle = EngineHandle { monitor: Monitor { shared }, thread: Some(thread), latency, provider };
     Ok((audio, handle))
 }

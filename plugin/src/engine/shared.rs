@@ -1,36 +1,46 @@
 //! State shared between the audio side and the inference thread: atomics only on the
 //! audio side's path, so it never waits.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Mutex;
 
 use crate::contract::TimbrePlane;
 use crate::runtime::ModelRunner;
+
+/// A model loaded in the background, and where the inference thread sends the one it
+/// replaces, so that tearing down its sessions costs the loader's time, not a
+/// deadline of the inference thread.
+pub struct PendingModel {
+    pub runner: ModelRunner,
+    pub plane: TimbrePlane,
+    pub origin: String,
+    pub retired: Sender<ModelRunner>,
+}
 
 #[derive(Default)]
 pub struct Shared {
     /// A model loaded in the background, waiting for the inference thread to take it
     /// at its next group boundary. Neither the audio thread nor (blocking) the
     /// inference thread ever locks it: the inference thread only `try_lock`s.
-    pub pending_model: Mutex<Option<(ModelRunner, TimbrePlane, String)>>,
+    pub pending_model: Mutex<Option<PendingModel>>,
     pub model_swaps: AtomicU64,
     /// Host samples the audio side has completed; every event before it is in the ring.
     pub clock: AtomicU64,
     /// The clock value the inference thread has rendered everything up to.
     pub caught_up: AtomicU64,
-    /// Pad position, f32 bits.
-    pub timbre_x: AtomicU32,
-    pub timbre_y: AtomicU32,
     pub underruns: AtomicU64,
     pub underrun_samples: AtomicU64,
     pub dropped_events: AtomicU64,
     pub nan_resets: AtomicU64,
     pub model_errors: AtomicU64,
-    pub overflow_samples: AtomicU64,
-    /// Samples the audio side missed in underruns and the inference thread has not yet
-    /// dropped. Only the audio side adds and only the inference thread subtracts.
-    pub debt: AtomicU64,
     pub stale_dropped: AtomicU64,
+    /// Frames rendered as exact silence without running the models (idle).
+    pub idle_frames: AtomicU64,
+    /// The inference thread is idle: what it renders now is exact silence.
+    pub idle: AtomicBool,
+    /// Offline waits that gave up on a stuck inference thread.
+    pub offline_timeouts: AtomicU64,
     pub steps: AtomicU64,
     pub frames: AtomicU64,
     pub busy_ns: AtomicU64,
@@ -47,20 +57,12 @@ pub struct Shared {
     /// and panic at the next step.
     pub fault_stall: AtomicBool,
     pub fault_panic: AtomicBool,
-    /// Last error from the inference thread, for the log and the editor. Only
-    /// non-real-time threads touch it.
+    /// Last fault the inference thread reported (a panic, a failed or diverging model
+    /// run), for the log and the editor's warning. Only non-real-time threads touch it.
     pub last_error: Mutex<Option<String>>,
-}
-
-impl Shared {
-    pub fn set_timbre(&self, x: f32, y: f32) {
-        self.timbre_x.store(x.to_bits(), Ordering::Relaxed);
-        self.timbre_y.store(y.to_bits(), Ordering::Relaxed);
-    }
-
-    pub fn timbre(&self) -> (f32, f32) {
-        (f32::from_bits(self.timbre_x.load(Ordering::Relaxed)), f32::from_bits(self.timbre_y.load(Ordering::Relaxed)))
-    }
+    /// Last ordinary event worth showing ("now playing …", "restarted"): not a fault,
+    /// so the editor shows it as information and a restart clears `last_error`.
+    pub last_notice: Mutex<Option<String>>,
 }
 
 /// A snapshot of the engine's counters.
@@ -71,7 +73,10 @@ pub struct Stats {
     pub dropped_events: u64,
     pub nan_resets: u64,
     pub model_errors: u64,
-    pub overflow_samples: u64,
+    /// Frames of exact silence rendered without running the models.
+    pub idle_frames: u64,
+    /// Offline waits that gave up on a stuck inference thread.
+    pub offline_timeouts: u64,
     /// Late samples the inference thread dropped after underruns.
     pub stale_dropped: u64,
     /// Models swapped in while playing.
@@ -88,6 +93,40 @@ pub struct Stats {
     pub max_step_seconds: f64,
 }
 
+impl Stats {
+    /// Whether anything went wrong: an underrun, a dropped event, a model fault, or an
+    /// offline wait that gave up.
+    pub fn troubled(&self) -> bool {
+        self.underruns + self.dropped_events + self.nan_resets + self.model_errors + self.panics + self.offline_timeouts > 0 || self.failed
+    }
+}
+
+/// Every counter as `name=value`, one line: the log line a user reporting a glitch
+/// and the soak test read.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "underruns={} underrun_samples={} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} busy_s={:.3} max_step_ms={:.3}",
+            self.underruns,
+            self.underrun_samples,
+            self.stale_dropped,
+            self.dropped_events,
+            self.nan_resets,
+            self.model_errors,
+            self.panics,
+            self.failed,
+            self.offline_timeouts,
+            self.model_swaps,
+            self.steps,
+            self.frames,
+            self.idle_frames,
+            self.busy_seconds,
+            self.max_step_seconds * 1e3
+        )
+    }
+}
+
 impl Shared {
     pub fn stats(&self) -> Stats {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -97,7 +136,8 @@ impl Shared {
             dropped_events: l(&self.dropped_events),
             nan_resets: l(&self.nan_resets),
             model_errors: l(&self.model_errors),
-            overflow_samples: l(&self.overflow_samples),
+            idle_frames: l(&self.idle_frames),
+            offline_timeouts: l(&self.offline_timeouts),
             stale_dropped: l(&self.stale_dropped),
             model_swaps: l(&self.model_swaps),
             panics: l(&self.panics),
@@ -107,5 +147,23 @@ impl Shared {
             busy_seconds: l(&self.busy_ns) as f64 * 1e-9,
             max_step_seconds: l(&self.max_step_ns) as f64 * 1e-9,
         }
+    }
+}
+
+impl Shared {
+    pub fn report_error(&self, message: String) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    pub fn report_notice(&self, message: String) {
+        *self.last_notice.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn last_notice(&self) -> Option<String> {
+        self.last_notice.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

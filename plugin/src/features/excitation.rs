@@ -88,6 +88,17 @@ impl Excitation {
         Self { voices: [Voice::default(); KEYS], bend: 0.0, ratio: [1.0; HOP], rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
     }
 
+    /// Keys whose voice is running (sounding or in its release).
+    pub fn voices(&self) -> usize {
+        self.voices.iter().filter(|v| v.running).count()
+    }
+
+    /// Restarts the noise as [`Excitation::new`] with `seed` would: an engine leaving
+    /// idle sounds exactly as from a fresh start.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    }
+
     /// Stops a key's voice at once (choke, All Sound Off).
     pub fn stop(&mut self, key: usize) {
         self.voices[key % KEYS] = Voice::default();

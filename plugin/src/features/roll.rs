@@ -47,6 +47,11 @@ impl RollState {
         self.held.is_held(key) || self.sustained[key]
     }
 
+    /// Whether the frame now open would flag any key: one sounds, or was struck in it.
+    pub fn active(&self) -> bool {
+        (0..KEYS).any(|k| self.touched[k] || self.sounding(k))
+    }
+
     /// Current pitch bend in semitones.
     pub fn bend(&self) -> f32 {
         self.bend

@@ -207,7 +207,7 @@ impl MelwaveEditor {
     fn status_line(&mut self, ui: &mut egui::Ui) {
         let (model, provider, latency, problem, monitor) =
             self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.problem.clone(), s.monitor.clone()));
-        let (underruns, error) = match &monitor {
+        let (underruns, failed, error, notice) = match &monitor {
             Some(m) => {
                 let stats = m.stats();
                 let (then, busy, load) = self.load;
@@ -217,16 +217,28 @@ impl MelwaveEditor {
                 } else {
                     self.load.2 = load;
                 }
-                (stats.underruns, m.last_error())
+                (stats.underruns, stats.failed, m.last_error(), m.last_notice())
             }
-            None => (0, None),
+            None => (0, false, None, None),
         };
         ui.label(format!(
             "{model} · {provider} · latency {latency:.1} ms · inference load {:.0} % · underruns {underruns}",
             self.load.2 * 100.0
         ));
+        if let Some(n) = notice {
+            ui.label(egui::RichText::new(n).color(Color32::from_gray(170)));
+        }
         if let Some(p) = problem.or(error) {
-            ui.colored_label(Color32::from_rgb(255, 120, 100), p);
+            ui.horizontal(|ui| {
+                ui.colored_label(Color32::from_rgb(255, 120, 100), p);
+                // A failed inference thread plays silence until restarted: here, or
+                // by the host's reset.
+                if let (true, Some(m)) = (failed, &monitor) {
+                    if ui.button("Restart").clicked() {
+                        m.request_restart();
+                    }
+                }
+            });
         }
     }
 }

@@ -33,11 +33,17 @@ pub struct Melwave {
     was_playing: bool,
     /// The host renders offline (a bounce): it may wait for us, and wants every sample.
     offline: bool,
+    /// The pad position last sent to the engine.
+    pad: (f32, f32),
 }
+
+/// Samples between two timbre cues while the pad moves: finer than a model frame
+/// at any host rate up to 192 kHz.
+const TIMBRE_CUE: usize = 64;
 
 impl Default for Melwave {
     fn default() -> Self {
-        Self { params: Arc::new(MelwaveParams::default()), status: Arc::new(Status::default()), engine: None, mono: Vec::new(), was_playing: false, offline: false }
+        Self { params: Arc::new(MelwaveParams::default()), status: Arc::new(Status::default()), engine: None, mono: Vec::new(), was_playing: false, offline: false, pad: (f32::NAN, f32::NAN) }
     }
 }
 
@@ -119,8 +125,10 @@ impl Plugin for Melwave {
                     s.provider = handle.provider().to_string();
                     s.latency_ms = latency as f32 * 1000.0 / config.sample_rate;
                     s.problem = problem;
-                    s.monitor = Some(handle.monitor());
+                    s.monitor = Some(handle.monitor().clone());
                 });
+                // A new engine starts at its first instrument: send the pad again.
+                self.pad = (f32::NAN, f32::NAN);
                 self.engine = Some(Running { audio, handle });
             }
             Err(e) => {
@@ -148,21 +156,7 @@ impl Plugin for Melwave {
         if let Some(e) = self.engine.take() {
             // One line per session in the log (NICE_LOG picks where): what a user
             // reporting a glitch, and the soak test, need to know.
-            let s = e.handle.stats();
-            nice_log!(
-                "Melwave engine stats: underruns={} underrun_samples={} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} model_swaps={} steps={} busy_s={:.3} max_step_ms={:.3}",
-                s.underruns,
-                s.underrun_samples,
-                s.stale_dropped,
-                s.dropped_events,
-                s.nan_resets,
-                s.model_errors,
-                s.panics,
-                s.model_swaps,
-                s.steps,
-                s.busy_seconds,
-                s.max_step_seconds * 1e3
-            );
+            nice_log!("Melwave engine stats: {}", e.handle.monitor().stats());
         }
     }
 
@@ -187,32 +181,48 @@ impl Plugin for Melwave {
                 engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
             }
         }
-        let (mut x, mut y) = (self.params.timbre_x.value(), self.params.timbre_y.value());
-        for _ in 0..n {
-            x = self.params.timbre_x.smoothed.next();
-            y = self.params.timbre_y.smoothed.next();
-        }
-        // A damaged or hand-edited project can carry any value: keep the pad on the
-        // plane and the gain in its range, whatever the host sends.
+        // The pad travels with the notes, stamped: a cue whenever the smoothed
+        // position moved, at most one per TIMBRE_CUE samples. A damaged or
+        // hand-edited project can carry any value: keep the pad on the plane and the
+        // gain in its range, whatever the host sends.
         let on_pad = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
-        engine.audio.set_timbre(on_pad(x), on_pad(y));
-        let len = n.min(self.mono.len());
-        let mono = &mut self.mono[..len];
-        if self.offline {
-            // Offline the host is not a real-time thread and expects every sample: wait for
-            // inference as the offline renderer does, instead of underrunning.
-            engine.audio.wait_for_inference(len);
-        }
-        engine.audio.process(mono);
-        for (i, samples) in buffer.iter_samples().enumerate() {
-            let db = self.params.gain.smoothed.next();
-            let gain = util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
-            let v = mono.get(i).copied().unwrap_or(0.0) * gain;
-            for s in samples {
-                *s = v;
+        for i in 0..n {
+            let pad = (on_pad(self.params.timbre_x.smoothed.next()), on_pad(self.params.timbre_y.smoothed.next()));
+            if pad != self.pad && (i % TIMBRE_CUE == 0 || i + 1 == n) {
+                engine.audio.set_timbre(i, pad.0, pad.1);
+                self.pad = pad;
             }
         }
-        ProcessStatus::KeepAlive
+        // A host may send a block longer than it announced: it is played in pieces
+        // of the announced size, so that the engine's clock follows the host's.
+        let mut start = 0;
+        let channels = buffer.as_slice();
+        while start < n {
+            let len = (n - start).min(self.mono.len());
+            let mono = &mut self.mono[..len];
+            if self.offline {
+                // Offline the host is not a real-time thread and expects every sample: wait for
+                // inference as the offline renderer does, instead of underrunning.
+                engine.audio.wait_for_inference(len);
+            }
+            engine.audio.process(mono);
+            for (i, &v) in mono.iter().enumerate() {
+                let db = self.params.gain.smoothed.next();
+                let gain = util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
+                for channel in channels.iter_mut() {
+                    channel[start + i] = v * gain;
+                }
+            }
+            start += len;
+        }
+        // Idle, the output is exact zeros: the host may let the plugin sleep until
+        // its next event. Otherwise the tail (releases, the models' ring-out) needs
+        // process() calls even with no input.
+        if engine.audio.idle() {
+            ProcessStatus::Normal
+        } else {
+            ProcessStatus::KeepAlive
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! 3. the cache that `cargo xtask ort` fills (`$MELWAVE_CACHE`, else `~/.cache/melwave`).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The ONNX Runtime release the project is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
@@ -80,19 +80,24 @@ struct Loaded {
     path: PathBuf,
 }
 
-static ENVIRONMENT: OnceLock<Result<Loaded, String>> = OnceLock::new();
+static ENVIRONMENT: OnceLock<Loaded> = OnceLock::new();
+static LOADING: Mutex<()> = Mutex::new(());
 
-/// The process-wide ONNX Runtime environment, loaded on first use. ONNX Runtime
-/// allows one environment per process, so it lives for the whole process.
+/// The process-wide ONNX Runtime environment, loaded on first success. ONNX Runtime
+/// allows one environment per process, so it lives for the whole process. A failure
+/// is not kept: a user who installs the library (`cargo xtask ort`) and reloads the
+/// plugin gets it without restarting the host.
 pub fn environment() -> Result<(&'static ort::environment::Environment, &'static Path), String> {
-    let loaded = ENVIRONMENT.get_or_init(|| {
-        let path = locate()?;
-        let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
-        let env = builder.with_name("melwave").build().map_err(|e| format!("cannot start ONNX Runtime: {e}"))?;
-        Ok(Loaded { env, path })
-    });
-    match loaded {
-        Ok(l) => Ok((&l.env, &l.path)),
-        Err(e) => Err(e.clone()),
+    if let Some(l) = ENVIRONMENT.get() {
+        return Ok((&l.env, &l.path));
     }
+    let _one_at_a_time = LOADING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = ENVIRONMENT.get() {
+        return Ok((&l.env, &l.path));
+    }
+    let path = locate()?;
+    let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+    let env = builder.with_name("melwave").build().map_err(|e| format!("cannot start ONNX Runtime: {e}"))?;
+    let l = ENVIRONMENT.get_or_init(|| Loaded { env, path });
+    Ok((&l.env, &l.path))
 }
