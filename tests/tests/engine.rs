@@ -117,7 +117,20 @@ fn bad_sample_rates_and_blocks_are_refused_with_a_message() {
 #[test]
 fn latency_grows_with_block_size_and_is_reported_per_rate() {
     let model = random_model(1);
-    let lat = |rate, block| engine::start(&model, &EngineConfig::new(rate, block)).unwrap().1.latency().total();
-    assert!(lat(48_000, 1024) > lat(48_000, 128));
-    assert_eq!(lat(48_000, 512) - lat(48_000, 128), 384, "block size adds exactly its own length");
+    let fixed = |rate, block| EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate, block) };
+    let lat = |rate, block| engine::start(&model, &fixed(rate, block)).unwrap().1.latency();
+    assert!(lat(48_000, 1024).total() > lat(48_000, 128).total());
+    assert_eq!(lat(48_000, 512).total() - lat(48_000, 128).total(), 384, "block size adds exactly its own length");
+    // At 48 kHz a frame is exactly 256 host samples: a block must wait for the whole
+    // frame its first sample falls in, so the ring needs one frame plus one block,
+    // less the one sample the frame's completion is seen on.
+    let l = lat(48_000, 128);
+    assert_eq!(l.prefill, 256 + 128 - 1, "{l:?}");
+    assert_eq!(l.margin, 0);
+    // A calibrated margin is what the calibration measured, added on top.
+    let (_, handle) = engine::start(&model, &EngineConfig::new(48_000, 128)).unwrap();
+    let c = handle.calibration().expect("calibrated by default");
+    assert!(c.worst_step >= c.mean_step && c.margin >= engine::calibrate::FLOOR, "{c:?}");
+    assert_eq!(handle.latency().margin, c.margin_samples(48_000));
+    assert_eq!(handle.latency().total(), l.total() + c.margin_samples(48_000));
 }

@@ -192,10 +192,7 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
     for (&(i, s), (r, src)) in crops.iter().zip(&feats) {
         let item = &items[i];
         let total = s + frames;
-        let len = total * HOP;
-        for c in 0..SOURCE_CHANNELS {
-            source.extend_from_slice(&src[c * len + s * HOP..c * len + total * HOP]);
-        }
+        melwave::features::layout::extend_with_frames(&mut source, src, total, s, frames);
         mel.extend_from_slice(&item.mel[s * N_MELS..total * N_MELS]);
         audio.extend_from_slice(&item.audio[s * HOP..total * HOP]);
         // Context before the crop, zero-padded at the item's start.

@@ -17,7 +17,7 @@ use super::resample::StreamResampler;
 use super::safety::OutputStage;
 use super::shared::{PendingModel, Shared};
 use crate::contract::{TimbrePlane, HOP, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
-use crate::features::Featurizer;
+use crate::features::{layout, Featurizer};
 use crate::runtime::ModelRunner;
 
 /// How long the models keep running after the last voice has stopped, so that the
@@ -211,9 +211,7 @@ impl Inference {
             }
             let f = self.featurizer.end_frame();
             self.roll[j * ROLL_DIM..(j + 1) * ROLL_DIM].copy_from_slice(f.roll);
-            for c in 0..SOURCE_CHANNELS {
-                self.source[c * n + j * HOP..c * n + (j + 1) * HOP].copy_from_slice(&f.source[c * HOP..(c + 1) * HOP]);
-            }
+            layout::put_frame(&mut self.source, k, j, f.source);
             sounding |= self.featurizer.excitation.voices() > 0;
         }
         let (x, y) = self.timbre;

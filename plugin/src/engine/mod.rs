@@ -9,9 +9,11 @@
 //! ```
 
 pub mod audio_side;
+pub mod calibrate;
 pub mod cue;
 mod inference;
 pub mod latency;
+pub mod priority;
 pub mod resample;
 pub mod safety;
 pub mod shared;
@@ -54,16 +56,29 @@ pub struct EngineConfig {
     pub provider: Provider,
     /// Seed of the excitation noise.
     pub seed: u64,
-    /// Latency margin for inference compute and wake-up time, in milliseconds.
-    pub margin_ms: f32,
+    /// Latency margin for inference compute and wake-up time.
+    pub margin: Margin,
     /// How long an offline wait gives a stuck inference thread before the bounce
     /// goes on in silence.
     pub offline_patience: std::time::Duration,
+    /// Ask the OS for real-time priority for the inference thread (live playing; a
+    /// bounce or a test has no deadline to keep).
+    pub realtime_priority: bool,
+}
+
+/// How much latency the inference thread gets beyond the exact minimum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Margin {
+    /// Measured at start on this machine (see [`calibrate`]): real-time playing.
+    Calibrated,
+    /// A fixed margin in milliseconds. An offline bounce, which waits for inference,
+    /// needs none, and its latency then never depends on the machine.
+    Fixed(f32),
 }
 
 impl EngineConfig {
     pub fn new(sample_rate: u32, max_block: usize) -> Self {
-        Self { sample_rate, max_block, frames_per_step: 2, provider: Provider::Cpu, seed: 0, margin_ms: 5.0, offline_patience: audio_side::OFFLINE_PATIENCE }
+        Self { sample_rate, max_block, frames_per_step: 1, provider: Provider::Cpu, seed: 0, margin: Margin::Calibrated, offline_patience: audio_side::OFFLINE_PATIENCE, realtime_priority: false }
     }
 }
 
@@ -89,11 +104,23 @@ pub struct EngineHandle {
     thread: Option<JoinHandle<()>>,
     latency: Latency,
     provider: ProviderReport,
+    calibration: Option<calibrate::Calibration>,
+    priority: priority::Priority,
 }
 
 impl EngineHandle {
     pub fn latency(&self) -> Latency {
         self.latency
+    }
+
+    /// How the latency margin was measured, when it was ([`Margin::Calibrated`]).
+    pub fn calibration(&self) -> Option<calibrate::Calibration> {
+        self.calibration
+    }
+
+    /// The inference thread's scheduling: real-time if asked for and granted.
+    pub fn priority(&self) -> &priority::Priority {
+        &self.priority
     }
 
     /// The execution provider in use, and why it differs from the one asked for.
@@ -191,9 +218,15 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     if config.frames_per_step == 0 || config.frames_per_step > 64 {
         return Err(EngineError::FramesPerStep(config.frames_per_step));
     }
-    let runner = ModelRunner::new(model, config.provider)?;
+    let mut runner = ModelRunner::new(model, config.provider)?;
     let provider = runner.provider.clone();
-    let margin = (config.margin_ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize;
+    let (margin, calibration) = match config.margin {
+        Margin::Fixed(ms) => ((ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize, None),
+        Margin::Calibrated => {
+            let c = calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
+            (c.margin_samples(config.sample_rate), Some(c))
+        }
+    };
     let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin).map_err(EngineError::Resampler)?;
     let resampler = resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
 
@@ -232,9 +265,12 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         out: Vec::with_capacity((config.frames_per_step as f64 * 128.0 * ratio) as usize + 64),
     };
     let thread_shared = shared.clone();
+    let (priority_tx, priority_rx) = std::sync::mpsc::channel();
+    let realtime = config.realtime_priority;
     let thread = std::thread::Builder::new()
         .name("melwave-inference".into())
         .spawn(move || {
+            let _ = priority_tx.send(if realtime { priority::promote() } else { priority::Priority::NotAsked });
             // Whatever happens in there, the audio side must learn that nobody is
             // producing any more: it then plays silence and offline waits end.
             struct Exit(Arc<Shared>);
@@ -259,6 +295,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         patience: config.offline_patience,
         patient: true,
     };
-    let handle = EngineHandle { monitor: Monitor { shared }, thread: Some(thread), latency, provider };
+    let priority = priority_rx.recv().unwrap_or(priority::Priority::NotAsked);
+    let handle = EngineHandle { monitor: Monitor { shared }, thread: Some(thread), latency, provider, calibration, priority };
     Ok((audio, handle))
 }

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod excitation;
+pub mod layout;
 pub mod mel;
 pub mod roll;
 

@@ -207,9 +207,7 @@ pub fn featurize(events: &[TimedEvent], n_frames: usize, seed: u64) -> (Vec<f32>
             let mut f = f.borrow_mut();
             let feats = f.end_frame();
             roll.extend_from_slice(feats.roll);
-            for c in 0..SOURCE_CHANNELS {
-                source[c * n + frame * HOP..c * n + (frame + 1) * HOP].copy_from_slice(&feats.source[c * HOP..(c + 1) * HOP]);
-            }
+            super::layout::put_frame(&mut source, n_frames, frame, feats.source);
         },
     );
     (roll, source)

@@ -205,8 +205,8 @@ impl MelwaveEditor {
     }
 
     fn status_line(&mut self, ui: &mut egui::Ui) {
-        let (model, provider, latency, problem, monitor) =
-            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.problem.clone(), s.monitor.clone()));
+        let (model, provider, latency, timing, problem, monitor) =
+            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.timing.clone(), s.problem.clone(), s.monitor.clone()));
         let (underruns, failed, error, notice) = match &monitor {
             Some(m) => {
                 let stats = m.stats();
@@ -225,6 +225,7 @@ impl MelwaveEditor {
             "{model} · {provider} · latency {latency:.1} ms · inference load {:.0} % · underruns {underruns}",
             self.load.2 * 100.0
         ));
+        ui.label(egui::RichText::new(&timing).color(Color32::from_gray(170)).small());
         if let Some(n) = notice {
             ui.label(egui::RichText::new(n).color(Color32::from_gray(170)));
         }

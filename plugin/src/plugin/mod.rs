@@ -100,6 +100,13 @@ impl Plugin for Melwave {
         cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         self.mono = vec![0.0; cfg.max_block];
         self.offline = config.process_mode == ProcessMode::Offline;
+        // A bounce waits for inference: it needs no margin, and its latency (hence
+        // its output) is then the same on every machine.
+        if self.offline {
+            cfg.margin = engine::Margin::Fixed(0.0);
+        } else {
+            cfg.realtime_priority = true;
+        }
         if let Some(p) = &problem {
             nice_log!("Melwave: {p}");
         }
@@ -119,11 +126,17 @@ impl Plugin for Melwave {
             Ok((audio, handle)) => {
                 let latency = handle.latency().total();
                 context.set_latency_samples(latency as u32);
+                let timing = match handle.calibration() {
+                    Some(c) => format!("{c}; inference at {}", handle.priority()),
+                    None => "offline: no margin".into(),
+                };
+                nice_log!("Melwave: latency {:.1} ms at {} Hz, block {}: {timing}", latency as f32 * 1000.0 / config.sample_rate, cfg.sample_rate, cfg.max_block);
                 self.status.update(|s| {
                     s.model = model.origin.clone();
                     s.instruments = status::instrument_marks(&model);
                     s.provider = handle.provider().to_string();
                     s.latency_ms = latency as f32 * 1000.0 / config.sample_rate;
+                    s.timing = timing;
                     s.problem = problem;
                     s.monitor = Some(handle.monitor().clone());
                 });

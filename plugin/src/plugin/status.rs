@@ -19,6 +19,8 @@ pub struct StatusInner {
     pub instruments: Vec<InstrumentMark>,
     pub provider: String,
     pub latency_ms: f32,
+    /// How the latency's margin was chosen (measured at start, or none offline).
+    pub timing: String,
     /// Why the engine or the chosen model is not running, if so.
     pub problem: Option<String>,
     pub monitor: Option<Monitor>,

@@ -230,9 +230,7 @@ impl ModelRunner {
         while f < frames {
             let k = chunk.min(frames - f);
             src.clear();
-            for c in 0..SOURCE_CHANNELS {
-                src.extend_from_slice(&source[c * n + f * HOP..c * n + (f + k) * HOP]);
-            }
+            crate::features::layout::extend_with_frames(&mut src, source, frames, f, k);
             self.step(&roll[f * ROLL_DIM..(f + k) * ROLL_DIM], &src, timbre, &mut out)?;
             mel.extend_from_slice(&self.mel);
             audio.extend_from_slice(&out);

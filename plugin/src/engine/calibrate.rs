@@ -1,0 +1,76 @@
+//! The latency margin, measured on the machine the engine runs on. Machines of the
+//! same kind differ threefold in how long a model step takes, so a guessed margin is
+//! either wasted latency on a quick one or dropouts on a slow one. At start the
+//! engine times its own model steps on silence and keeps a margin that covers the
+//! worst of them with room for scheduling jitter.
+
+use std::time::{Duration, Instant};
+
+use super::inference::POLL;
+use crate::contract::{EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
+use crate::features::{layout, Featurizer};
+use crate::runtime::ModelRunner;
+
+/// Untimed calls first: ONNX Runtime's first runs allocate and warm its caches.
+const WARM_UP: usize = 8;
+const TIMED: usize = 48;
+/// The worst timed step is multiplied by this: the jitter a busy machine adds to a
+/// step that calibration saw (another plugin, the host's own work) is rarely larger.
+pub const SAFETY: f64 = 1.5;
+/// No margin below this: a wake-up and one scheduler tick on an idle machine.
+pub const FLOOR: Duration = Duration::from_millis(1);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// The longest and the mean of the timed steps.
+    pub worst_step: Duration,
+    pub mean_step: Duration,
+    /// The margin chosen from them.
+    pub margin: Duration,
+}
+
+impl Calibration {
+    /// The margin in host samples.
+    pub fn margin_samples(&self, rate: u32) -> usize {
+        (self.margin.as_secs_f64() * rate as f64).ceil() as usize
+    }
+}
+
+impl std::fmt::Display for Calibration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "margin {:.1} ms = {SAFETY} × worst model step {:.2} ms (mean {:.2} ms) + {:.1} ms wake-up, measured at start",
+            self.margin.as_secs_f64() * 1e3,
+            self.worst_step.as_secs_f64() * 1e3,
+            self.mean_step.as_secs_f64() * 1e3,
+            POLL.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,
+/// no keys) and derives the margin; the runner is left reset.
+pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Calibration, String> {
+    let mut featurizer = Featurizer::new(0);
+    let n = frames_per_step * HOP;
+    let roll = vec![0.0f32; frames_per_step * ROLL_DIM];
+    let mut source = vec![0.0f32; SOURCE_CHANNELS * n];
+    for j in 0..frames_per_step {
+        layout::put_frame(&mut source, frames_per_step, j, featurizer.end_frame().source);
+    }
+    let mut audio = Vec::new();
+    let (mut worst, mut total) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..WARM_UP + TIMED {
+        let start = Instant::now();
+        runner.step(&roll, &source, [0.0; EMBED_DIM], &mut audio)?;
+        let took = start.elapsed();
+        if i >= WARM_UP {
+            worst = worst.max(took);
+            total += took;
+        }
+    }
+    runner.reset();
+    let margin = worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
+    Ok(Calibration { worst_step: worst, mean_step: total / TIMED as u32, margin })
+}

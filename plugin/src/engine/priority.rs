@@ -1,0 +1,49 @@
+//! Real-time scheduling for the inference thread. It has a deadline every frame, like
+//! the host's audio thread, and at normal priority a busy desktop (a browser, a
+//! compile) can hold it off the CPU for longer than the latency margin. Asked for
+//! where the OS grants it; refused, the thread runs at normal priority and says so.
+
+/// Below the host's own audio threads (JACK and most DAWs run them at 70–95 on
+/// Linux), which must never wait for us, and above everything that is not audio.
+pub const REALTIME_PRIORITY: u8 = 50;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Not asked for (offline, tests).
+    NotAsked,
+    /// Granted: the policy and priority.
+    RealTime(String),
+    /// Refused; the OS's reason.
+    Refused(String),
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Priority::NotAsked => write!(f, "normal priority (real-time not asked for)"),
+            Priority::RealTime(how) => write!(f, "real-time priority ({how})"),
+            Priority::Refused(why) => write!(f, "normal priority: the OS refused real-time priority ({why})"),
+        }
+    }
+}
+
+/// Moves the calling thread to real-time scheduling, if the OS allows it.
+pub fn promote() -> Priority {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let Ok(value) = ThreadPriorityValue::try_from(REALTIME_PRIORITY) else {
+        return Priority::Refused("priority out of range".into());
+    };
+    #[cfg(unix)]
+    {
+        use thread_priority::unix::{set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadSchedulePolicy};
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(value), ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo)) {
+            Ok(()) => Priority::RealTime(format!("SCHED_FIFO {REALTIME_PRIORITY}")),
+            Err(e) => Priority::Refused(format!("{e:?}")),
+        }
+    }
+    #[cfg(not(unix))]
+    match thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value)) {
+        Ok(()) => Priority::RealTime(format!("priority {REALTIME_PRIORITY}")),
+        Err(e) => Priority::Refused(format!("{e:?}")),
+    }
+}
