@@ -112,6 +112,7 @@ pub fn render(
 }
 
 /// Writes mono 32-bit float WAV.
+#[cfg(feature = "cli")]
 pub fn write_wav(path: &std::path::Path, audio: &[f32], sample_rate: u32) -> Result<(), String> {
     let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -4,8 +4,10 @@
 //! pedal, bends — while Timbre X/Y sweep the pad. It reports underruns and the longest
 //! inference step (from the plugin's own log line), the longest `process()` call, and
 //! memory at the start and end, and how late the (not real-time scheduled) host thread
-//! itself ran. It fails on non-finite or out-of-range output, a silent performance,
-//! missing engine stats, or memory growth beyond the bound.
+//! itself ran. It fails on any underrun after the warm-up, non-finite or out-of-range
+//! output, a silent performance, missing engine stats, or memory growth beyond the
+//! bound. The host thread runs at real-time priority where the OS grants it, as a
+//! sound card's would.
 
 use std::time::Duration;
 
@@ -50,11 +52,18 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
             cues.push((s(t + 8.0 + i as f64 * 0.05), Cue::NoteOn(root + 24, 0.5 + (i % 5) as f64 * 0.1)));
             cues.push((s(t + 8.0 + i as f64 * 0.05 + 0.03), Cue::NoteOff(root + 24)));
         }
-        // A long chord with eight voices.
+        // A long chord with eight voices, under the sustain pedal, bent up a tone and
+        // back over two seconds.
+        cues.push((s(t + 10.4), Cue::Midi([0xB0, 64, 127])));
         for k in [0u8, 7, 12, 16, 19, 24, 28, 31] {
             cues.push((s(t + 10.5), Cue::NoteOn(root + k, 0.6)));
-            cues.push((s(t + 15.5), Cue::NoteOff(root + k)));
+            cues.push((s(t + 11.5), Cue::NoteOff(root + k)));
         }
+        for i in 0..=200u32 {
+            let v = (8192.0 + 8191.0 * (std::f64::consts::PI * i as f64 / 200.0).sin()) as u16;
+            cues.push((s(t + 12.0 + i as f64 * 0.01), Cue::Midi([0xE0, (v & 0x7F) as u8, (v >> 7) as u8])));
+        }
+        cues.push((s(t + 15.5), Cue::Midi([0xB0, 64, 0])));
         // The pad sweeps a circle every phrase, moving every 20 ms.
         for i in 0..800 {
             let a = i as f64 / 800.0 * std::f64::consts::TAU;
@@ -68,11 +77,47 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
     cues
 }
 
+/// What one soak run saw.
+struct Run {
+    underruns: Option<f64>,
+    late_blocks: u64,
+    failed: Vec<String>,
+}
+
 fn main() {
     let seconds: f64 = std::env::var("MELWAVE_SOAK_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600.0);
+    // A sound card's thread is real-time scheduled: so is this host's, above the
+    // plugin's inference thread, where the OS grants it.
+    println!("soak host thread: {}", melwave::engine::priority::promote(HOST_PRIORITY));
+    let first = soak(seconds);
+    // One retry, only when the host thread itself was handed the CPU late: a real
+    // sound card does not wake late and then ask for a burst of blocks, so such an
+    // underrun says nothing about the plugin. Underruns without a late host fail.
+    let run = if first.failed.is_empty() && first.underruns.unwrap_or(0.0) > 0.0 && first.late_blocks > 0 {
+        println!("soak: {} underruns while the host thread ran late {} times; running once more", fmt(first.underruns), first.late_blocks);
+        soak(seconds)
+    } else {
+        first
+    };
+    let mut failed = run.failed;
+    if run.underruns.unwrap_or(0.0) > 0.0 {
+        failed.push(format!("{} underruns after the warm-up", fmt(run.underruns)));
+    }
+    if failed.is_empty() {
+        println!("soak: ok");
+    } else {
+        eprintln!("soak FAILED: {}", failed.join("; "));
+        std::process::exit(1);
+    }
+}
+
+/// The host thread's real-time priority: above the engine's inference thread.
+const HOST_PRIORITY: u8 = 70;
+
+fn soak(seconds: f64) -> Run {
     let log = std::env::temp_dir().join(format!("melwave-soak-{}.log", std::process::id()));
     // nice-plug's logger writes to the file NICE_LOG names; set before the plugin loads.
-    // SAFETY: no other thread exists yet.
+    // SAFETY: the plugin's threads read the environment only when it loads, below.
     unsafe { std::env::set_var("NICE_LOG", &log) };
     let bundle = repo_root().join("target/bundled/Melwave.clap");
     let cues = performance(seconds);
@@ -98,7 +143,7 @@ fn main() {
         }
         blocks += 1;
         for &v in left {
-            if !v.is_finite() || v.abs() > 4.0 {
+            if !v.is_finite() || v.abs() > 1.0 {
                 bad += 1;
             } else {
                 peak = peak.max(v.abs());
@@ -113,12 +158,22 @@ fn main() {
     drop(plugin);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
+    if let Some(line) = text.lines().filter(|l| l.contains("Melwave: latency")).last() {
+        println!("{}", line.trim());
+    }
     let stats: Vec<&str> = text.lines().filter(|l| l.contains("Melwave engine stats")).collect();
     let last = stats.last().copied().unwrap_or("");
     let field = |name: &str| -> Option<f64> { last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()) };
     let underruns = field("underruns");
     println!("blocks: {blocks}; output peak {peak:.3}, rms {:.4}; non-finite or out-of-range samples: {bad}", (sum_sq / (blocks as f64 * BLOCK as f64)).sqrt());
-    println!("underruns: {}; underrun samples: {}; longest inference step: {} ms; inference busy: {} s", fmt(underruns), fmt(field("underrun_samples")), fmt(field("max_step_ms")), fmt(field("busy_s")));
+    println!(
+        "underruns: {}; underrun samples: {}; longest inference step: {} ms; inference busy: {} s; idle frames: {}",
+        fmt(underruns),
+        fmt(field("underrun_samples")),
+        fmt(field("max_step_ms")),
+        fmt(field("busy_s")),
+        fmt(field("idle_frames"))
+    );
     println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / RATE * 1e6);
     println!("host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late", latest.as_secs_f64() * 1e3);
     println!("memory (RSS): {start_mb:.1} MB after warm-up, {end_mb:.1} MB at the end ({:+.1} MB; bound {MEMORY_BOUND_MB} MB); per minute: {:?}", end_mb - start_mb, minute_mb.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>());
@@ -126,10 +181,6 @@ fn main() {
     if bad > 0 {
         failed.push(format!("{bad} non-finite or out-of-range samples"));
     }
-    // Underruns are reported, not failed on: neither this host thread nor the
-    // inference thread is real-time scheduled here, and when the host thread wakes late
-    // it catches up with a burst of blocks no sound card would ask for (counted below).
-    // CI runs showed 1–4 underruns in 2 minutes on a shared 2-core machine.
     if underruns.is_none() {
         failed.push(format!("the plugin logged no engine stats (log: {text:?})"));
     }
@@ -139,12 +190,7 @@ fn main() {
     if peak < 1e-3 {
         failed.push("the performance was silent".into());
     }
-    if failed.is_empty() {
-        println!("soak: ok");
-    } else {
-        eprintln!("soak FAILED: {}", failed.join("; "));
-        std::process::exit(1);
-    }
+    Run { underruns, late_blocks, failed }
 }
 
 fn fmt(v: Option<f64>) -> String {

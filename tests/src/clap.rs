@@ -9,7 +9,7 @@ use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent};
+use clack_host::events::event_types::{MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent};
 use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "org.melwave.melwave";
@@ -28,11 +28,13 @@ impl HostHandlers for Host {
     type AudioProcessor<'a> = ();
 }
 
-/// What the test plays: at `time` (host samples), a note or a parameter change.
+/// What the test plays: at `time` (host samples), a note, a raw MIDI message (pedal,
+/// bend, the channel-mode CCs) or a parameter change.
 #[derive(Clone, Copy, Debug)]
 pub enum Cue {
     NoteOn(u8, f64),
     NoteOff(u8),
+    Midi([u8; 3]),
     Param(&'static str, f64),
 }
 
@@ -40,6 +42,9 @@ pub struct Loaded {
     pub entry: PluginEntry,
     pub instance: PluginInstance<Host>,
     pub params: HashMap<String, ClapId>,
+    /// The largest block announced at activation, when it is not the block size
+    /// played (a host that breaks its promise).
+    pub announced_max: Option<usize>,
 }
 
 /// The descriptor's (id, name, vendor, features).
@@ -66,7 +71,7 @@ pub fn load(path: &Path) -> Loaded {
             params.insert(String::from_utf8_lossy(p.name).into_owned(), p.id);
         }
     }
-    Loaded { entry, instance, params }
+    Loaded { entry, instance, params, announced_max: None }
 }
 
 impl Loaded {
@@ -122,7 +127,7 @@ impl Loaded {
     /// and `process()` time to `sink` (so hours of audio need no memory), deactivates.
     /// Returns the reported latency.
     pub fn stream(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool, mut sink: impl FnMut(&[f32], std::time::Duration)) -> u32 {
-        let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: block as u32 };
+        let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: self.announced_max.unwrap_or(block) as u32 };
         let processor = self.instance.activate(|_, _| (), config).expect("activates");
         let latency = {
             let handle = self.instance.plugin_handle();
@@ -149,6 +154,7 @@ impl Loaded {
                 match cues[next].1 {
                     Cue::NoteOn(k, v) => events.push(&NoteOnEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), v)),
                     Cue::NoteOff(k) => events.push(&NoteOffEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), 0.0)),
+                    Cue::Midi(bytes) => events.push(&MidiEvent::new(at, 0, bytes)),
                     Cue::Param(name, v) => events.push(&ParamValueEvent::new(at, self.params[name], Pckn::match_all(), v)),
                 }
                 next += 1;

@@ -61,6 +61,22 @@ fn plays_morphs_and_releases_at_several_rates_and_blocks() {
     assert!((p.param_value("Timbre X") - 0.9).abs() < 1e-6, "the morph reached the plugin's parameters");
 }
 
+/// A host that sends blocks four times longer than it announced: played in pieces,
+/// the same samples as when it keeps its word.
+#[test]
+fn blocks_longer_than_announced_keep_the_clock() {
+    let mut p = load(&bundle());
+    p.set_offline(true);
+    let rate = 48_000.0;
+    let len = (1.2 * rate) as usize;
+    let (kept, latency) = p.render(rate, 128, &chord(rate), len);
+    p.announced_max = Some(128);
+    let (broken, broken_latency) = p.render(rate, 512, &chord(rate), len);
+    assert_eq!(latency, broken_latency);
+    let worst = kept.iter().zip(&broken).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6 && rms(&kept) > 1e-3, "oversized blocks changed the output by {worst}");
+}
+
 /// A bounce with timbre automation: the same samples every time, and the morph is
 /// heard from its frame on, not before.
 #[test]

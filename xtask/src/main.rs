@@ -384,7 +384,7 @@ fn main() -> Result<()> {
             let out = workspace_root().join("target").join("demo.wav");
             run(cargo()
                 .env("ORT_DYLIB_PATH", &lib)
-                .args(["run", "--release", "-p", "melwave", "--no-default-features", "--", "render", "assets/demo.mid", "-o"])
+                .args(["run", "--release", "-p", "melwave", "--no-default-features", "--features", "cli", "--", "render", "assets/demo.mid", "-o"])
                 .arg(&out)
                 .args(["--instrument", "Grand Piano"]))?;
             println!("{}", out.display());
@@ -425,7 +425,7 @@ fn main() -> Result<()> {
             }
             run(tests.args(["test", "--workspace"]).args(&extra))?;
             // The engine, contract and renderer without nice-plug and egui.
-            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features"]).args(&extra))?;
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features", "--features", "cli"]).args(&extra))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;

@@ -270,7 +270,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let thread = std::thread::Builder::new()
         .name("melwave-inference".into())
         .spawn(move || {
-            let _ = priority_tx.send(if realtime { priority::promote() } else { priority::Priority::NotAsked });
+            let _ = priority_tx.send(if realtime { priority::promote(priority::REALTIME_PRIORITY) } else { priority::Priority::NotAsked });
             // Whatever happens in there, the audio side must learn that nobody is
             // producing any more: it then plays silence and offline waits end.
             struct Exit(Arc<Shared>);

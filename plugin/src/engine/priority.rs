@@ -27,23 +27,25 @@ impl std::fmt::Display for Priority {
     }
 }
 
-/// Moves the calling thread to real-time scheduling, if the OS allows it.
-pub fn promote() -> Priority {
+/// Moves the calling thread to real-time scheduling at `priority` (0–99), if the OS
+/// allows it. The engine uses [`REALTIME_PRIORITY`]; a test host, standing in for a
+/// sound card's thread, goes above it.
+pub fn promote(priority: u8) -> Priority {
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
-    let Ok(value) = ThreadPriorityValue::try_from(REALTIME_PRIORITY) else {
+    let Ok(value) = ThreadPriorityValue::try_from(priority) else {
         return Priority::Refused("priority out of range".into());
     };
     #[cfg(unix)]
     {
         use thread_priority::unix::{set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadSchedulePolicy};
         match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(value), ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo)) {
-            Ok(()) => Priority::RealTime(format!("SCHED_FIFO {REALTIME_PRIORITY}")),
+            Ok(()) => Priority::RealTime(format!("SCHED_FIFO {priority}")),
             Err(e) => Priority::Refused(format!("{e:?}")),
         }
     }
     #[cfg(not(unix))]
     match thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value)) {
-        Ok(()) => Priority::RealTime(format!("priority {REALTIME_PRIORITY}")),
+        Ok(()) => Priority::RealTime(format!("priority {priority}")),
         Err(e) => Priority::Refused(format!("{e:?}")),
     }
 }
