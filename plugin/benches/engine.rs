@@ -23,7 +23,15 @@ fn main() {
     };
     let v = &model.manifest.vocoder.config;
     let m = &model.manifest.mel2mel.config;
-    println!("melwave engine benchmark — model: {} (Mel2Mel LSTM {}×{}, vocoder {} layers × {} channels)", model.origin, m.layers, m.hidden, v.layers, v.channels);
+    println!(
+        "melwave engine benchmark — model: {} (Mel2Mel LSTM {}×{}, vocoder {} layers × {} channels, receptive field {} samples)",
+        model.origin,
+        m.layers,
+        m.hidden,
+        v.layers,
+        v.channels,
+        v.receptive_field()
+    );
     println!("machine: {} cores, load average before: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), loadavg());
 
     // ORT time per call.

@@ -144,13 +144,14 @@ enum Command {
         vocoder: Option<PathBuf>,
         #[arg(long, required_unless_present = "init")]
         data: Option<PathBuf>,
-        #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
+        /// Sizes of a random-weight model (a trained export takes its runs' sizes).
+        #[arg(long, requires = "init", default_value_t = Mel2MelConfig::default().hidden)]
         hidden: usize,
-        #[arg(long, default_value_t = Mel2MelConfig::default().layers)]
+        #[arg(long, requires = "init", default_value_t = Mel2MelConfig::default().layers)]
         lstm_layers: usize,
-        #[arg(long, default_value_t = VocoderConfig::default().layers)]
+        #[arg(long, requires = "init", default_value_t = VocoderConfig::default().layers)]
         vocoder_layers: usize,
-        #[arg(long, default_value_t = VocoderConfig::default().channels)]
+        #[arg(long, requires = "init", default_value_t = VocoderConfig::default().channels)]
         channels: usize,
     },
 }
@@ -200,12 +201,12 @@ fn run(cli: Cli) -> Result<()> {
                 Stage::Mel2mel => train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, ..Default::default() })?,
                 Stage::Vocoder => {
                     let cfg = VocoderConfig { layers: args.vocoder_layers, channels: args.channels, skip_channels: args.channels, ..Default::default() };
-                    train::train_vocoder(&opts, &cfg, None, None)?
+                    train::train_vocoder(&opts, &cfg)?
                 }
                 Stage::Finetune => {
                     let voc = args.vocoder.as_deref().context("finetune needs --vocoder RUN")?;
                     let m2m = args.mel2mel.as_deref().context("finetune needs --mel2mel RUN")?;
-                    train::train_vocoder(&opts, &VocoderConfig::default(), Some(voc), Some(m2m))?
+                    train::finetune_vocoder(&opts, voc, m2m)?
                 }
             };
             let last = state.history.last();

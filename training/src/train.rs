@@ -13,7 +13,7 @@ use melwave::features::{featurize, featurize_roll};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
@@ -347,23 +347,28 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     )
 }
 
-/// Trains the vocoder on ground-truth mels, or (with `finetune`) continues a vocoder run
-/// on the mels a Mel2Mel run predicts.
-pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetune_from: Option<&Path>) -> Result<TrainState> {
+/// Trains a vocoder of size `cfg` on ground-truth mels.
+pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig) -> Result<TrainState> {
+    vocoder_loop(opts, cfg, None, None)
+}
+
+/// Continues the vocoder run `vocoder` (at its own size) on the mels the Mel2Mel run
+/// `mel2mel` predicts, so that the chain matches.
+pub fn finetune_vocoder(opts: &Options, vocoder: &Path, mel2mel: &Path) -> Result<TrainState> {
+    let st = checkpoint::read_state(vocoder)?.with_context(|| format!("{} holds no vocoder run", vocoder.display()))?;
+    let cfg: VocoderConfig = serde_json::from_value(st.config)?;
+    vocoder_loop(opts, &cfg, Some(vocoder), Some(mel2mel))
+}
+
+fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetune_from: Option<&Path>) -> Result<TrainState> {
     const CONTEXT: usize = 128;
     let data = load_data(&opts.data, opts.frames)?;
     tch::manual_seed(opts.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let (cfg, kind) = match init {
-        Some(run) => {
-            let st = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
-            (serde_json::from_value::<VocoderConfig>(st.config)?, "finetune")
-        }
-        None => (cfg.clone(), "vocoder"),
-    };
-    let mut model = Vocoder::new(&vs.root(), &cfg, data.instruments);
+    let kind = if init.is_some() { "finetune" } else { "vocoder" };
+    let mut model = Vocoder::new(&vs.root(), cfg, data.instruments);
     if let Some(run) = init {
-        let st = checkpoint::read_state(run)?.expect("checked above");
+        let st = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
         checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
     } else if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
@@ -386,7 +391,7 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
     }
     // The vocoder follows the embedding; it does not move it.
     model.embedding = model.embedding.set_requires_grad(false);
-    let state = TrainState { kind: kind.into(), config: serde_json::to_value(&cfg)?, instruments: data.instruments, ..Default::default() };
+    let state = TrainState { kind: kind.into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let stft = MultiResStft::default();
     let mel_l1 = MelL1::default();
     let loss = |pred: &Tensor, audio: &Tensor| stft.loss(pred, audio).0 + mel_l1.loss(pred, audio) * MEL_L1_WEIGHT;
@@ -416,9 +421,4 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, f
         },
         || loss(&model.forward(&vb.source, &vmel, &ve), &vb.audio).double_value(&[]),
     )
-}
-
-/// Mean of a tensor as f64 (for reports).
-pub fn mean(t: &Tensor) -> f64 {
-    t.mean(Kind::Float).double_value(&[])
 }

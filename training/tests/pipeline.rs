@@ -32,8 +32,8 @@ fn quick_pipeline_trains_exports_and_plays() {
 
     let (m2m, voc, ft) = (tmp.path().join("m2m"), tmp.path().join("voc"), tmp.path().join("ft"));
     train::train_mel2mel(&opts(&data, &m2m, 60, 4, 128, 3e-3), &Default::default()).unwrap();
-    train::train_vocoder(&opts(&data, &voc, 30, 2, 16, 2e-3), &Default::default(), None, None).unwrap();
-    train::train_vocoder(&opts(&data, &ft, 10, 2, 16, 5e-4), &Default::default(), Some(&voc), Some(&m2m)).unwrap();
+    train::train_vocoder(&opts(&data, &voc, 30, 2, 16, 2e-3), &Default::default()).unwrap();
+    train::finetune_vocoder(&opts(&data, &ft, 10, 2, 16, 5e-4), &voc, &m2m).unwrap();
     let (a, b) = first_and_last(&m2m);
     assert!(b < a, "Mel2Mel loss falls: {a} → {b}");
     let (a, b) = first_and_last(&voc);

@@ -46,10 +46,4 @@ impl StreamResampler {
         let (_, written) = r.process_into_buffer(&input, &mut output, None).expect("fixed-size input always resamples");
         out.extend_from_slice(&self.buf[..written]);
     }
-
-    pub fn reset(&mut self) {
-        if let Some(r) = self.inner.as_mut() {
-            r.reset();
-        }
-    }
 }
