@@ -69,6 +69,8 @@ fn blocks_longer_than_announced_keep_the_clock() {
     p.set_offline(true);
     let rate = 48_000.0;
     let len = (1.2 * rate) as usize;
+    // The parameters end where the chord leaves them: a first render sets them.
+    p.render(rate, 128, &chord(rate), len);
     let (kept, latency) = p.render(rate, 128, &chord(rate), len);
     p.announced_max = Some(128);
     let (broken, broken_latency) = p.render(rate, 512, &chord(rate), len);
@@ -85,16 +87,27 @@ fn automated_bounces_are_bit_identical_and_the_morph_lands_on_its_frame() {
     p.set_offline(true);
     let rate = 48_000.0;
     let len = (1.2 * rate) as usize;
-    let morph = chord(rate);
-    let still: Vec<(u64, Cue)> = morph.iter().filter(|(_, c)| !matches!(c, Cue::Param(..))).cloned().collect();
+    // The project starts with the pad at one place and moves it at 0.5 s.
+    let mut morph = vec![(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.6))];
+    morph.extend(chord(rate));
+    let still: Vec<(u64, Cue)> = morph.iter().filter(|(t, c)| *t == 0 || !matches!(c, Cue::Param(..))).cloned().collect();
+    // Parameters persist between bounces, as in a host: a first bounce leaves them
+    // where every later one starts.
+    p.render(rate, 512, &morph, len);
     let (a, latency) = p.render(rate, 512, &morph, len);
     let (b, _) = p.render(rate, 512, &morph, len);
     assert!(a == b, "two bounces of the same automated project differ");
+    p.render(rate, 512, &morph, len);
     let (c, _) = p.render(rate, 512, &still, len);
     let first = (0..len).find(|&i| (a[i] - c[i]).abs() > 1e-6).expect("the morph changes the sound");
-    // The pad smoother takes a few ms; the resampler's filter reaches back about 3 ms.
+    // At most one model frame early (the cue applies from the start of the frame it
+    // falls in: 256 samples at 48 kHz) and the resampler's filter reach (its delay);
+    // the pad's smoothing ramp starts at once.
     let cue = (0.5 * rate) as usize + latency as usize;
-    assert!(first + 256 >= cue && first <= cue + (0.05 * rate) as usize, "the morph was heard at {first}, its cue is at {cue}");
+    let model = ModelBytes::embedded().unwrap();
+    let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, 512) };
+    let reach = engine::start(&model, &offline).unwrap().1.latency().resampler_delay;
+    assert!(first + 256 + reach >= cue && first <= cue + 256, "the morph was heard at {first}, its cue is at {cue}");
 }
 
 #[test]

@@ -417,7 +417,7 @@ fn main() -> Result<()> {
             // The debug plugin binary with nice-plug's allocation check, which the
             // real-time test hosts; `cargo test` alone builds no cdylib. Same features as
             // the test build, so the two share their artifacts.
-            run(cargo().args(["build", "-p", "melwave", "--lib", "--features", "assert_process_allocs,cuda,tensorrt"]))?;
+            run(cargo().args(["build", "-p", "melwave", "--lib", "--features", "assert_process_allocs,cuda,tensorrt,fault-injection"]))?;
             let mut tests = cargo_with_torch(&venv);
             tests.env("ORT_DYLIB_PATH", &lib).env("MELWAVE_HOST_PYTHON", &host_python).env("MELWAVE_STANDALONE_BIN", &standalone);
             if let Some(reason) = &ardour_skip {

@@ -91,6 +91,7 @@ impl Inference {
                     self.shared.report_notice("inference restarted after a panic".into());
                 }
             }
+            #[cfg(feature = "fault-injection")]
             while self.shared.fault_stall.load(Ordering::Acquire) && !self.shared.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
             }
@@ -217,6 +218,7 @@ impl Inference {
         let (x, y) = self.timbre;
         let timbre = self.plane.to_embedding(x, y);
 
+        #[cfg(feature = "fault-injection")]
         if self.shared.fault_panic.swap(false, Ordering::AcqRel) {
             panic!("injected fault");
         }

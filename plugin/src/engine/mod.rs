@@ -135,13 +135,13 @@ impl EngineHandle {
 
     /// Fault injection for reliability tests: while `stall` is set the inference
     /// thread stops rendering, as if descheduled or stuck in a slow model call.
-    #[doc(hidden)]
+    #[cfg(feature = "fault-injection")]
     pub fn inject_stall(&self, stall: bool) {
         self.monitor.shared.fault_stall.store(stall, Ordering::Release);
     }
 
     /// Fault injection for reliability tests: the inference thread panics at its next step.
-    #[doc(hidden)]
+    #[cfg(feature = "fault-injection")]
     pub fn inject_panic(&self) {
         self.monitor.shared.fault_panic.store(true, Ordering::Release);
     }

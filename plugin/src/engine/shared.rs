@@ -55,7 +55,9 @@ pub struct Shared {
     pub panics: AtomicU64,
     /// Fault injection for the reliability tests: hold the inference thread while set,
     /// and panic at the next step.
+    #[cfg(feature = "fault-injection")]
     pub fault_stall: AtomicBool,
+    #[cfg(feature = "fault-injection")]
     pub fault_panic: AtomicBool,
     /// Last fault the inference thread reported (a panic, a failed or diverging model
     /// run), for the log and the editor's warning. Only non-real-time threads touch it.

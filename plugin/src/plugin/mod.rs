@@ -76,7 +76,9 @@ impl Plugin for Melwave {
         ..AudioIOLayout::const_default()
     }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
-    const SAMPLE_ACCURATE_AUTOMATION: bool = false;
+    // nice-plug splits the block at every parameter change, so a pad move is sent
+    // from its own sample, not from the start of the block it arrived in.
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
     // A block of dense MIDI (chords, pedal, bend) per process call.
     const INPUT_EVENT_CAPACITY: usize = 8192;
 
