@@ -89,16 +89,22 @@ fn main() {
     // A sound card's thread is real-time scheduled: so is this host's, above the
     // plugin's inference thread, where the OS grants it.
     println!("soak host thread: {}", melwave::engine::priority::promote(HOST_PRIORITY));
-    let first = soak(seconds);
+    // nice-plug's logger writes to the file NICE_LOG names, opened once per process
+    // when the plugin first loads: set before that, kept for every run.
+    let log = std::env::temp_dir().join(format!("melwave-soak-{}.log", std::process::id()));
+    // SAFETY: no other thread exists yet.
+    unsafe { std::env::set_var("NICE_LOG", &log) };
+    let first = soak(seconds, &log);
     // One retry, only when the host thread itself was handed the CPU late: a real
     // sound card does not wake late and then ask for a burst of blocks, so such an
     // underrun says nothing about the plugin. Underruns without a late host fail.
     let run = if first.failed.is_empty() && first.underruns.unwrap_or(0.0) > 0.0 && first.late_blocks > 0 {
         println!("soak: {} underruns while the host thread ran late {} times; running once more", fmt(first.underruns), first.late_blocks);
-        soak(seconds)
+        soak(seconds, &log)
     } else {
         first
     };
+    let _ = std::fs::remove_file(&log);
     let mut failed = run.failed;
     if run.underruns.unwrap_or(0.0) > 0.0 {
         failed.push(format!("{} underruns after the warm-up", fmt(run.underruns)));
@@ -114,11 +120,9 @@ fn main() {
 /// The host thread's real-time priority: above the engine's inference thread.
 const HOST_PRIORITY: u8 = 70;
 
-fn soak(seconds: f64) -> Run {
-    let log = std::env::temp_dir().join(format!("melwave-soak-{}.log", std::process::id()));
-    // nice-plug's logger writes to the file NICE_LOG names; set before the plugin loads.
-    // SAFETY: the plugin's threads read the environment only when it loads, below.
-    unsafe { std::env::set_var("NICE_LOG", &log) };
+/// One run; its lines are those `log` gained during it.
+fn soak(seconds: f64, log: &std::path::Path) -> Run {
+    let logged_before = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
     let bundle = repo_root().join("target/bundled/Melwave.clap");
     let cues = performance(seconds);
     let mut plugin = load(&bundle);
@@ -156,8 +160,7 @@ fn soak(seconds: f64) -> Run {
     });
     let end_mb = rss_mb();
     drop(plugin);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
+    let text = std::fs::read_to_string(log).unwrap_or_default().get(logged_before..).unwrap_or_default().to_string();
     if let Some(line) = text.lines().filter(|l| l.contains("Melwave: latency")).last() {
         println!("{}", line.trim());
     }

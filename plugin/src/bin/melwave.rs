@@ -93,7 +93,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if !tail.is_finite() || !(0.0..=60.0).contains(&tail) {
                 return Err(format!("--tail {tail} must be within 0..60 seconds"));
             }
-            let mut config = EngineConfig::new(sample_rate, block);
+            let mut config = EngineConfig::offline(sample_rate, block);
             config.provider = provider;
             config.seed = seed;
             let events = song.timed_events(sample_rate);

@@ -80,6 +80,14 @@ impl EngineConfig {
     pub fn new(sample_rate: u32, max_block: usize) -> Self {
         Self { sample_rate, max_block, frames_per_step: 1, provider: Provider::Cpu, seed: 0, margin: Margin::Calibrated, offline_patience: audio_side::OFFLINE_PATIENCE, realtime_priority: false }
     }
+
+    /// For rendering a file, where nobody waits for the sound: no margin, and four
+    /// frames per model call, which amortises ONNX Runtime's per-call cost (the output
+    /// is the same sample for sample: the streaming contract makes it independent of
+    /// how frames are grouped).
+    pub fn offline(sample_rate: u32, max_block: usize) -> Self {
+        Self { frames_per_step: 4, margin: Margin::Fixed(0.0), ..Self::new(sample_rate, max_block) }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -130,7 +130,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
     runner.reset();
     runner.vocode(&true_mel[..frames * N_MELS], &source[..SOURCE_CHANNELS * len], point, &mut voc).map_err(anyhow::Error::msg)?;
     audio.insert("vocoder (true mel)", voc);
-    let streamed = render(model, &EngineConfig::new(SAMPLE_RATE, 512), pad, &m.events, len, 512, |_, _| {})?.audio;
+    let streamed = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), pad, &m.events, len, 512, |_, _| {})?.audio;
     let (_, whole) = runner.run_in_blocks(&roll, &source, point, frames.max(1)).map_err(anyhow::Error::msg)?;
     let streamed_vs_whole = streamed.iter().zip(&whole).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
     audio.insert("Melwave streamed", streamed);
@@ -178,7 +178,7 @@ fn morphs(model: &ModelBytes, plane: &TimbrePlane, quick: bool) -> Result<Vec<Mo
             for s in 0..=8 {
                 let t = s as f32 / 8.0;
                 let p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
-                let audio = render(model, &EngineConfig::new(SAMPLE_RATE, 512), plane.to_pad(&p), &events, len, 512, |_, _| {})?.audio;
+                let audio = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), plane.to_pad(&p), &events, len, 512, |_, _| {})?.audio;
                 centroids.push(metrics::spectral_centroid(&audio, SAMPLE_RATE as f64));
             }
             let steps: Vec<f64> = centroids.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
