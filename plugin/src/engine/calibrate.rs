@@ -51,35 +51,8 @@ impl std::fmt::Display for Calibration {
     }
 }
 
-/// How much silence the models are run on to find their state of rest: far longer
-/// than the vocoder's receptive field (253 samples) and the LSTM's settling time.
-pub const SETTLE_FRAMES: usize = 96;
-
-/// Runs the models on silence (the excitation's noise, no keys) from zero state and
-/// keeps where they end up as their state of rest ([`ModelRunner::settle`]), then
-/// puts them there. The LSTM's zero state is not silence: trained on crops with
-/// context, from zeros it starts a note softer than it plays one after a pause. An
-/// engine starts, and returns when idle, to this state instead.
-pub fn settle(runner: &mut ModelRunner) -> Result<(), String> {
-    const CHUNK: usize = 8;
-    let mut featurizer = Featurizer::new(0);
-    let n = CHUNK * HOP;
-    let roll = vec![0.0f32; CHUNK * ROLL_DIM];
-    let mut source = vec![0.0f32; SOURCE_CHANNELS * n];
-    let mut audio = Vec::new();
-    runner.reset();
-    for _ in 0..SETTLE_FRAMES / CHUNK {
-        for j in 0..CHUNK {
-            layout::put_frame(&mut source, CHUNK, j, featurizer.end_frame().source);
-        }
-        runner.step(&roll, &source, [0.0; EMBED_DIM], &mut audio)?;
-    }
-    runner.settle();
-    Ok(())
-}
-
 /// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,
-/// no keys) and derives the margin; the runner is left at rest.
+/// no keys) and derives the margin; the runner is left reset.
 pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Calibration, String> {
     let mut featurizer = Featurizer::new(0);
     let n = frames_per_step * HOP;
@@ -99,7 +72,7 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
             total += took;
         }
     }
-    runner.rest();
+    runner.reset();
     let margin = worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
     Ok(Calibration { worst_step: worst, mean_step: total / TIMED as u32, margin })
 }

@@ -85,7 +85,7 @@ impl Inference {
             }
             self.take_pending_model();
             if self.shared.restart.swap(false, Ordering::AcqRel) {
-                self.runner.rest();
+                self.runner.reset();
                 if self.shared.failed.swap(false, Ordering::AcqRel) {
                     *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     self.shared.report_notice("inference restarted after a panic".into());
@@ -141,7 +141,7 @@ impl Inference {
         drop(slot);
         let old = std::mem::replace(&mut self.runner, runner);
         self.plane = plane;
-        self.runner.rest();
+        self.runner.reset();
         // If the loader is gone, the old model is dropped here after all.
         let _ = retired.send(old);
         self.shared.model_swaps.fetch_add(1, Ordering::Relaxed);
@@ -180,7 +180,7 @@ impl Inference {
             self.audio.resize(n, 0.0);
             // The resampler only ever saw finite samples and keeps running, so the
             // stream keeps its timing.
-            self.runner.rest();
+            self.runner.reset();
         }
         ok
     }
@@ -236,7 +236,7 @@ impl Inference {
                 for (i, s) in self.audio.iter_mut().enumerate() {
                     *s *= 1.0 - (i + 1) as f32 / n as f32;
                 }
-                self.runner.rest();
+                self.runner.reset();
                 self.idle.idle = true;
             }
         }

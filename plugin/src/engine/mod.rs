@@ -191,8 +191,7 @@ impl Monitor {
     pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, String>> {
         let shared = self.shared.clone();
         std::thread::spawn(move || {
-            let mut runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
-            calibrate::settle(&mut runner).map_err(|e| format!("the model failed on silence: {e}"))?;
+            let runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
             let report = runner.provider.to_string();
             let plane = TimbrePlane::new(&model.manifest.instruments);
             let (retired, old) = std::sync::mpsc::channel();
@@ -229,7 +228,6 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     }
     let mut runner = ModelRunner::new(model, config.provider)?;
     let provider = runner.provider.clone();
-    calibrate::settle(&mut runner).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed on silence: {e}"))))?;
     let (margin, calibration) = match config.margin {
         Margin::Fixed(ms) => ((ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize, None),
         Margin::Calibrated => {

@@ -22,8 +22,6 @@ struct StateBuf {
 struct StepModel {
     session: Session,
     states: Vec<StateBuf>,
-    /// The state [`ModelRunner::rest`] returns to (zeros until [`ModelRunner::settle`]).
-    rest: Vec<Vec<f32>>,
 }
 
 fn shape_of(spec: &StateSpec) -> Vec<i64> {
@@ -79,9 +77,8 @@ impl StepModel {
         }
         check_ports("input", session.inputs(), &ins).map_err(graph_err)?;
         check_ports("output", session.outputs(), &outs).map_err(graph_err)?;
-        let states: Vec<StateBuf> = states.iter().map(|s| StateBuf { spec: s.clone(), data: vec![0.0; s.shape.iter().product()] }).collect();
-        let rest = states.iter().map(|s| s.data.clone()).collect();
-        Ok((Self { session, states, rest }, report))
+        let states = states.iter().map(|s| StateBuf { spec: s.clone(), data: vec![0.0; s.shape.iter().product()] }).collect();
+        Ok((Self { session, states }, report))
     }
 
     /// One step: `inputs` are (name, shape, data); each output is copied into its buffer;
@@ -116,18 +113,6 @@ impl StepModel {
     fn reset(&mut self) {
         for s in &mut self.states {
             s.data.fill(0.0);
-        }
-    }
-
-    fn settle(&mut self) {
-        for (r, s) in self.rest.iter_mut().zip(&self.states) {
-            r.copy_from_slice(&s.data);
-        }
-    }
-
-    fn rest(&mut self) {
-        for (s, r) in self.states.iter_mut().zip(&self.rest) {
-            s.data.copy_from_slice(r);
         }
     }
 }
@@ -258,18 +243,5 @@ impl ModelRunner {
     pub fn reset(&mut self) {
         self.mel2mel.reset();
         self.vocoder.reset();
-    }
-
-    /// Keeps the current state as the one [`Self::rest`] returns to: called after
-    /// running on silence, it is the state the models are in when nothing sounds.
-    pub fn settle(&mut self) {
-        self.mel2mel.settle();
-        self.vocoder.settle();
-    }
-
-    /// Back to the settled state of silence (zeros if never settled).
-    pub fn rest(&mut self) {
-        self.mel2mel.rest();
-        self.vocoder.rest();
     }
 }
