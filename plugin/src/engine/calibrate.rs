@@ -18,14 +18,17 @@ const TIMED: usize = 48;
 /// build running beside it saw steps 3.4 × calibration's worst, and 6 underruns at
 /// 1.5 ×; alone, the machine's worst steps stay within 2 × of it.
 pub const SAFETY: f64 = 2.0;
-/// No margin below this: a wake-up, a scheduler tick and a virtual machine's own
-/// hiccups.
-pub const FLOOR: Duration = Duration::from_millis(2);
+/// No margin below this. Calibration sees the steady state; in clack-host with 8 held
+/// notes the longest step was 5.9 ms against a calibrated worst of 1.1 ms (a 2-core
+/// virtual machine: the OS and the hypervisor take the CPU away now and then), and a
+/// 2.7 ms margin underran 11 times in 20 s.
+pub const FLOOR: Duration = Duration::from_millis(6);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Calibration {
-    /// The longest and the mean of the timed steps.
+    /// The longest, the second longest and the mean of the timed steps.
     pub worst_step: Duration,
+    pub second_worst_step: Duration,
     pub mean_step: Duration,
     /// The margin chosen from them.
     pub margin: Duration,
@@ -42,11 +45,13 @@ impl std::fmt::Display for Calibration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "margin {:.1} ms = {SAFETY} × worst model step {:.2} ms (mean {:.2} ms) + {:.1} ms wake-up, measured at start",
+            "margin {:.1} ms = max({SAFETY} × second-worst model step {:.2} ms (worst {:.2}, mean {:.2} ms) + {:.1} ms wake-up, floor {:.0} ms), measured at start",
             self.margin.as_secs_f64() * 1e3,
+            self.second_worst_step.as_secs_f64() * 1e3,
             self.worst_step.as_secs_f64() * 1e3,
             self.mean_step.as_secs_f64() * 1e3,
-            POLL.as_secs_f64() * 1e3
+            POLL.as_secs_f64() * 1e3,
+            FLOOR.as_secs_f64() * 1e3
         )
     }
 }
@@ -62,17 +67,21 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
         layout::put_frame(&mut source, frames_per_step, j, featurizer.end_frame().source);
     }
     let mut audio = Vec::new();
-    let (mut worst, mut total) = (Duration::ZERO, Duration::ZERO);
+    let mut times = Vec::with_capacity(TIMED);
     for i in 0..WARM_UP + TIMED {
         let start = Instant::now();
         runner.step(&roll, &source, [0.0; EMBED_DIM], &mut audio)?;
-        let took = start.elapsed();
         if i >= WARM_UP {
-            worst = worst.max(took);
-            total += took;
+            times.push(start.elapsed());
         }
     }
     runner.reset();
-    let margin = worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
-    Ok(Calibration { worst_step: worst, mean_step: total / TIMED as u32, margin })
+    times.sort();
+    // The second-worst, not the worst: one stall of the machine during the second
+    // of calibration (seen: 15.6 ms among steps of 1 ms) would otherwise set a
+    // 30 ms margin for the whole session; the floor covers such stalls while playing.
+    let typical_worst = times[TIMED - 2];
+    let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
+    let mean = times.iter().sum::<Duration>() / TIMED as u32;
+    Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, margin })
 }

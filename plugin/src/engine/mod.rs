@@ -238,7 +238,12 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin).map_err(EngineError::Resampler)?;
     let resampler = resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
 
-    let capacity = latency.prefill + 2 * config.max_block + 2 * config.frames_per_step * resampler.max_output() + 1024;
+    // Room for a second of catch-up besides: after a stall the inference thread pushes
+    // everything it renders at once and the audio side drops the stale part in one
+    // skip. With a ring that only just held the prefill, the two took turns (the audio
+    // side dropping all it saw, then underrunning again on what the producer still
+    // held), and a long stall could keep the stream late.
+    let capacity = latency.prefill + 2 * config.max_block + 2 * config.frames_per_step * resampler.max_output() + 1024 + config.sample_rate as usize;
     let (mut sample_prod, sample_cons) = HeapRb::<f32>::new(capacity).split();
     let zeros = vec![0.0; latency.prefill];
     sample_prod.push_slice(&zeros);
