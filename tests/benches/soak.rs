@@ -170,7 +170,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     let end_mb = rss_mb();
     drop(plugin);
     let text = std::fs::read_to_string(log).unwrap_or_default().get(logged_before..).unwrap_or_default().to_string();
-    if let Some(line) = text.lines().filter(|l| l.contains("Melwave: latency")).last() {
+    if let Some(line) = text.lines().rfind(|l| l.contains("Melwave: latency")) {
         println!("{}", line.trim());
     }
     let stats: Vec<&str> = text.lines().filter(|l| l.contains("Melwave engine stats")).collect();

@@ -83,17 +83,17 @@ impl Loaded {
     }
 
     pub fn save_state(&mut self) -> Vec<u8> {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let ext: PluginState = handle.get_extension().expect("state extension");
         let mut out = Vec::new();
-        ext.save(&mut handle, &mut out).expect("state saves");
+        ext.save(&handle, &mut out).expect("state saves");
         out
     }
 
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let ext: PluginState = handle.get_extension().expect("state extension");
-        ext.load(&mut handle, &mut std::io::Cursor::new(bytes)).map_err(|e| e.to_string())
+        ext.load(&handle, &mut std::io::Cursor::new(bytes)).map_err(|e| e.to_string())
     }
 
     /// Tells the plugin whether it renders offline (a bounce, where the host waits for

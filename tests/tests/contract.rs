@@ -26,7 +26,8 @@ fn manifest_round_trips() {
 
 #[test]
 fn manifest_mismatches_are_refused_naming_the_field() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("sample_rate", Box::new(|v| v["sample_rate"] = 16000.into())),
         ("hop", Box::new(|v| v["hop"] = 256.into())),
         ("n_mels", Box::new(|v| v["n_mels"] = 128.into())),

@@ -143,8 +143,11 @@ pub(crate) fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, 
     Ok(g.op("Add", &[&x, &parts[1]], &[]))
 }
 
+/// One LSTM layer's ONNX `W`, `R` and `B` tensors.
+type LstmTensors = (Vec<f32>, Vec<f32>, Vec<f32>);
+
 /// PyTorch LSTM weights (gates i, f, g, o) → ONNX (gates i, o, f, c), biases concatenated.
-fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>), String> {
+fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<LstmTensors, String> {
     const ORDER: [usize; 4] = [0, 3, 1, 2];
     let reorder = |m: &[f32], cols: usize| -> Vec<f32> {
         ORDER.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect()

@@ -182,7 +182,7 @@ impl ModelRunner {
 
     /// Runs Mel2Mel alone on `n × 256` roll frames; the result is in [`Self::mel`].
     pub fn predict_mel(&mut self, roll: &[f32], timbre: [f32; EMBED_DIM]) -> Result<(), String> {
-        if roll.len() % ROLL_DIM != 0 {
+        if !roll.len().is_multiple_of(ROLL_DIM) {
             return Err(format!("{} roll values is not a whole number of frames", roll.len()));
         }
         let n = (roll.len() / ROLL_DIM) as i64;
@@ -196,7 +196,7 @@ impl ModelRunner {
     /// used by evaluation.
     pub fn vocode(&mut self, mel: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], audio: &mut Vec<f32>) -> Result<(), String> {
         let n = (mel.len() / N_MELS) as i64;
-        if mel.len() % N_MELS != 0 || source.len() != n as usize * SOURCE_CHANNELS * HOP {
+        if !mel.len().is_multiple_of(N_MELS) || source.len() != n as usize * SOURCE_CHANNELS * HOP {
             return Err(format!("vocoder got {} mel values and {} source samples, which is not the same number of frames", mel.len(), source.len()));
         }
         self.vocoder.run(
