@@ -298,7 +298,7 @@ fn run_loop(
         bar.set_position(state.step);
         bar.set_message(format!("loss {l:.4}, {rate:.2} steps/s"));
         let last = state.step == end;
-        if state.step % opts.validate_every == 0 || last {
+        if state.step.is_multiple_of(opts.validate_every) || last {
             let validation = tch::no_grad(&mut validate);
             state.history.push(LossPoint { step: state.step, train: acc / count.max(1) as f64, validation: Some(validation) });
             (acc, count) = (0.0, 0);
@@ -310,7 +310,7 @@ fn run_loop(
                 bar.println(line);
             }
         }
-        if state.step % opts.checkpoint_every == 0 || last {
+        if state.step.is_multiple_of(opts.checkpoint_every) || last {
             save(&mut state, &adam, vs)?;
         }
     }

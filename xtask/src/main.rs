@@ -5,11 +5,12 @@
 //! - `demo`         render assets/demo.mid with the embedded default model
 //! - `test`         set up everything the tests need, then run them all
 //! - `bundle melwave [--release] [--gpu]`  CLAP + VST3 bundles in target/bundled, with
-//!                  ONNX Runtime beside the plugin binary
+//!   ONNX Runtime beside the plugin binary
+//! - `lint`         clippy on the whole workspace, warnings as errors (CI runs it)
 //! - `bench`        print the engine's speed figures
 //! - `train [--quick] [--until STEP]` the whole training chain: setup, dataset,
-//!                  Mel2Mel, vocoder (full size: continuing the committed checkpoints,
-//!                  up to STEP), fine-tune, export, evaluation
+//!   Mel2Mel, vocoder (full size: continuing the committed checkpoints, up to STEP),
+//!   fine-tune, export, evaluation
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -427,6 +428,11 @@ fn main() -> Result<()> {
             // The engine, contract and renderer without nice-plug and egui.
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features", "--features", "cli"]).args(&extra))?;
         }
+        Some("lint") => {
+            // The training crate links libtorch, so clippy needs the venv too.
+            let venv = ensure_torch()?;
+            run(cargo_with_torch(&venv).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        }
         Some("bench") => {
             let lib = ensure_ort(false)?;
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
@@ -445,7 +451,7 @@ fn main() -> Result<()> {
             fuzz(seconds)?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

@@ -89,7 +89,7 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
                     let base = rng.random_range(0..7);
                     let dur = beat * rng.random_range(1.0..4.0);
                     for j in 0..poly {
-                        let deg = base + 2 * j as i32;
+                        let deg = base + 2 * j;
                         w.note(t, scale_key(root - 12 * (j == 0) as i32, mode, deg), v(&mut rng), dur * 0.9);
                     }
                     t += dur;
@@ -120,8 +120,8 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
                 let n = rng.random_range(8..20);
                 let dur = beat * [0.5, 1.0][rng.random_range(0..2)];
                 for i in 0..n {
-                    w.note(t, scale_key(root + 12, mode, i as i32 % 8), v(&mut rng), dur * 0.9);
-                    w.note(t, scale_key(root - 12, mode, 7 - i as i32 % 8), v(&mut rng), dur * 0.9);
+                    w.note(t, scale_key(root + 12, mode, i % 8), v(&mut rng), dur * 0.9);
+                    w.note(t, scale_key(root - 12, mode, 7 - i % 8), v(&mut rng), dur * 0.9);
                     t += dur;
                 }
             }

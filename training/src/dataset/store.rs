@@ -60,7 +60,7 @@ fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
 
 pub fn write(path: &Path, item: &StoredItem) -> Result<()> {
     let n = item.audio.len();
-    if n % HOP != 0 || item.mel.len() != n / HOP * N_MELS {
+    if !n.is_multiple_of(HOP) || item.mel.len() != n / HOP * N_MELS {
         bail!("item shapes disagree: {} samples, {} mel values", n, item.mel.len());
     }
     let events: Vec<i64> = item.events.iter().flat_map(encode).collect();

@@ -73,11 +73,11 @@ impl Stft {
             }
             self.inverse.process(&mut buf);
             let start = Self::frame_start(t);
-            for i in 0..N_FFT {
+            for (i, (b, w)) in buf.iter().zip(&self.window).enumerate() {
                 let s = start + i as i64;
                 if s >= 0 && (s as usize) < len {
-                    out[s as usize] += buf[i].re / N_FFT as f32 * self.window[i];
-                    norm[s as usize] += self.window[i] * self.window[i];
+                    out[s as usize] += b.re / N_FFT as f32 * w;
+                    norm[s as usize] += w * w;
                 }
             }
         }

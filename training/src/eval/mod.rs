@@ -211,11 +211,11 @@ fn write_excerpt(out: &std::path::Path, instrument: &str, r: &Rendered, all_syst
         &out.join(format!("{stem}.png")),
     )?;
     for (name, audio) in &r.audio {
-        let file = match *name {
-            "ground truth" => "truth",
-            MELWAVE => "melwave",
+        let file: String = match *name {
+            "ground truth" => "truth".into(),
+            MELWAVE => "melwave".into(),
             _ if !all_systems => continue,
-            other => &other.to_lowercase().replace([' ', '(', ')'], "_").replace("__", "_").trim_end_matches('_').to_string(),
+            other => other.to_lowercase().replace([' ', '(', ')'], "_").replace("__", "_").trim_end_matches('_').into(),
         };
         write_wav(&out.join(format!("{stem}_{file}.wav")), audio, SAMPLE_RATE).map_err(anyhow::Error::msg)?;
     }

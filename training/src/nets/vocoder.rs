@@ -66,7 +66,12 @@ impl Vocoder {
             let g = z.narrow(1, 0, c).tanh() * z.narrow(1, c, c).sigmoid();
             let out = rs.forward(&g);
             if i + 1 < l {
-                x = x + out.narrow(1, 0, c);
+                // A new tensor, not `+=`: tch's `+=` adds in place, and autograd still
+                // needs the old `x`, which this layer's convolution saved.
+                #[allow(clippy::assign_op_pattern)]
+                {
+                    x = x + out.narrow(1, 0, c);
+                }
             }
             let sk = out.narrow(1, c, s);
             skip = Some(match skip {
