@@ -87,7 +87,7 @@ impl Inference {
             if self.shared.restart.swap(false, Ordering::AcqRel) {
                 self.runner.reset();
                 if self.shared.failed.swap(false, Ordering::AcqRel) {
-                    *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    self.shared.clear_error();
                     self.shared.report_notice("inference restarted after a panic".into());
                 }
             }
@@ -230,8 +230,9 @@ impl Inference {
         } else {
             silent = !self.run_models(timbre, n);
             self.idle.quiet_frames = if sounding { 0 } else { self.idle.quiet_frames.saturating_add(k as u32) };
-            let peak = self.audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-            if !sounding && (self.idle.quiet_frames >= IDLE_TAIL_FRAMES || peak < SILENT_PEAK) {
+            // The peak is only looked at once no voice runs.
+            let quiet = || self.idle.quiet_frames >= IDLE_TAIL_FRAMES || self.audio.iter().all(|s| s.abs() < SILENT_PEAK);
+            if !sounding && quiet() {
                 // The last frame fades to exact zero, so going idle never clicks.
                 for (i, s) in self.audio.iter_mut().enumerate() {
                     *s *= 1.0 - (i + 1) as f32 / n as f32;

@@ -157,6 +157,11 @@ impl Shared {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
 
+    /// A restart ends the fault it was reported for.
+    pub fn clear_error(&self) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     pub fn report_notice(&self, message: String) {
         *self.last_notice.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
