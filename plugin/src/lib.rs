@@ -10,6 +10,7 @@
 pub mod contract;
 pub mod engine;
 pub mod features;
+pub mod files;
 pub mod midi_file;
 #[cfg(feature = "plugin")]
 pub mod plugin;

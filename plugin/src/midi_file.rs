@@ -155,3 +155,39 @@ impl Song {
             .collect()
     }
 }
+
+/// Ticks per quarter note of the files [`Song::to_smf`] writes; with its fixed tempo of
+/// 120 bpm that is 1920 ticks per second, a resolution of 0.52 ms.
+pub const WRITE_TICKS_PER_QUARTER: u16 = 960;
+const WRITE_MICROS_PER_QUARTER: u32 = 500_000;
+
+impl Song {
+    /// A type-0 standard MIDI file that [`parse`] reads back as this song (times to
+    /// the nearest tick): the other half of the codec, for tools and tests that hand
+    /// a performance to another program.
+    pub fn to_smf(&self) -> Vec<u8> {
+        use midly::num::{u15, u24, u28, u4};
+        use midly::{Format, Header, TrackEvent};
+        let ticks_per_second = WRITE_TICKS_PER_QUARTER as f64 * 1e6 / WRITE_MICROS_PER_QUARTER as f64;
+        let mut track: Vec<TrackEvent<'static>> = vec![TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(WRITE_MICROS_PER_QUARTER))) }];
+        let mut last = 0u64;
+        let mut messages = Vec::new();
+        for e in &self.events {
+            let bytes = e.event.to_midi(e.channel & 0x0f);
+            let Ok(LiveEvent::Midi { channel, message }) = LiveEvent::parse(&bytes) else { continue };
+            let tick = (e.seconds.max(0.0) * ticks_per_second).round() as u64;
+            messages.push((tick, channel, message));
+        }
+        for (tick, channel, message) in messages {
+            let delta = tick.saturating_sub(last).min(u28::max_value().as_int() as u64);
+            last = tick;
+            track.push(TrackEvent { delta: u28::new(delta as u32), kind: TrackEventKind::Midi { channel: u4::new(channel.as_int()), message } });
+        }
+        let end = ((self.duration.max(0.0) * ticks_per_second).round() as u64).saturating_sub(last);
+        track.push(TrackEvent { delta: u28::new(end.min(u28::max_value().as_int() as u64) as u32), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+        let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(WRITE_TICKS_PER_QUARTER))), tracks: vec![track] };
+        let mut out = Vec::new();
+        smf.write_std(&mut out).expect("writing to memory cannot fail");
+        out
+    }
+}

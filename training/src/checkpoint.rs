@@ -38,12 +38,6 @@ pub struct TrainState {
     pub history: Vec<LossPoint>,
 }
 
-fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    write(&tmp).with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write checkpoint {}", path.display()))
-}
-
 pub fn save(dir: &Path, vs: &nn::VarStore, adam: &Adam, state: &TrainState) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
     let mut tensors: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(n, t)| (format!("w.{n}"), t)).collect();
@@ -51,14 +45,16 @@ pub fn save(dir: &Path, vs: &nn::VarStore, adam: &Adam, state: &TrainState) -> R
     tensors.push(("meta.step".into(), Tensor::from(state.step as i64)));
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let current = dir.join(WEIGHTS);
-    let tmp = current.with_extension("tmp");
-    Tensor::write_safetensors(&tensors, &tmp).with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;
     if current.exists() {
-        std::fs::rename(&current, dir.join(PREVIOUS)).with_context(|| format!("cannot keep the previous checkpoint in {}", dir.display()))?;
+        // A hard link keeps the old weights as the previous checkpoint while the new
+        // ones replace the current name, so there is no moment without either.
+        let previous = dir.join(PREVIOUS);
+        let _ = std::fs::remove_file(&previous);
+        std::fs::hard_link(&current, &previous).or_else(|_| std::fs::copy(&current, &previous).map(|_| ())).with_context(|| format!("cannot keep the previous checkpoint in {}", dir.display()))?;
     }
-    std::fs::rename(&tmp, &current).with_context(|| format!("cannot write checkpoint {}", current.display()))?;
+    melwave::files::replace_with(&current, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other)).with_context(|| format!("cannot write checkpoint {}", current.display()))?;
     let json = serde_json::to_string_pretty(state)?;
-    write_atomic(&dir.join(STATE), |p| Ok(std::fs::write(p, &json)?))
+    melwave::files::replace(&dir.join(STATE), json.as_bytes()).with_context(|| format!("cannot write checkpoint {}", dir.join(STATE).display()))
 }
 
 pub fn read_state(dir: &Path) -> Result<Option<TrainState>> {

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use melwave::contract::manifest::TRAINING_INSTRUMENTS;
 use melwave::contract::{Instrument, Manifest, ModelBytes, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use melwave::features::{featurize, TimedEvent};
 use melwave::runtime::{ModelRunner, Provider};
@@ -101,21 +100,9 @@ pub fn parity(model: &ModelBytes, m2m: &Mel2Mel, voc: &Vocoder, real: Option<&[T
     Ok(p)
 }
 
-/// The instruments of a model: names for the programs, learned points.
-pub fn instruments(programs: &[u8], presets: &[(u8, String)], points: &[Vec<f32>]) -> Vec<Instrument> {
-    programs
-        .iter()
-        .zip(points)
-        .map(|(&program, point)| {
-            let name = TRAINING_INSTRUMENTS
-                .iter()
-                .find(|i| i.0 == program)
-                .map(|i| i.1.to_string())
-                .or_else(|| presets.iter().find(|p| p.0 == program).map(|p| p.1.clone()))
-                .unwrap_or_else(|| format!("Program {program}"));
-            Instrument { name, program, point: point.clone() }
-        })
-        .collect()
+/// The instruments of a model: the dataset's names for its programs, learned points.
+pub fn instruments(presets: &[(u8, String)], points: &[Vec<f32>]) -> Vec<Instrument> {
+    presets.iter().zip(points).map(|((program, name), point)| Instrument::trained(name, *program, point.clone())).collect()
 }
 
 /// Builds, checks and writes a model folder; refuses to write one that fails parity.

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use melwave::contract::{Manifest, Mel2MelConfig, ModelBytes, VocoderConfig};
 use melwave_train::dataset::{self, DatasetConfig, Split};
 use melwave_train::train::{self, Options};
-use melwave_train::export;
+use melwave_train::{export, instrument};
 
 #[derive(Parser)]
 #[command(name = "melwave-train", version, about = "Train and export Melwave models")]
@@ -86,6 +86,15 @@ struct TrainArgs {
     /// filtering every partial the way it filtered the fundamental.
     #[arg(long, requires = "warm_start")]
     sawtooth_from_sine: bool,
+    /// Vocoder loss: weight of the MR-STFT spectral-convergence term.
+    #[arg(long, default_value_t = train::VocoderLoss::default().sc)]
+    sc_weight: f64,
+    /// Vocoder loss: weight of the log-mel L1 term.
+    #[arg(long, default_value_t = train::VocoderLoss::default().mel)]
+    mel_weight: f64,
+    /// Vocoder loss: weight of the frame-level L1 term.
+    #[arg(long, default_value_t = train::VocoderLoss::default().level)]
+    level_weight: f64,
     #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
     hidden: usize,
     #[arg(long, default_value_t = VocoderConfig::default().layers)]
@@ -105,6 +114,17 @@ enum Command {
         quick: bool,
         #[arg(long, default_value = dataset::synth::DEFAULT_FONT)]
         font: PathBuf,
+        /// General MIDI programs to render, comma-separated (default: the ten
+        /// instruments of the shipped model).
+        #[arg(long, value_delimiter = ',')]
+        programs: Vec<u8>,
+        /// The font's bank the programs come from.
+        #[arg(long, default_value_t = 0, requires = "programs")]
+        bank: u8,
+        /// The instruments' names, comma-separated, one per program (default: the
+        /// presets' names).
+        #[arg(long, value_delimiter = ',', requires = "programs")]
+        names: Vec<String>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -125,6 +145,35 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
         /// One short item per instrument, fewer probes and morph pairs (CI).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Add an instrument to a trained model: fit a new point on its timbre plane to a
+    /// SoundFont preset or to recordings, with every weight frozen, and write a new
+    /// model folder that has it on the pad.
+    AddInstrument {
+        /// The model folder to start from (only read).
+        #[arg(long)]
+        model: PathBuf,
+        /// The SoundFont the preset comes from.
+        #[arg(long, default_value = dataset::synth::DEFAULT_FONT, conflicts_with = "audio")]
+        font: PathBuf,
+        /// The preset's General MIDI program.
+        #[arg(long, required_unless_present = "audio", conflicts_with = "audio")]
+        program: Option<u8>,
+        #[arg(long, default_value_t = 0, conflicts_with = "audio")]
+        bank: u8,
+        /// A folder of recordings: pairs NAME.wav + NAME.mid (the MIDI performance of
+        /// the recording), any sample rate, aligned within 20 ms.
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// The name on the pad (default: the preset's name, or the folder's).
+        #[arg(long)]
+        name: Option<String>,
+        /// The new model folder.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Less material (CI).
         #[arg(long)]
         quick: bool,
     },
@@ -180,13 +229,17 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         until: a.until,
         warm_start: a.warm_start.clone(),
         sawtooth_from_sine: a.sawtooth_from_sine,
+        loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Dataset { out, quick, font, seed } => {
-            let mut cfg = if quick { DatasetConfig::quick(font) } else { DatasetConfig::full(font) };
+        Command::Dataset { out, quick, font, programs, bank, names, seed } => {
+            let mut cfg = if quick { DatasetConfig::quick(font.clone()) } else { DatasetConfig::full(font.clone()) };
+            if !programs.is_empty() {
+                cfg = cfg.with_programs(font, bank, programs, names)?;
+            }
             cfg.seed = seed;
             let m = dataset::build(&cfg, &out)?;
             eprintln!("dataset in {}: {} pieces, {} items", out.display(), m.pieces.len(), m.items.len());
@@ -220,6 +273,17 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::AddInstrument { model, font, program, bank, audio, name, out, quick } => {
+            let source = match (audio, program) {
+                (Some(dir), _) => instrument::Source::Recordings(dir),
+                (None, Some(program)) => instrument::Source::Preset { font, bank, program },
+                (None, None) => bail!("give --program (a SoundFont preset) or --audio (a folder of recordings)"),
+            };
+            let report = instrument::add(&instrument::AddOptions { model, source, name, out: out.clone(), quick })?;
+            print!("{}", instrument::summary(&report));
+            eprintln!("wrote {}", out.display());
+            Ok(())
+        }
         Command::Eval { model, data, out, quick } => {
             let opts = melwave_train::eval::EvalOptions::new(model, data, out, quick);
             melwave_train::eval::run(&opts)?;
@@ -241,7 +305,7 @@ fn run(cli: Cli) -> Result<()> {
             let ds = dataset::read_manifest(&data)?;
             let (mvs, m2m, mstate) = train::load_mel2mel(&m2m_run)?;
             let (vvs, voc, vstate) = train::load_vocoder(&voc_run)?;
-            let instruments = export::instruments(&ds.config.programs, &ds.presets, &melwave_train::nets::points(&mvs));
+            let instruments = export::instruments(&ds.presets, &melwave_train::nets::points(&mvs));
             let summary = |s: &melwave_train::checkpoint::TrainState| {
                 let last = s.history.last();
                 serde_json::json!({

@@ -17,7 +17,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::losses::{tanh_log_mse, MelL1, MultiResStft};
+use crate::losses::{frame_level_l1, tanh_log_mse, MelL1, MultiResStft};
 use crate::nets::mel2mel::Mel2Mel;
 use crate::nets::vocoder::Vocoder;
 use crate::optim::Adam;
@@ -63,6 +63,30 @@ pub struct Options {
     /// With a vocoder warm start: the sawtooth channel takes over the sine's input
     /// weights (see [`route_sine_to_sawtooth`]).
     pub sawtooth_from_sine: bool,
+    /// The vocoder loss's weights (see [`VocoderLoss`]).
+    pub loss: VocoderLoss,
+}
+
+/// The vocoder's loss: `sc · SC + MR-STFT log-magnitude + mel · log-mel L1 + level ·
+/// frame-level L1`.
+///
+/// Spectral convergence is an L2 on linear magnitudes. Where the net cannot place a
+/// partial exactly, L2 is least when the estimate is scaled down, so SC rewards a
+/// quiet guess; that is where the soft attacks come from. The log-mel L1 pools the
+/// bins of each mel band and compares levels in log, so it holds the level of a band
+/// without asking for its exact phase or bin.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VocoderLoss {
+    pub sc: f64,
+    pub mel: f64,
+    /// See [`crate::losses::frame_level_l1`].
+    pub level: f64,
+}
+
+impl Default for VocoderLoss {
+    fn default() -> Self {
+        Self { sc: 1.0, mel: MEL_L1_WEIGHT, level: 0.0 }
+    }
 }
 
 /// Copies another run's weights into a fresh model: every tensor of the same name and
@@ -394,7 +418,15 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
     let state = TrainState { kind: kind.into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let stft = MultiResStft::default();
     let mel_l1 = MelL1::default();
-    let loss = |pred: &Tensor, audio: &Tensor| stft.loss(pred, audio).0 + mel_l1.loss(pred, audio) * MEL_L1_WEIGHT;
+    let w = opts.loss;
+    let loss = |pred: &Tensor, audio: &Tensor| {
+        let (sc, mag) = stft.terms(pred, audio);
+        let mut total = sc * w.sc + mag + mel_l1.loss(pred, audio) * w.mel;
+        if w.level > 0.0 {
+            total = total + frame_level_l1(pred, audio) * w.level;
+        }
+        total
+    };
     let frames = opts.frames;
     let mel_for = |b: &VocoderBatch, e: &Tensor| -> Tensor {
         match &mel2mel {

@@ -12,12 +12,12 @@ use melwave_train::train::{self, Options};
 static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn data(dir: &Path) {
-    let cfg = DatasetConfig { procedural: 3, procedural_seconds: 4.0, real_files: 0, programs: vec![0, 24], ..DatasetConfig::quick(synth::DEFAULT_FONT.into()) };
+    let cfg = DatasetConfig { procedural: 3, procedural_seconds: 4.0, real_files: 0, programs: vec![0, 24], names: vec![], ..DatasetConfig::quick(synth::DEFAULT_FONT.into()) };
     dataset::build(&cfg, dir).unwrap();
 }
 
 fn opts(data: &Path, run: &Path, steps: u64) -> Options {
-    Options { data: data.into(), run: run.into(), steps, batch: 2, frames: 64, lr: 3e-3, clip: 1.0, checkpoint_every: 5, validate_every: 5, seed: 3, threads: 1, until: None, warm_start: None, sawtooth_from_sine: false }
+    Options { data: data.into(), run: run.into(), steps, batch: 2, frames: 64, lr: 3e-3, clip: 1.0, checkpoint_every: 5, validate_every: 5, seed: 3, threads: 1, until: None, warm_start: None, sawtooth_from_sine: false, loss: Default::default() }
 }
 
 fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {
@@ -93,7 +93,7 @@ fn half_written_checkpoints_are_refused_clearly() {
     // A temporary file from an interrupted write is ignored by a fresh run.
     let fresh = tmp.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
-    std::fs::write(fresh.join("checkpoint.tmp"), b"half").unwrap();
+    std::fs::write(melwave::files::temporary_name(&fresh.join(checkpoint::WEIGHTS)), b"half").unwrap();
     train::train_mel2mel(&opts(&d, &fresh, 5), &Default::default()).unwrap();
 }
 

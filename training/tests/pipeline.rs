@@ -13,7 +13,7 @@ use melwave_train::train::{self, Options};
 use melwave_train::{export, nets};
 
 fn opts(data: &Path, run: &Path, steps: u64, batch: usize, frames: usize, lr: f64) -> Options {
-    Options { data: data.into(), run: run.into(), steps, batch, frames, lr, clip: 1.0, checkpoint_every: 10, validate_every: 10, seed: 1, threads: 2, until: None, warm_start: None, sawtooth_from_sine: false }
+    Options { data: data.into(), run: run.into(), steps, batch, frames, lr, clip: 1.0, checkpoint_every: 10, validate_every: 10, seed: 1, threads: 2, until: None, warm_start: None, sawtooth_from_sine: false, loss: Default::default() }
 }
 
 fn first_and_last(run: &Path) -> (f64, f64) {
@@ -42,7 +42,7 @@ fn quick_pipeline_trains_exports_and_plays() {
 
     let (mvs, mel2mel, mstate) = train::load_mel2mel(&m2m).unwrap();
     let (vvs, vocoder, vstate) = train::load_vocoder(&ft).unwrap();
-    let instruments = export::instruments(&m.config.programs, &m.presets, &nets::points(&mvs));
+    let instruments = export::instruments(&m.presets, &nets::points(&mvs));
     let manifest = melwave::contract::Manifest::new(
         serde_json::from_value(mstate.config).unwrap(),
         serde_json::from_value(vstate.config).unwrap(),

@@ -139,8 +139,10 @@ const GUI_PACKAGES: [&str; 8] = ["libasound2-dev", "pkg-config", "libjack-jackd2
 /// whose dummy driver stands in for a sound card.
 const ARDOUR_PACKAGES: [&str; 2] = ["ardour", "jackd2"];
 
-/// Debian packages the training data comes from: the SoundFont and the MIDI corpora.
-const DATA_PACKAGES: [&str; 6] = ["fluid-soundfont-gm", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data"];
+/// Debian packages the training data comes from: the SoundFont and the MIDI corpora,
+/// and a second font (TimGM6mb) whose renders stand in for recordings in the
+/// add-instrument tests.
+const DATA_PACKAGES: [&str; 7] = ["fluid-soundfont-gm", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data", "timgm6mb-soundfont"];
 
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]).output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
@@ -237,7 +239,38 @@ fn seed_run(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn train(quick: bool, until: Option<&str>) -> Result<()> {
+/// Instruments of the user's choosing: `cargo xtask train --font F --programs 0,40,73
+/// [--bank N] [--names a,b,c] [--out DIR]`.
+struct CustomSet {
+    font: String,
+    programs: String,
+    bank: Option<String>,
+    names: Option<String>,
+    out: Option<PathBuf>,
+}
+
+impl CustomSet {
+    fn from_args(args: &[String]) -> Result<Option<Self>> {
+        let font = value_of(args, "--font");
+        let programs = value_of(args, "--programs");
+        let (font, programs) = match (font, programs) {
+            (None, None) => return Ok(None),
+            (f, Some(p)) => (f.unwrap_or("/usr/share/sounds/sf2/FluidR3_GM.sf2").to_string(), p.to_string()),
+            (Some(_), None) => bail!("--font needs --programs: which of the font's presets to train (e.g. --programs 0,40,73)"),
+        };
+        let s = |f: &str| value_of(args, f).map(str::to_string);
+        Ok(Some(Self { font, programs, bank: s("--bank"), names: s("--names"), out: s("--out").map(PathBuf::from) }))
+    }
+
+    /// A folder name that is the same for the same choice, so a rerun resumes.
+    fn key(&self) -> String {
+        let all = format!("{}|{}|{:?}|{:?}", self.font, self.programs, self.bank, self.names);
+        let h = all.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        format!("custom-{h:016x}")
+    }
+}
+
+fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<()> {
     let lib = ensure_ort(false)?;
     let venv = ensure_torch()?;
     ensure_debian(&DATA_PACKAGES)?;
@@ -248,6 +281,10 @@ fn train(quick: bool, until: Option<&str>) -> Result<()> {
         // The quick run starts from scratch every time, so CI always tests the whole chain.
         let _ = std::fs::remove_dir_all(&base);
         (base.join("data"), base.join("runs"), base.join("model"))
+    } else if let Some(c) = &custom {
+        let key = c.key();
+        let out = c.out.clone().unwrap_or_else(|| workspace_root().join("target").join("models").join(&key));
+        (cache_dir().join("datasets").join(&key), cache_dir().join("runs").join(&key), out)
     } else {
         (cache_dir().join("datasets").join("full-v2"), cache_dir().join("runs").join("v2"), workspace_root().join("models").join("default"))
     };
@@ -262,18 +299,36 @@ fn train(quick: bool, until: Option<&str>) -> Result<()> {
     let p = |p: &Path| p.display().to_string();
     let (m2m, voc, ft) = (runs.join("mel2mel"), runs.join("vocoder"), runs.join("finetune"));
     if !data.join("dataset.json").is_file() {
-        run(&mut tool(&["dataset", "--out", &p(&data)]))?;
+        let mut dataset = tool(&["dataset", "--out", &p(&data)]);
+        if let Some(c) = &custom {
+            dataset.args(["--font", &c.font, "--programs", &c.programs]);
+            if let Some(b) = &c.bank {
+                dataset.args(["--bank", b]);
+            }
+            if let Some(n) = &c.names {
+                dataset.args(["--names", n]);
+            }
+        }
+        run(&mut dataset)?;
     }
     if quick {
         run(&mut tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
         run(&mut tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
     } else {
         let shipped = workspace_root().join("models").join("default").join("checkpoints");
-        seed_run(&shipped.join("mel2mel"), &m2m)?;
-        seed_run(&shipped.join("vocoder"), &voc)?;
-        // Two stages, one core each, at once.
-        let mut a = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", FULL_MEL2MEL_STEPS, "--lr", "3e-4"]).spawn()?;
+        let mut mel2mel = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", FULL_MEL2MEL_STEPS, "--lr", "3e-4"]);
         let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--lr", "5e-4", "--checkpoint-every", "50"]);
+        if custom.is_some() {
+            // Other instruments: new runs that start from the shipped weights (all but
+            // the embedding, whose size follows the number of instruments).
+            mel2mel.args(["--warm-start", &p(&shipped.join("mel2mel"))]);
+            vocoder.args(["--warm-start", &p(&shipped.join("vocoder"))]);
+        } else {
+            seed_run(&shipped.join("mel2mel"), &m2m)?;
+            seed_run(&shipped.join("vocoder"), &voc)?;
+        }
+        // Two stages, one core each, at once.
+        let mut a = mel2mel.spawn()?;
         if let Some(u) = until {
             vocoder.args(["--until", u]);
         }
@@ -390,7 +445,7 @@ fn main() -> Result<()> {
                 .args(["--instrument", "Grand Piano"]))?;
             println!("{}", out.display());
         }
-        Some("train") => train(has("--quick"), value_of(&args, "--until"))?,
+        Some("train") => train(has("--quick"), value_of(&args, "--until"), CustomSet::from_args(&args)?)?,
         Some("bundle") => {
             bundle(&args)?;
         }
@@ -451,7 +506,7 @@ fn main() -> Result<()> {
             fuzz(seconds)?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] [--font SF2 --programs P,P,.. [--bank N] [--names A,B,..] [--out DIR]] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

@@ -28,9 +28,28 @@ pub const TRAINING_INSTRUMENTS: [(u8, &str); 10] = [
 #[serde(deny_unknown_fields)]
 pub struct Instrument {
     pub name: String,
+    /// The General MIDI program (and bank) it was trained on; for an instrument added
+    /// from recordings, 0.
     pub program: u8,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bank: u8,
     /// The instrument's learned point in the timbre embedding.
     pub point: Vec<f32>,
+    /// Set for an instrument added to a trained model (`melwave-train add-instrument`):
+    /// where it came from. The pad marks these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
+}
+
+impl Instrument {
+    /// One of the instruments the model was trained on.
+    pub fn trained(name: &str, program: u8, point: Vec<f32>) -> Self {
+        Self { name: name.into(), program, bank: 0, point, added: None }
+    }
 }
 
 /// A state tensor carried from one step call to the next.

@@ -77,7 +77,7 @@ impl ModelBytes {
             .enumerate()
             .map(|(i, &(program, name))| {
                 let a = std::f32::consts::TAU * i as f32 / TRAINING_INSTRUMENTS.len() as f32;
-                Instrument { name: name.into(), program, point: vec![a.cos(), a.sin()] }
+                Instrument::trained(name, program, vec![a.cos(), a.sin()])
             })
             .collect();
         let provenance = serde_json::json!({ "init": "random", "seed": seed, "trained": false });
@@ -90,8 +90,8 @@ impl ModelBytes {
         m
     }
 
-    /// Writes the folder, each file through a temporary name and a rename so that a
-    /// failed write never leaves a half-written model behind.
+    /// Writes the folder, each file through [`crate::files::replace`], so that a failed
+    /// write never leaves a half-written file behind.
     pub fn write_dir(&self, dir: &Path) -> Result<(), ModelError> {
         std::fs::create_dir_all(dir).map_err(|source| ModelError::Write { path: dir.to_path_buf(), source })?;
         let json = self.manifest.to_json();
@@ -102,10 +102,7 @@ impl ModelBytes {
         ];
         for (name, bytes) in files {
             let path = dir.join(name);
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, bytes)
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|source| ModelError::Write { path: path.clone(), source })?;
+            crate::files::replace(&path, bytes).map_err(|source| ModelError::Write { path: path.clone(), source })?;
         }
         Ok(())
     }

@@ -47,3 +47,15 @@ impl StreamResampler {
         out.extend_from_slice(&self.buf[..written]);
     }
 }
+
+/// A whole clip at `rate` Hz → the model rate, with the resampler's delay trimmed so
+/// that sample 0 stays at time 0 (offline use: recordings brought to the model).
+pub fn clip_to_model_rate(audio: &[f32], rate: u32) -> Result<Vec<f32>, String> {
+    if rate == SAMPLE_RATE || audio.is_empty() {
+        return Ok(audio.to_vec());
+    }
+    let mut r = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, 1024, 1, FixedSync::Both).map_err(|e| format!("cannot resample {rate} Hz to {SAMPLE_RATE} Hz: {e}"))?;
+    let input = InterleavedSlice::new(audio, 1, audio.len()).map_err(|e| format!("{e}"))?;
+    let out = r.process_all(&input, audio.len(), None).map_err(|e| format!("resampling {rate} Hz to {SAMPLE_RATE} Hz failed: {e}"))?;
+    Ok(out.take_data())
+}

@@ -38,6 +38,11 @@ type LoadResult = Result<(String, Vec<InstrumentMark>), String>;
 
 const PAD_BG: Color32 = Color32::from_rgb(24, 28, 38);
 const ACCENT: Color32 = Color32::from_rgb(255, 176, 64);
+/// Marks of instruments added to the trained model.
+const ADDED: Color32 = Color32::from_rgb(120, 230, 160);
+/// How close (in pad units) the handle must be to an instrument for the preset menu to
+/// name it.
+const SNAP: f32 = 0.02;
 
 impl MelwaveEditor {
     /// Reads and validates the folder, and creates its ONNX Runtime sessions, on a
@@ -115,7 +120,12 @@ impl MelwaveEditor {
         let marks = self.status.snapshot(|s| s.instruments.clone());
         for m in &marks {
             let p = to_screen(m.pad.0, m.pad.1);
-            painter.circle_filled(p, 4.0, Color32::from_rgb(120, 170, 255));
+            if m.added {
+                // Added instruments: a ring, so the trained ones stay recognisable.
+                painter.circle_stroke(p, 5.0, Stroke::new(2.0, ADDED));
+            } else {
+                painter.circle_filled(p, 4.0, Color32::from_rgb(120, 170, 255));
+            }
             painter.text(p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM, &m.name, FontId::proportional(12.0), Color32::from_gray(220));
         }
         let gui = self.gui.clone();
@@ -138,10 +148,7 @@ impl MelwaveEditor {
             }
             if response.double_clicked() {
                 // Snap to the nearest instrument.
-                if let Some(m) = marks.iter().min_by(|a, b| {
-                    let d = |m: &super::status::InstrumentMark| (m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2);
-                    d(a).total_cmp(&d(b))
-                }) {
+                if let Some((m, _)) = super::status::nearest(&marks, x, y) {
                     self.set_timbre(m.pad.0, m.pad.1);
                 }
             } else if response.clicked() {
@@ -157,6 +164,21 @@ impl MelwaveEditor {
         let Some(gui) = self.gui.clone() else { return };
         ui.label(egui::RichText::new("Instruments").strong());
         let marks = self.status.snapshot(|s| s.instruments.clone());
+        // The preset menu: every instrument of the model, the one under the handle shown.
+        let (x, y) = (self.params.timbre_x.value(), self.params.timbre_y.value());
+        let here = super::status::nearest(&marks, x, y).filter(|(_, d)| *d < SNAP).map_or("(between instruments)".to_string(), |(m, _)| m.name.clone());
+        let mut chosen = None;
+        egui::ComboBox::from_id_salt("preset").selected_text(here).width(180.0).show_ui(ui, |ui| {
+            for m in &marks {
+                let label = if m.added { format!("{} (added)", m.name) } else { m.name.clone() };
+                if ui.selectable_label(false, label).clicked() {
+                    chosen = Some(m.pad);
+                }
+            }
+        });
+        if let Some(pad) = chosen {
+            self.set_timbre(pad.0, pad.1);
+        }
         egui::Grid::new("instruments").num_columns(2).spacing([6.0, 4.0]).show(ui, |ui| {
             for (i, m) in marks.iter().enumerate() {
                 if ui.button(&m.name).clicked() {

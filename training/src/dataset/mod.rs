@@ -39,7 +39,13 @@ pub struct DatasetConfig {
     /// Seconds rendered after the last event, so releases are in the data.
     pub tail_seconds: f64,
     pub font: PathBuf,
+    /// The font's bank the programs are taken from.
+    #[serde(default)]
+    pub bank: u8,
     pub programs: Vec<u8>,
+    /// The instruments' names, one per program; empty: the presets' own names.
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 impl DatasetConfig {
@@ -54,8 +60,40 @@ impl DatasetConfig {
             excerpt_seconds: 15.0,
             tail_seconds: 0.5,
             font,
+            bank: 0,
             programs: TRAINING_INSTRUMENTS.iter().map(|i| i.0).collect(),
+            names: TRAINING_INSTRUMENTS.iter().map(|i| i.1.to_string()).collect(),
         }
+    }
+
+    /// The same sizes on other programs of another font (or bank). `names` may be
+    /// empty (the presets name the instruments) or hold one name per program.
+    pub fn with_programs(mut self, font: PathBuf, bank: u8, programs: Vec<u8>, names: Vec<String>) -> Result<Self> {
+        if programs.is_empty() {
+            bail!("no programs given");
+        }
+        if let Some(p) = programs.iter().find(|&&p| p > 127) {
+            bail!("program {p} is not a MIDI program (0–127)");
+        }
+        if bank > 127 {
+            bail!("bank {bank} is not a melodic MIDI bank (0–127)");
+        }
+        let mut seen = programs.clone();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            bail!("a program is listed twice in {programs:?}");
+        }
+        if !names.is_empty() && names.len() != programs.len() {
+            bail!("{} names for {} programs: give one name per program, or none", names.len(), programs.len());
+        }
+        if names.iter().any(|n| n.trim().is_empty()) {
+            bail!("an instrument name is empty");
+        }
+        self.font = font;
+        self.bank = bank;
+        self.programs = programs;
+        self.names = names;
+        Ok(self)
     }
 
     /// A tiny dataset for CI's end-to-end run.
@@ -111,7 +149,7 @@ pub struct ItemInfo {
 pub struct DatasetManifest {
     pub format: String,
     pub config: DatasetConfig,
-    /// (program, preset name) as found in the font.
+    /// (program, instrument name): the name given, or the preset's as the font has it.
     pub presets: Vec<(u8, String)>,
     pub pieces: Vec<Piece>,
     pub items: Vec<ItemInfo>,
@@ -119,7 +157,7 @@ pub struct DatasetManifest {
 }
 
 /// The pieces: procedural ones, then excerpts of the real files.
-fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
+pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
     let mut out = Vec::new();
     for i in 0..cfg.procedural {
         let source = format!("procedural/{i}");
@@ -158,8 +196,12 @@ fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
 
 /// Renders every piece on every program into `dir`, in parallel, and writes the manifest.
 pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
+    if !cfg.names.is_empty() && cfg.names.len() != cfg.programs.len() {
+        bail!("{} names for {} programs", cfg.names.len(), cfg.programs.len());
+    }
     let font = synth::load_font(&cfg.font)?;
-    let names = synth::preset_names(&font, &cfg.programs)?;
+    let presets = synth::preset_names(&font, cfg.bank, &cfg.programs)?;
+    let names = if cfg.names.is_empty() { presets } else { cfg.names.clone() };
     let pieces = pieces(cfg)?;
     if pieces.is_empty() {
         bail!("the dataset would be empty");
@@ -174,7 +216,7 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
             let (piece, song) = &pieces[pid];
             let length = song.duration + cfg.tail_seconds;
             let events: Vec<TimedEvent> = song.timed_events(SAMPLE_RATE);
-            let mut audio = synth::render(&font, &events, program, length)?;
+            let mut audio = synth::render(&font, &events, cfg.bank, program, length)?;
             audio.truncate(audio.len() / HOP * HOP);
             let mel = LogMel::new().compute(&audio);
             let file = format!("items/{pid:05}_{program:03}.safetensors");

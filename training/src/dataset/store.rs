@@ -70,10 +70,7 @@ pub fn write(path: &Path, item: &StoredItem) -> Result<()> {
         ("mel", TensorView::new(Dtype::F32, vec![n / HOP, N_MELS], bytes_of(&item.mel))?),
     ];
     let bytes = safetensors::serialize(tensors, None)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    melwave::files::replace(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn floats(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {

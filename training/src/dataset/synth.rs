@@ -17,19 +17,46 @@ pub fn load_font(path: &Path) -> Result<Arc<SoundFont>> {
     Ok(Arc::new(sf))
 }
 
-/// The font's bank-0 preset name for each program. rustysynth silently falls back to
-/// another preset when one is missing, so a missing preset is an error here.
-pub fn preset_names(sf: &SoundFont, programs: &[u8]) -> Result<Vec<String>> {
-    programs
+/// A preset as the font lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preset {
+    pub bank: u8,
+    pub program: u8,
+    pub name: String,
+}
+
+/// Every melodic preset of the font (percussion banks, 128 and up, left out), by bank
+/// then program.
+pub fn presets(sf: &SoundFont) -> Vec<Preset> {
+    let mut all: Vec<Preset> = sf
+        .get_presets()
         .iter()
-        .map(|&p| {
-            sf.get_presets()
-                .iter()
-                .find(|pr| pr.get_bank_number() == 0 && pr.get_patch_number() == p as i32)
-                .map(|pr| pr.get_name().trim().to_string())
-                .with_context(|| format!("the SoundFont has no bank-0 preset for GM program {p}"))
-        })
-        .collect()
+        .filter(|p| (0..128).contains(&p.get_bank_number()) && (0..128).contains(&p.get_patch_number()))
+        .map(|p| Preset { bank: p.get_bank_number() as u8, program: p.get_patch_number() as u8, name: p.get_name().trim().to_string() })
+        .collect();
+    all.sort_by_key(|p| (p.bank, p.program));
+    all.dedup_by_key(|p| (p.bank, p.program));
+    all
+}
+
+/// The font's preset name for each program in `bank`. rustysynth silently falls back
+/// to another preset when one is missing, so a missing preset is an error here, and
+/// the error lists what the font has, so the user can pick one.
+pub fn preset_names(sf: &SoundFont, bank: u8, programs: &[u8]) -> Result<Vec<String>> {
+    let all = presets(sf);
+    let missing: Vec<u8> = programs.iter().copied().filter(|&p| !all.iter().any(|pr| pr.bank == bank && pr.program == p)).collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = all.iter().map(|p| format!("{}:{} {}", p.bank, p.program, p.name)).collect();
+        let what = missing.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+        let banks: std::collections::BTreeSet<u8> = all.iter().map(|p| p.bank).collect();
+        let banks: Vec<String> = banks.iter().map(|b| b.to_string()).collect();
+        bail!(
+            "the SoundFont has no preset for program {what} in bank {bank} (its banks: {}); its presets, as bank:program name: {}",
+            banks.join(", "),
+            list.join(", ")
+        );
+    }
+    Ok(programs.iter().map(|&p| all.iter().find(|pr| pr.bank == bank && pr.program == p).expect("checked above").name.clone()).collect())
 }
 
 /// The MIDI messages a single-channel synth must receive for one engine event so
@@ -62,14 +89,17 @@ fn merged_messages(held: &mut HeldKeys, event: &Event, out: &mut Vec<[u8; 3]>) {
 }
 
 /// Renders `events` (model samples, sorted, channels already merged as the
-/// featurizer merges them) on `program`, mono, at 24 kHz, for `length` seconds.
+/// featurizer merges them) on `program` of `bank`, mono, at 24 kHz, for `length`
+/// seconds.
 /// Everything plays on one MIDI channel, so there is one bend and one pedal, as in
 /// the features; controllers the features do not see (volume, expression, pan)
 /// never reach the synth, so the level follows the velocities alone.
-pub fn render(sf: &Arc<SoundFont>, events: &[TimedEvent], program: u8, length: f64) -> Result<Vec<f32>> {
+pub fn render(sf: &Arc<SoundFont>, events: &[TimedEvent], bank: u8, program: u8, length: f64) -> Result<Vec<f32>> {
     let mut settings = SynthesizerSettings::new(SAMPLE_RATE as i32);
     settings.enable_reverb_and_chorus = false;
     let mut synth = Synthesizer::new(sf, &settings).map_err(|e| anyhow::anyhow!("cannot start the synthesizer: {e:?}"))?;
+    // Bank select (CC 0), then the program change that applies it.
+    synth.process_midi_message(0, 0xB0, 0, bank as i32);
     synth.process_midi_message(0, 0xC0, program as i32, 0);
     let total = (length * SAMPLE_RATE as f64).ceil() as usize;
     if total == 0 {

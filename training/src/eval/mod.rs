@@ -238,6 +238,11 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
 
     let mut materials = Vec::new();
     for (n, inst) in model.manifest.instruments.iter().enumerate() {
+        if let Some(from) = &inst.added {
+            // Its ground truth is not in this dataset's font; add-instrument scores it.
+            eprintln!("eval: {} was added ({from}) and is left out", inst.name);
+            continue;
+        }
         let items = ds.items.iter().filter(|i| i.split == split && i.program == inst.program).take(opts.items_per_instrument);
         for (k, info) in items.enumerate() {
             let item = dataset::store::read(&opts.data.join(&info.file))?;
@@ -247,7 +252,7 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
         }
         for p in probes::probes(opts.quick) {
             let events = p.song.timed_events(SAMPLE_RATE);
-            let truth = synth::render(&font, &events, inst.program, p.song.duration + 1.0)?;
+            let truth = synth::render(&font, &events, inst.bank, inst.program, p.song.duration + 1.0)?;
             materials.push(Material { instrument: n, name: p.name.to_string(), truth, events, excerpt: false });
         }
     }
