@@ -29,6 +29,8 @@ impl Default for MultiResStft {
 impl MultiResStft {
     /// `pred`, `target`: `[B, N]`. Returns the spectral-convergence and log-magnitude
     /// terms, each summed over the resolutions.
+    // New tensors, not `+=`: tch's `+=` adds in place, which autograd must not see.
+    #[allow(clippy::assign_op_pattern)]
     pub fn terms(&self, pred: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
         let zero = || Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
         let (mut sc_sum, mut mag_sum) = (zero(), zero());

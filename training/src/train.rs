@@ -423,7 +423,11 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
         let (sc, mag) = stft.terms(pred, audio);
         let mut total = sc * w.sc + mag + mel_l1.loss(pred, audio) * w.mel;
         if w.level > 0.0 {
-            total = total + frame_level_l1(pred, audio) * w.level;
+            // A new tensor, not `+=`, which tch runs in place under autograd.
+            #[allow(clippy::assign_op_pattern)]
+            {
+                total = total + frame_level_l1(pred, audio) * w.level;
+            }
         }
         total
     };

@@ -169,7 +169,8 @@ fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alon
     let before = folder_bytes(&model_dir);
     let midi = phrases::generate(3, 3.0).to_smf();
     let spec = hound::WavSpec { channels: 1, sample_rate: 24_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 4] = [
+    type WriteWav = Box<dyn Fn(&Path)>;
+    let cases: [(&str, WriteWav, &str); 4] = [
         ("empty", Box::new(move |p: &Path| hound::WavWriter::create(p, spec).unwrap().finalize().unwrap()), "holds no samples"),
         (
             "silent",

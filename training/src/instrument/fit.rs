@@ -118,9 +118,9 @@ impl Bounds {
     pub fn of(points: &[[f32; 2]]) -> Self {
         let mut b = Bounds { lo: [f32::INFINITY; 2], hi: [f32::NEG_INFINITY; 2] };
         for p in points {
-            for a in 0..2 {
-                b.lo[a] = b.lo[a].min(p[a]);
-                b.hi[a] = b.hi[a].max(p[a]);
+            for (a, &v) in p.iter().enumerate() {
+                b.lo[a] = b.lo[a].min(v);
+                b.hi[a] = b.hi[a].max(v);
             }
         }
         b
