@@ -14,10 +14,14 @@ use melwave_train::instrument::{self, recordings, AddOptions, Source};
 /// Debian's `timgm6mb-soundfont`, which `cargo xtask test` installs.
 const OTHER_FONT: &str = "/usr/share/sounds/sf2/TimGM6mb.sf2";
 
-fn shipped_model(dir: &Path) -> PathBuf {
-    let path = dir.join("model");
+/// A scratch folder holding the shipped model, the model's path, and its files' bytes
+/// (to prove at the end that nothing touched it).
+fn shipped_model() -> (tempfile::TempDir, PathBuf, Vec<(String, Vec<u8>)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
     ModelBytes::embedded().unwrap().write_dir(&path).unwrap();
-    path
+    let bytes = folder_bytes(&path);
+    (dir, path, bytes)
 }
 
 fn folder_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -37,9 +41,7 @@ fn render_at(model: &ModelBytes, point: &[f32]) -> Vec<f32> {
 
 #[test]
 fn a_preset_outside_the_ten_becomes_a_point_that_beats_the_nearest_instrument() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = shipped_model(dir.path());
-    let before = folder_bytes(&model_dir);
+    let (dir, model_dir, before) = shipped_model();
     let out = dir.path().join("with-flute");
     let opts = AddOptions { model: model_dir.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 }, name: None, out: out.clone(), quick: true };
     let report = instrument::add(&opts).unwrap();
@@ -123,9 +125,7 @@ fn write_pair(dir: &Path, name: &str, seed: u64, rate: u32, delay: f64) {
 
 #[test]
 fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = shipped_model(dir.path());
-    let before = folder_bytes(&model_dir);
+    let (dir, model_dir, before) = shipped_model();
     let recs = dir.path().join("Clarinet");
     std::fs::create_dir(&recs).unwrap();
     for (i, name) in ["a", "b", "c"].iter().enumerate() {
@@ -164,9 +164,7 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
 
 #[test]
 fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = shipped_model(dir.path());
-    let before = folder_bytes(&model_dir);
+    let (dir, model_dir, before) = shipped_model();
     let midi = phrases::generate(3, 3.0).to_smf();
     let spec = hound::WavSpec { channels: 1, sample_rate: 24_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     type WriteWav = Box<dyn Fn(&Path)>;

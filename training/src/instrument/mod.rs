@@ -251,20 +251,16 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     let nearest_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, existing[nearest_index])?;
 
     let mut manifest = model.manifest.clone();
-    let program = match &opts.source {
-        Source::Preset { program, .. } => *program,
-        Source::Recordings(_) => 0,
-    };
-    let bank = match &opts.source {
-        Source::Preset { bank, .. } => *bank,
-        Source::Recordings(_) => 0,
+    let (bank, program) = match &opts.source {
+        Source::Preset { bank, program, .. } => (*bank, *program),
+        Source::Recordings(_) => (0, 0),
     };
     manifest.instruments.push(Instrument { name: name.clone(), program, bank, point: found.point.to_vec(), added: Some(source.clone()) });
     manifest.validate().map_err(|e| anyhow::anyhow!("the new manifest is invalid: {e}"))?;
     if TimbrePlane::new(&manifest.instruments) != TimbrePlane::new(&model.manifest.instruments) {
         bail!("internal: the new point moved the pad's plane");
     }
-    let new_model = ModelBytes { manifest, ..model.clone() };
+    let mut new_model = ModelBytes { manifest, ..model.clone() };
     let existing_checks = check_existing(&model, &new_model)?;
     let mut report = AddReport {
         name: name.clone(),
@@ -287,7 +283,6 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     };
     report.wall_seconds = started.elapsed().as_secs_f64();
     report.cpu_seconds = cpu_seconds() - cpu0;
-    let mut new_model = new_model;
     if let serde_json::Value::Object(map) = &mut new_model.manifest.provenance {
         let added = map.entry("added").or_insert_with(|| serde_json::json!([]));
         if let Some(list) = added.as_array_mut() {
