@@ -117,6 +117,7 @@ impl AudioSide {
             self.fade_in = FADE;
             self.shared.underruns.fetch_add(1, Ordering::Relaxed);
             self.shared.underrun_samples.fetch_add(missing, Ordering::Relaxed);
+            self.shared.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
         }
         self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;

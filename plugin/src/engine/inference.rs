@@ -63,6 +63,10 @@ pub(super) struct Inference {
     pub shared: Arc<Shared>,
     pub host_rate: u32,
     pub frames_per_step: usize,
+    /// A round whose wake-up lateness (beyond the poll) plus its first group's time
+    /// exceeds this is counted in `stalls`: it used up the margin but for one poll.
+    /// `None` without a margin (offline, where nothing underruns).
+    pub stall_limit: Option<Duration>,
     pub pending: VecDeque<TimedCue>,
     pub frames_done: u64,
     pub roll: Vec<f32>,
@@ -76,6 +80,9 @@ pub(super) struct Inference {
 impl Inference {
     pub fn run(mut self) {
         flush_denormals();
+        // When the thread last went to sleep: how late it got going again is the
+        // machine's doing (see `stall_limit`).
+        let mut asleep: Option<Instant> = None;
         while !self.shared.stop.load(Ordering::Relaxed) {
             // Read the clock before draining: every event stamped before it is then
             // guaranteed to be in the ring.
@@ -91,6 +98,7 @@ impl Inference {
                     self.shared.report_notice("inference restarted after a panic".into());
                 }
             }
+            // An injected stall holds the thread as a machine that does not run it would.
             #[cfg(feature = "fault-injection")]
             while self.shared.fault_stall.load(Ordering::Acquire) && !self.shared.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
@@ -98,6 +106,9 @@ impl Inference {
             let complete = model_sample(known, self.host_rate) / HOP as u64;
             let k = self.frames_per_step as u64;
             let target = complete - complete % k;
+            let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
+            self.shared.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
+            let mut first_step = None;
             while self.frames_done < target && !self.shared.stop.load(Ordering::Relaxed) {
                 if !self.flush() {
                     // The ring is full (catching up after a stall): the audio side
@@ -107,14 +118,26 @@ impl Inference {
                 // A panic (a bug, or one inside ONNX Runtime's bindings) must not take
                 // the host down or leave the stream without a producer: the thread
                 // goes on rendering silence, in time, until the plugin is reset.
+                let began = Instant::now();
                 if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
                     let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
                     self.shared.panics.fetch_add(1, Ordering::Relaxed);
                     self.shared.failed.store(true, Ordering::Release);
                     self.shared.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
                 }
+                first_step.get_or_insert(began.elapsed());
+            }
+            if let (Some(limit), Some(step)) = (self.stall_limit, first_step) {
+                // A group's work is the same whatever is played (ONNX Runtime's step
+                // has fixed shapes; the excitation and resampler cost microseconds
+                // even with every key down), so a group far beyond the calibrated
+                // step is, like a late wake-up, the machine not running this thread.
+                if woke_late + step > limit {
+                    self.shared.stalls.fetch_add(1, Ordering::Relaxed);
+                }
             }
             self.shared.caught_up.store(known, Ordering::Release);
+            asleep = Some(Instant::now());
             std::thread::park_timeout(POLL);
         }
     }

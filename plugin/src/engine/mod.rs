@@ -269,6 +269,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         shared: shared.clone(),
         host_rate: config.sample_rate,
         frames_per_step: config.frames_per_step,
+        stall_limit: (margin > 0).then(|| std::time::Duration::from_secs_f64(margin as f64 / config.sample_rate as f64).saturating_sub(inference::POLL)),
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
         frames_done: 0,
         roll: Vec::new(),

@@ -31,6 +31,16 @@ pub struct Shared {
     pub caught_up: AtomicU64,
     pub underruns: AtomicU64,
     pub underrun_samples: AtomicU64,
+    /// The clock at the end of the last block that underran: where to look.
+    pub last_underrun_at: AtomicU64,
+    /// Rounds of the inference thread that lost the margin to the machine, not to
+    /// the plugin's work: a wake-up from the fixed poll that came late (the thread
+    /// runs at real-time priority) plus a group of frames, whose cost does not depend
+    /// on what is played, together longer than the margin less one poll (see
+    /// `Inference::stall_limit`). The soak tells such underruns from the plugin's
+    /// own with this; `max_wake_late_ns` is the latest wake-up.
+    pub stalls: AtomicU64,
+    pub max_wake_late_ns: AtomicU64,
     pub dropped_events: AtomicU64,
     pub nan_resets: AtomicU64,
     pub model_errors: AtomicU64,
@@ -72,6 +82,11 @@ pub struct Shared {
 pub struct Stats {
     pub underruns: u64,
     pub underrun_samples: u64,
+    /// Host sample at which the last underrun ended (0 if none).
+    pub last_underrun_at: u64,
+    /// Inference rounds that lost the margin to scheduling, and the latest wake-up.
+    pub stalls: u64,
+    pub max_wake_late_seconds: f64,
     pub dropped_events: u64,
     pub nan_resets: u64,
     pub model_errors: u64,
@@ -109,9 +124,12 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "underruns={} underrun_samples={} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} busy_s={:.3} max_step_ms={:.3}",
+            "underruns={} underrun_samples={} last_underrun_at={} stalls={} max_wake_late_ms={:.3} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} busy_s={:.3} max_step_ms={:.3}",
             self.underruns,
             self.underrun_samples,
+            self.last_underrun_at,
+            self.stalls,
+            self.max_wake_late_seconds * 1e3,
             self.stale_dropped,
             self.dropped_events,
             self.nan_resets,
@@ -135,6 +153,9 @@ impl Shared {
         Stats {
             underruns: l(&self.underruns),
             underrun_samples: l(&self.underrun_samples),
+            last_underrun_at: l(&self.last_underrun_at),
+            stalls: l(&self.stalls),
+            max_wake_late_seconds: l(&self.max_wake_late_ns) as f64 * 1e-9,
             dropped_events: l(&self.dropped_events),
             nan_resets: l(&self.nan_resets),
             model_errors: l(&self.model_errors),
