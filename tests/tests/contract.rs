@@ -118,13 +118,6 @@ fn the_shipped_default_model_is_valid_and_embedded() {
 }
 
 #[test]
-fn xtask_fetches_the_ort_version_the_engine_expects() {
-    let xtask = std::fs::read_to_string(repo_root().join("xtask/src/main.rs")).unwrap();
-    let line = format!("const ORT_VERSION: &str = \"{}\";", melwave::runtime::ORT_VERSION);
-    assert!(xtask.contains(&line), "xtask and the engine disagree on the ONNX Runtime version");
-}
-
-#[test]
 fn a_v1_model_folder_is_refused_naming_its_version() {
     // The v1 default model's own manifest, as it shipped.
     let v1 = std::fs::read(repo_root().join("tests/fixtures/v1-manifest.json")).unwrap();

@@ -17,19 +17,14 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Must match `melwave::runtime::ORT_VERSION`; the test suite checks that it does.
-const ORT_VERSION: &str = "1.31.1";
+/// The engine's own pins (the ONNX Runtime release, the cache folder), compiled here
+/// from the same file so that the two cannot disagree.
+#[path = "../../plugin/src/runtime/pins.rs"]
+mod pins;
+use pins::{cache_dir, ORT_VERSION};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
-
-/// Melwave's cache: `$MELWAVE_CACHE`, else `~/.cache/melwave` (the same rule as the engine's).
-fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("MELWAVE_CACHE") {
-        return PathBuf::from(d);
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache").join("melwave")
 }
 
 fn run(cmd: &mut Command) -> Result<()> {

@@ -8,19 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// The ONNX Runtime release the project is built and tested against.
-pub const ORT_VERSION: &str = "1.31.1";
+use super::pins::{cache_dir, ORT_VERSION};
 
-/// The file names the library may have beside a binary.
-const LIB_NAMES: [&str; 2] = ["libonnxruntime.so.1.31.1", "libonnxruntime.so"];
-
-/// Root of Melwave's download cache.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MELWAVE_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".cache").join("melwave")
+/// The file names the library may have beside a binary: the pinned release's, then
+/// the unversioned link.
+fn lib_names() -> [String; 2] {
+    [format!("libonnxruntime.so.{ORT_VERSION}"), "libonnxruntime.so".to_string()]
 }
 
 /// The folder `cargo xtask ort` writes the library into.
@@ -61,7 +54,7 @@ pub fn locate() -> Result<PathBuf, String> {
     dirs.push(cached_library_dir(cfg!(any(feature = "cuda", feature = "tensorrt"))));
     dirs.push(cached_library_dir(false));
     for d in dirs {
-        for name in LIB_NAMES {
+        for name in lib_names() {
             let p = d.join(name);
             if p.is_file() {
                 return Ok(p);

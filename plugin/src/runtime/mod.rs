@@ -2,9 +2,11 @@
 //! provider, and running the two streaming models with their state.
 
 pub mod library;
+pub mod pins;
 pub mod provider;
 pub mod session;
 
-pub use library::{cache_dir, environment, ORT_VERSION};
+pub use library::environment;
+pub use pins::{cache_dir, ORT_VERSION};
 pub use provider::{Provider, ProviderReport};
 pub use session::ModelRunner;
