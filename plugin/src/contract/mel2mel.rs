@@ -128,19 +128,11 @@ impl Mel2MelConfig {
     }
 }
 
-/// FiLM from the timbre point: `x·(1+γ) + β` with `[γ, β] = Linear(e)`.
-/// The `1+` is folded into the bias so that a zero-initialised layer is the identity.
+/// FiLM from the timbre point: `x·(1+γ) + β` (see [`super::film`]).
 pub(crate) fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, x: &str) -> Result<String, String> {
-    let wt = w.get(&format!("{name}.weight"), &[2 * width, EMBED_DIM])?;
-    let mut b = w.get(&format!("{name}.bias"), &[2 * width])?.to_vec();
-    b[..width].iter_mut().for_each(|v| *v += 1.0);
-    let wt = g.constant(&format!("{name}.weight"), &[2 * width, EMBED_DIM], wt);
-    let b = g.constant(&format!("{name}.bias_plus_one"), &[2 * width], &b);
-    let gb = g.op("Gemm", &[timbre, &wt, &b], &[("transB", Attr::Int(1))]);
-    let split = g.ints(&format!("{name}.split"), &[width as i64, width as i64]);
-    let parts = g.node("Split", &[&gb, &split], &[None, None], &[("axis", Attr::Int(1))]);
-    let x = g.op("Mul", &[x, &parts[0]], &[]);
-    Ok(g.op("Add", &[&x, &parts[1]], &[]))
+    let [scale, shift] = super::film::scale_and_shift(g, w, name, width, timbre)?;
+    let x = g.op("Mul", &[x, &scale], &[]);
+    Ok(g.op("Add", &[&x, &shift], &[]))
 }
 
 /// One LSTM layer's ONNX `W`, `R` and `B` tensors.

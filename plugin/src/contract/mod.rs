@@ -7,6 +7,7 @@
 //! history is passed in and out as explicit state tensors, so that running a
 //! sequence block by block equals running it whole.
 
+pub mod film;
 pub mod graph;
 pub mod manifest;
 pub mod mel2mel;

@@ -72,14 +72,8 @@ impl ModelBytes {
     /// A contract-conforming model with deterministic random weights: what tests use,
     /// and what `melwave-train export --init random` writes.
     pub fn random(seed: u64, mel2mel: Mel2MelConfig, vocoder: VocoderConfig) -> Self {
-        let instruments = TRAINING_INSTRUMENTS
-            .iter()
-            .enumerate()
-            .map(|(i, &(program, name))| {
-                let a = std::f32::consts::TAU * i as f32 / TRAINING_INSTRUMENTS.len() as f32;
-                Instrument::trained(name, program, vec![a.cos(), a.sin()])
-            })
-            .collect();
+        let points = super::timbre::initial_points(TRAINING_INSTRUMENTS.len());
+        let instruments = TRAINING_INSTRUMENTS.iter().zip(points).map(|(&(program, name), p)| Instrument::trained(name, program, p.to_vec())).collect();
         let provenance = serde_json::json!({ "init": "random", "seed": seed, "trained": false });
         let manifest = Manifest::new(mel2mel, vocoder, instruments, provenance);
         let wm = Weights::random(&manifest.mel2mel.config.weight_specs(), seed, |_| 1.0);

@@ -9,6 +9,18 @@ const MARGIN: f32 = 0.15;
 /// Smallest extent per axis, so that coincident points still give a usable pad.
 const MIN_EXTENT: f32 = 1e-3;
 
+/// Where `n` instruments' points start before training: evenly spaced on the unit
+/// circle, so every pair starts equally far apart (training's embedding init, and a
+/// random model's points).
+pub fn initial_points(n: usize) -> Vec<[f32; 2]> {
+    (0..n)
+        .map(|i| {
+            let a = std::f32::consts::TAU * i as f32 / n as f32;
+            [a.cos(), a.sin()]
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TimbrePlane {
     min: [f32; 2],

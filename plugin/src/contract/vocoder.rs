@@ -117,16 +117,9 @@ impl VocoderConfig {
         let bc = g.constant("cond.bias", &[l * 2 * c], w.get("cond.bias", &[l * 2 * c])?);
         let cond = g.op("MatMul", &[&mel, &wc], &[]);
         let cond = g.op("Add", &[&cond, &bc], &[]);
-        let mut fb = w.get("film.bias", &[2 * l * 2 * c])?.to_vec();
-        fb[..l * 2 * c].iter_mut().for_each(|v| *v += 1.0);
-        let fw = g.constant("film.weight", &[2 * l * 2 * c, EMBED_DIM], w.get("film.weight", &[2 * l * 2 * c, EMBED_DIM])?);
-        let fb = g.constant("film.bias_plus_one", &[2 * l * 2 * c], &fb);
-        let gb = g.op("Gemm", &[&timbre, &fw, &fb], &[("transB", Attr::Int(1))]);
-        let halves = g.ints("film.split", &[lc, lc]);
-        let gb = g.node("Split", &[&gb, &halves], &[None, None], &[("axis", Attr::Int(1))]);
-        let (gamma, beta) = (&gb[0], &gb[1]);
-        let cb = g.op("Mul", &[&cond, gamma], &[]);
-        let cb = g.op("Add", &[&cb, beta], &[]);
+        let [gamma, beta] = super::film::scale_and_shift(&mut g, w, "film", l * 2 * c, &timbre)?;
+        let cb = g.op("Mul", &[&cond, &gamma], &[]);
+        let cb = g.op("Add", &[&cb, &beta], &[]);
         // Repeat each frame HOP times: [1,n,K] → [1,n,1,K] → [1,n,HOP,K] → [1,N,K] → [1,K,N].
         let ax2 = g.ints("axes_2", &[2]);
         let cb = g.op("Unsqueeze", &[&cb, &ax2], &[]);
@@ -137,7 +130,7 @@ impl VocoderConfig {
         let cb = g.op("Transpose", &[&cb], &[("perm", Attr::Ints(vec![0, 2, 1]))]);
         let per_layer = g.ints("layer_split", &vec![2 * c as i64; l]);
         let cbs = g.node("Split", &[&cb, &per_layer], &vec![None; l], &[("axis", Attr::Int(1))]);
-        let gamma3 = g.op("Unsqueeze", &[gamma, &ax2], &[]);
+        let gamma3 = g.op("Unsqueeze", &[&gamma, &ax2], &[]);
         let gammas = g.node("Split", &[&gamma3, &per_layer], &vec![None; l], &[("axis", Attr::Int(1))]);
 
         let gate_split = g.ints("gate_split", &[c as i64, c as i64]);

@@ -1,6 +1,6 @@
 //! `Linear(256→H) → FiLM(e) → LSTM → FiLM(e) → Linear(H→80)`, batch-first.
 
-use melwave::contract::{Mel2MelConfig, EMBED_DIM, N_MELS, ROLL_DIM};
+use melwave::contract::{Mel2MelConfig, N_MELS, ROLL_DIM};
 use tch::nn::{self, Module, RNN};
 use tch::Tensor;
 
@@ -14,15 +14,8 @@ pub struct Mel2Mel {
     pub embedding: Tensor,
 }
 
-fn film(vs: nn::Path, width: i64) -> nn::Linear {
-    // Zero-initialised: FiLM starts as the identity (the export adds the 1 to γ).
-    let c = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
-    nn::linear(vs, EMBED_DIM as i64, 2 * width, c)
-}
-
 pub fn apply_film(x: &Tensor, gb: &Tensor, width: i64) -> Tensor {
-    let gamma = gb.narrow(-1, 0, width) + 1.0;
-    let beta = gb.narrow(-1, width, width);
+    let (gamma, beta) = super::film_scale_and_shift(gb, width);
     x * gamma.unsqueeze(1) + beta.unsqueeze(1)
 }
 
@@ -33,9 +26,9 @@ impl Mel2Mel {
         let out_cfg = nn::LinearConfig { bs_init: Some(nn::Init::Const(-7.0)), ..Default::default() };
         Self {
             input: nn::linear(vs / "input", ROLL_DIM as i64, h, Default::default()),
-            film_in: film(vs / "film_in", h),
+            film_in: super::film_layer(vs / "film_in", h),
             lstm: nn::lstm(vs / "lstm", h, h, rnn),
-            film_out: film(vs / "film_out", h),
+            film_out: super::film_layer(vs / "film_out", h),
             output: nn::linear(vs / "output", h, N_MELS as i64, out_cfg),
             hidden: h,
             embedding: super::embedding(vs, instruments),

@@ -7,18 +7,25 @@ pub mod vocoder;
 use melwave::contract::{Weights, EMBED_DIM};
 use tch::nn;
 
-/// The timbre embedding: one learned 2-D point per instrument. It starts with the
-/// instruments evenly spaced on the unit circle.
+/// The timbre embedding: one learned 2-D point per instrument, starting where the
+/// contract says (`timbre::initial_points`).
 pub fn embedding(vs: &nn::Path, instruments: usize) -> tch::Tensor {
-    let init: Vec<f32> = (0..instruments)
-        .flat_map(|i| {
-            let a = std::f32::consts::TAU * i as f32 / instruments as f32;
-            [a.cos(), a.sin()]
-        })
-        .collect();
+    let init: Vec<f32> = melwave::contract::timbre::initial_points(instruments).concat();
     let mut t = vs.zeros("embedding", &[instruments as i64, EMBED_DIM as i64]);
     tch::no_grad(|| t.copy_(&tch::Tensor::from_slice(&init).reshape([instruments as i64, EMBED_DIM as i64])));
     t
+}
+
+/// A FiLM layer producing `[γ, β]` for `width` channels, zero-initialised so that it
+/// starts as the identity (see `melwave::contract::film`).
+pub fn film_layer(vs: nn::Path, width: i64) -> nn::Linear {
+    let zero = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+    nn::linear(vs, EMBED_DIM as i64, 2 * width, zero)
+}
+
+/// The scale `1+γ` and shift `β` from a FiLM layer's output `[.., 2·width]`.
+pub fn film_scale_and_shift(gb: &tch::Tensor, width: i64) -> (tch::Tensor, tch::Tensor) {
+    (gb.narrow(-1, 0, width) + melwave::contract::film::GAMMA_OFFSET as f64, gb.narrow(-1, width, width))
 }
 
 /// Every variable except the embedding, as the contract's weights.

@@ -1,7 +1,7 @@
 //! The causal WaveNet vocoder, as the contract's graph computes it from zero state.
 
 use melwave::contract::vocoder::KERNEL;
-use melwave::contract::{VocoderConfig, EMBED_DIM, HOP, N_MELS, SOURCE_CHANNELS};
+use melwave::contract::{VocoderConfig, HOP, N_MELS, SOURCE_CHANNELS};
 use tch::nn::{self, Module};
 use tch::Tensor;
 
@@ -20,7 +20,6 @@ pub struct Vocoder {
 impl Vocoder {
     pub fn new(vs: &nn::Path, cfg: &VocoderConfig, instruments: usize) -> Self {
         let (c, s, l) = (cfg.channels as i64, cfg.skip_channels as i64, cfg.layers as i64);
-        let zero = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
         let layers = (0..cfg.layers)
             .map(|i| {
                 let d = cfg.dilation(i) as i64;
@@ -34,7 +33,7 @@ impl Vocoder {
         Self {
             input: nn::conv1d(vs / "input", SOURCE_CHANNELS as i64, c, 1, Default::default()),
             cond: nn::linear(vs / "cond", N_MELS as i64, l * 2 * c, Default::default()),
-            film: nn::linear(vs / "film", EMBED_DIM as i64, 2 * l * 2 * c, zero),
+            film: super::film_layer(vs / "film", l * 2 * c),
             layers,
             post1: nn::conv1d(vs / "post1", s, s, 1, Default::default()),
             post2: nn::conv1d(vs / "post2", s, 1, 1, small),
@@ -52,8 +51,7 @@ impl Vocoder {
         let mut x = self.input.forward(source);
         let cond = self.cond.forward(mel);
         let gb = self.film.forward(e);
-        let gamma = gb.narrow(1, 0, lc) + 1.0;
-        let beta = gb.narrow(1, lc, lc);
+        let (gamma, beta) = super::film_scale_and_shift(&gb, lc);
         let cb = cond * gamma.unsqueeze(1) + beta.unsqueeze(1); // [B,n,LC]
         let (b, n) = (cb.size()[0], cb.size()[1]);
         let cb = cb.unsqueeze(2).expand([b, n, HOP as i64, lc], false).reshape([b, n * HOP as i64, lc]).transpose(1, 2);
