@@ -64,7 +64,7 @@ impl AudioSide {
 
     fn push(&mut self, offset: usize, cue: Cue) -> bool {
         if self.events.try_push(TimedCue { time: self.clock + offset as u64, cue }).is_err() {
-            self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+            self.shared.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         true
@@ -79,7 +79,7 @@ impl AudioSide {
             let stale = (self.debt as usize).min(self.samples.occupied_len());
             let dropped = self.samples.skip(stale);
             self.debt -= dropped as u64;
-            self.shared.stale_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+            self.shared.counters.stale_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         let got = self.samples.pop_slice(out);
         for s in &mut out[..got] {
@@ -115,25 +115,25 @@ impl AudioSide {
             let missing = (out.len() - got) as u64;
             self.debt += missing;
             self.fade_in = FADE;
-            self.shared.underruns.fetch_add(1, Ordering::Relaxed);
-            self.shared.underrun_samples.fetch_add(missing, Ordering::Relaxed);
-            self.shared.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
+            self.shared.counters.underruns.fetch_add(1, Ordering::Relaxed);
+            self.shared.counters.underrun_samples.fetch_add(missing, Ordering::Relaxed);
+            self.shared.counters.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
         }
         self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;
-        self.shared.clock.store(self.clock, Ordering::Release);
+        self.shared.timeline.clock.store(self.clock, Ordering::Release);
     }
 
     /// Whether the engine is idle (no voice, tails rung out): what comes out is exact
     /// silence, so a host may stop calling until the next event.
     pub fn idle(&self) -> bool {
-        self.shared.idle.load(Ordering::Relaxed) && self.debt == 0
+        self.shared.timeline.idle.load(Ordering::Relaxed) && self.debt == 0
     }
 
     /// Asks the inference thread to reset its model state and, if it had failed (a
     /// panic), to resume. One atomic store: safe on the audio thread (plugin `reset()`).
     pub fn request_restart(&self) {
-        self.shared.restart.store(true, Ordering::Release);
+        self.shared.control.restart.store(true, Ordering::Release);
     }
 
     /// Offline rendering only: blocks until the inference thread has rendered all it
@@ -144,7 +144,7 @@ impl AudioSide {
     /// waits again in full once the thread has caught up. Returns whether the audio
     /// was ready.
     pub fn wait_for_inference(&mut self, block: usize) -> bool {
-        let ready = |s: &Self| s.samples.occupied_len() >= block || s.shared.caught_up.load(Ordering::Acquire) >= s.clock;
+        let ready = |s: &Self| s.samples.occupied_len() >= block || s.shared.timeline.caught_up.load(Ordering::Acquire) >= s.clock;
         if ready(self) {
             self.patient = true;
             return true;
@@ -155,13 +155,13 @@ impl AudioSide {
         let deadline = std::time::Instant::now() + self.patience;
         let mut spins = 0u32;
         while !ready(self) {
-            if self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.control.stop.load(Ordering::Relaxed) {
                 return false;
             }
             if std::time::Instant::now() >= deadline {
                 self.patient = false;
-                self.shared.offline_timeouts.fetch_add(1, Ordering::Relaxed);
-                self.shared.report_error(format!("the inference thread did not answer within {:.1} s; the bounce goes on in silence", self.patience.as_secs_f64()));
+                self.shared.counters.offline_timeouts.fetch_add(1, Ordering::Relaxed);
+                self.shared.messages.report_error(format!("the inference thread did not answer within {:.1} s; the bounce goes on in silence", self.patience.as_secs_f64()));
                 return false;
             }
             self.inference.unpark();

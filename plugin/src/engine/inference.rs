@@ -83,33 +83,33 @@ impl Inference {
         // When the thread last went to sleep: how late it got going again is the
         // machine's doing (see `stall_limit`).
         let mut asleep: Option<Instant> = None;
-        while !self.shared.stop.load(Ordering::Relaxed) {
+        while !self.shared.control.stop.load(Ordering::Relaxed) {
             // Read the clock before draining: every event stamped before it is then
             // guaranteed to be in the ring.
-            let known = self.shared.clock.load(Ordering::Acquire);
+            let known = self.shared.timeline.clock.load(Ordering::Acquire);
             while let Some(ev) = self.events.try_pop() {
                 self.pending.push_back(ev);
             }
             self.take_pending_model();
-            if self.shared.restart.swap(false, Ordering::AcqRel) {
+            if self.shared.control.restart.swap(false, Ordering::AcqRel) {
                 self.runner.reset();
-                if self.shared.failed.swap(false, Ordering::AcqRel) {
-                    self.shared.clear_error();
-                    self.shared.report_notice("inference restarted after a panic".into());
+                if self.shared.control.failed.swap(false, Ordering::AcqRel) {
+                    self.shared.messages.clear_error();
+                    self.shared.messages.report_notice("inference restarted after a panic".into());
                 }
             }
             // An injected stall holds the thread as a machine that does not run it would.
             #[cfg(feature = "fault-injection")]
-            while self.shared.fault_stall.load(Ordering::Acquire) && !self.shared.stop.load(Ordering::Relaxed) {
+            while self.shared.faults.stall.load(Ordering::Acquire) && !self.shared.control.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
             }
             let complete = model_sample(known, self.host_rate) / HOP as u64;
             let k = self.frames_per_step as u64;
             let target = complete - complete % k;
             let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
-            self.shared.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
+            self.shared.counters.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
             let mut first_step = None;
-            while self.frames_done < target && !self.shared.stop.load(Ordering::Relaxed) {
+            while self.frames_done < target && !self.shared.control.stop.load(Ordering::Relaxed) {
                 if !self.flush() {
                     // The ring is full (catching up after a stall): the audio side
                     // drains the stale part first.
@@ -121,9 +121,9 @@ impl Inference {
                 let began = Instant::now();
                 if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
                     let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
-                    self.shared.panics.fetch_add(1, Ordering::Relaxed);
-                    self.shared.failed.store(true, Ordering::Release);
-                    self.shared.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
+                    self.shared.counters.panics.fetch_add(1, Ordering::Relaxed);
+                    self.shared.control.failed.store(true, Ordering::Release);
+                    self.shared.messages.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
                 }
                 first_step.get_or_insert(began.elapsed());
             }
@@ -133,10 +133,10 @@ impl Inference {
                 // even with every key down), so a group far beyond the calibrated
                 // step is, like a late wake-up, the machine not running this thread.
                 if woke_late + step > limit {
-                    self.shared.stalls.fetch_add(1, Ordering::Relaxed);
+                    self.shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            self.shared.caught_up.store(known, Ordering::Release);
+            self.shared.timeline.caught_up.store(known, Ordering::Release);
             asleep = Some(Instant::now());
             std::thread::park_timeout(POLL);
         }
@@ -167,34 +167,34 @@ impl Inference {
         self.runner.reset();
         // If the loader is gone, the old model is dropped here after all.
         let _ = retired.send(old);
-        self.shared.model_swaps.fetch_add(1, Ordering::Relaxed);
-        self.shared.report_notice(format!("now playing {origin}"));
+        self.shared.counters.model_swaps.fetch_add(1, Ordering::Relaxed);
+        self.shared.messages.report_notice(format!("now playing {origin}"));
     }
 
     /// Runs both models on the group's features into `self.audio` (silence while
     /// failed, or after a NaN, a runaway output or a failed run, which also reset
     /// the model state).
     fn run_models(&mut self, timbre: [f32; 2], n: usize) -> bool {
-        let failed = self.shared.failed.load(Ordering::Acquire);
+        let failed = self.shared.control.failed.load(Ordering::Acquire);
         let start = Instant::now();
         let result = if failed { Err(String::new()) } else { self.runner.step(&self.roll, &self.source, timbre, &mut self.audio) };
         let ns = start.elapsed().as_nanos() as u64;
-        self.shared.busy_ns.fetch_add(ns, Ordering::Relaxed);
-        self.shared.max_step_ns.fetch_max(ns, Ordering::Relaxed);
-        self.shared.steps.fetch_add(1, Ordering::Relaxed);
-        self.shared.frames.fetch_add(self.frames_per_step as u64, Ordering::Relaxed);
+        self.shared.counters.busy_ns.fetch_add(ns, Ordering::Relaxed);
+        self.shared.counters.max_step_ns.fetch_max(ns, Ordering::Relaxed);
+        self.shared.counters.steps.fetch_add(1, Ordering::Relaxed);
+        self.shared.counters.frames.fetch_add(self.frames_per_step as u64, Ordering::Relaxed);
 
         let ok = match result {
             Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite() && s.abs() <= RUNAWAY) => true,
             Ok(()) => {
-                self.shared.nan_resets.fetch_add(1, Ordering::Relaxed);
-                self.shared.report_error(format!("the model produced NaN, Inf or a runaway output (beyond ±{RUNAWAY}): output silenced and state reset"));
+                self.shared.counters.nan_resets.fetch_add(1, Ordering::Relaxed);
+                self.shared.messages.report_error(format!("the model produced NaN, Inf or a runaway output (beyond ±{RUNAWAY}): output silenced and state reset"));
                 false
             }
             Err(_) if failed => false,
             Err(e) => {
-                self.shared.model_errors.fetch_add(1, Ordering::Relaxed);
-                self.shared.report_error(format!("model run failed: {e}"));
+                self.shared.counters.model_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared.messages.report_error(format!("model run failed: {e}"));
                 false
             }
         };
@@ -242,14 +242,14 @@ impl Inference {
         let timbre = self.plane.to_embedding(x, y);
 
         #[cfg(feature = "fault-injection")]
-        if self.shared.fault_panic.swap(false, Ordering::AcqRel) {
+        if self.shared.faults.panic.swap(false, Ordering::AcqRel) {
             panic!("injected fault");
         }
         let mut silent = self.idle.idle;
         if silent {
             self.audio.clear();
             self.audio.resize(n, 0.0);
-            self.shared.idle_frames.fetch_add(k as u64, Ordering::Relaxed);
+            self.shared.counters.idle_frames.fetch_add(k as u64, Ordering::Relaxed);
         } else {
             silent = !self.run_models(timbre, n);
             self.idle.quiet_frames = if sounding { 0 } else { self.idle.quiet_frames.saturating_add(k as u32) };
@@ -276,7 +276,7 @@ impl Inference {
         } else {
             self.output_stage.process(&mut self.out);
         }
-        self.shared.idle.store(self.idle.idle, Ordering::Relaxed);
+        self.shared.timeline.idle.store(self.idle.idle, Ordering::Relaxed);
         self.unpushed = 0;
         self.flush();
         self.frames_done += k as u64;

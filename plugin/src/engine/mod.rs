@@ -145,13 +145,13 @@ impl EngineHandle {
     /// thread stops rendering, as if descheduled or stuck in a slow model call.
     #[cfg(feature = "fault-injection")]
     pub fn inject_stall(&self, stall: bool) {
-        self.monitor.shared.fault_stall.store(stall, Ordering::Release);
+        self.monitor.shared.faults.stall.store(stall, Ordering::Release);
     }
 
     /// Fault injection for reliability tests: the inference thread panics at its next step.
     #[cfg(feature = "fault-injection")]
     pub fn inject_panic(&self) {
-        self.monitor.shared.fault_panic.store(true, Ordering::Release);
+        self.monitor.shared.faults.panic.store(true, Ordering::Release);
     }
 }
 
@@ -169,18 +169,18 @@ impl Monitor {
 
     /// The last fault the inference thread reported, if any (cleared by a restart).
     pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error()
+        self.shared.messages.last_error()
     }
 
     /// The last ordinary message: which model is playing, a restart.
     pub fn last_notice(&self) -> Option<String> {
-        self.shared.last_notice()
+        self.shared.messages.last_notice()
     }
 
     /// Asks the inference thread to reset its model state and, after a panic, to
     /// resume: the editor's way out of a failed state without a host reset.
     pub fn request_restart(&self) {
-        self.shared.restart.store(true, Ordering::Release);
+        self.shared.control.restart.store(true, Ordering::Release);
     }
 
     /// Loads `model` on a new background thread (creating ONNX Runtime sessions can
@@ -206,7 +206,7 @@ impl Monitor {
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
-        self.monitor.shared.stop.store(true, Ordering::Relaxed);
+        self.monitor.shared.control.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
             let _ = t.join();
@@ -290,7 +290,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             struct Exit(Arc<Shared>);
             impl Drop for Exit {
                 fn drop(&mut self) {
-                    self.0.stop.store(true, Ordering::Relaxed);
+                    self.0.control.stop.store(true, Ordering::Relaxed);
                 }
             }
             let _exit = Exit(thread_shared);

@@ -18,17 +18,58 @@ pub struct PendingModel {
     pub retired: Sender<ModelRunner>,
 }
 
+/// Everything the audio side, the inference thread and the handles share, in the
+/// parts that change together.
 #[derive(Default)]
 pub struct Shared {
+    pub timeline: Timeline,
+    pub control: Control,
+    pub counters: Counters,
+    pub messages: Messages,
     /// A model loaded in the background, waiting for the inference thread to take it
     /// at its next group boundary. Neither the audio thread nor (blocking) the
     /// inference thread ever locks it: the inference thread only `try_lock`s.
     pub pending_model: Mutex<Option<PendingModel>>,
-    pub model_swaps: AtomicU64,
+    #[cfg(feature = "fault-injection")]
+    pub faults: Faults,
+}
+
+/// Where the stream is: what the audio side has played and the inference thread has
+/// rendered.
+#[derive(Default)]
+pub struct Timeline {
     /// Host samples the audio side has completed; every event before it is in the ring.
     pub clock: AtomicU64,
     /// The clock value the inference thread has rendered everything up to.
     pub caught_up: AtomicU64,
+    /// The inference thread is idle: what it renders now is exact silence.
+    pub idle: AtomicBool,
+}
+
+/// Requests between the threads.
+#[derive(Default)]
+pub struct Control {
+    pub stop: AtomicBool,
+    /// The inference thread panicked: it keeps the stream in time with silence until
+    /// a restart is requested.
+    pub failed: AtomicBool,
+    /// Set by the audio side (plugin reset) or the editor: the inference thread resets
+    /// its model state and, after a panic, resumes.
+    pub restart: AtomicBool,
+}
+
+/// Fault injection for the reliability tests: hold the inference thread while set,
+/// and panic at the next step.
+#[cfg(feature = "fault-injection")]
+#[derive(Default)]
+pub struct Faults {
+    pub stall: AtomicBool,
+    pub panic: AtomicBool,
+}
+
+/// What the engine counts; [`Counters::snapshot`] reads them all as [`Stats`].
+#[derive(Default)]
+pub struct Counters {
     pub underruns: AtomicU64,
     pub underrun_samples: AtomicU64,
     /// The clock at the end of the last block that underran: where to look.
@@ -47,34 +88,25 @@ pub struct Shared {
     pub stale_dropped: AtomicU64,
     /// Frames rendered as exact silence without running the models (idle).
     pub idle_frames: AtomicU64,
-    /// The inference thread is idle: what it renders now is exact silence.
-    pub idle: AtomicBool,
     /// Offline waits that gave up on a stuck inference thread.
     pub offline_timeouts: AtomicU64,
+    pub model_swaps: AtomicU64,
+    pub panics: AtomicU64,
     pub steps: AtomicU64,
     pub frames: AtomicU64,
     pub busy_ns: AtomicU64,
     pub max_step_ns: AtomicU64,
-    pub stop: AtomicBool,
-    /// The inference thread panicked: it keeps the stream in time with silence until
-    /// a restart is requested.
-    pub failed: AtomicBool,
-    /// Set by the audio side (plugin reset): the inference thread resets its model
-    /// state and, after a panic, resumes.
-    pub restart: AtomicBool,
-    pub panics: AtomicU64,
-    /// Fault injection for the reliability tests: hold the inference thread while set,
-    /// and panic at the next step.
-    #[cfg(feature = "fault-injection")]
-    pub fault_stall: AtomicBool,
-    #[cfg(feature = "fault-injection")]
-    pub fault_panic: AtomicBool,
+}
+
+/// Messages for the log and the editor. Only non-real-time threads touch them.
+#[derive(Default)]
+pub struct Messages {
     /// Last fault the inference thread reported (a panic, a failed or diverging model
-    /// run), for the log and the editor's warning. Only non-real-time threads touch it.
-    pub last_error: Mutex<Option<String>>,
+    /// run), for the log and the editor's warning.
+    last_error: Mutex<Option<String>>,
     /// Last ordinary event worth showing ("now playing …", "restarted"): not a fault,
     /// so the editor shows it as information and a restart clears `last_error`.
-    pub last_notice: Mutex<Option<String>>,
+    last_notice: Mutex<Option<String>>,
 }
 
 /// A snapshot of the engine's counters.
@@ -147,8 +179,9 @@ impl std::fmt::Display for Stats {
     }
 }
 
-impl Shared {
-    pub fn stats(&self) -> Stats {
+impl Counters {
+    /// Every counter now; `failed` is the control flag, which the snapshot carries.
+    pub fn snapshot(&self, failed: bool) -> Stats {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Stats {
             underruns: l(&self.underruns),
@@ -164,7 +197,7 @@ impl Shared {
             stale_dropped: l(&self.stale_dropped),
             model_swaps: l(&self.model_swaps),
             panics: l(&self.panics),
-            failed: self.failed.load(Ordering::Relaxed),
+            failed,
             steps: l(&self.steps),
             frames: l(&self.frames),
             busy_seconds: l(&self.busy_ns) as f64 * 1e-9,
@@ -173,7 +206,7 @@ impl Shared {
     }
 }
 
-impl Shared {
+impl Messages {
     pub fn report_error(&self, message: String) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
@@ -193,5 +226,11 @@ impl Shared {
 
     pub fn last_notice(&self) -> Option<String> {
         self.last_notice.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Shared {
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot(self.control.failed.load(Ordering::Relaxed))
     }
 }
