@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::mel2mel::Mel2MelConfig;
 use super::vocoder::VocoderConfig;
 use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
-use crate::features::excitation::{CHANNELS, NOISE_STD, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+use super::source::{CHANNELS, NOISE_STD, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+use super::state::StateSpec;
 
 pub const FORMAT: &str = "melwave-model";
 
@@ -50,15 +51,6 @@ impl Instrument {
     pub fn trained(name: &str, program: u8, point: Vec<f32>) -> Self {
         Self { name: name.into(), program, bank: 0, point, added: None }
     }
-}
-
-/// A state tensor carried from one step call to the next.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateSpec {
-    pub input: String,
-    pub output: String,
-    pub shape: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

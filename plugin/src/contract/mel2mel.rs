@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::graph::{Attr, Dim, GraphBuilder};
-use super::manifest::StateSpec;
+use super::state::StateSpec;
 use super::weights::{transpose, Spec, Weights};
 use super::{EMBED_DIM, N_MELS, ROLL_DIM};
 

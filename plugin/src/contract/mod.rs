@@ -12,6 +12,8 @@ pub mod graph;
 pub mod manifest;
 pub mod mel2mel;
 pub mod model_dir;
+pub mod source;
+pub mod state;
 pub mod timbre;
 pub mod vocoder;
 pub mod weights;

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::graph::{Attr, Dim, GraphBuilder};
-use super::manifest::StateSpec;
+use super::state::StateSpec;
 use super::weights::{transpose, Spec, Weights};
 use super::{EMBED_DIM, HOP, N_MELS, SOURCE_CHANNELS};
 

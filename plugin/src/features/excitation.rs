@@ -30,21 +30,11 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::contract::{HOP, KEYS, SAMPLE_RATE, SOURCE_CHANNELS};
+// The source's constants are part of the model contract (a model is trained against
+// them and its manifest records them); they are re-exported here, beside the code
+// that uses them.
+pub use crate::contract::source::{CHANNELS, NOISE_STD, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
 
-/// The channels, in the order the vocoder takes them.
-pub const CHANNELS: [&str; 3] = ["sine", "sawtooth", "noise"];
-const _: () = assert!(CHANNELS.len() == SOURCE_CHANNELS);
-
-/// Amplitude of each key's fundamental sine.
-pub const SINE_AMPLITUDE: f32 = 0.1;
-/// Amplitude of each key's sawtooth fundamental (partial `h` has `1/h` of it).
-pub const SAW_AMPLITUDE: f32 = 0.1;
-/// Standard deviation of the noise channel.
-pub const NOISE_STD: f32 = 0.033;
-/// How long a released key's voice keeps running before it fades.
-pub const RELEASE_SECONDS: f32 = 2.0;
-/// The fade at the end of a release.
-pub const RELEASE_FADE_SECONDS: f32 = 0.05;
 /// Corner of the sawtooth integrator's leak.
 const SAW_LEAK_HZ: f64 = 5.0;
 

@@ -8,7 +8,7 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{TensorElementType, TensorRef};
 
 use super::provider::{self, Provider, ProviderReport};
-use crate::contract::manifest::StateSpec;
+use crate::contract::state::StateSpec;
 use crate::contract::{mel2mel, vocoder, ModelBytes, ModelError, EMBED_DIM, HOP, N_MELS, ROLL_DIM, SOURCE_CHANNELS};
 
 /// An expected graph input or output: name and shape, `-1` for a dynamic axis.
