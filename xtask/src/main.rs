@@ -216,6 +216,9 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
 const FULL_VOCODER_STEPS: &str = "20000";
 const FULL_MEL2MEL_STEPS: &str = "1500";
 const FULL_FINETUNE_STEPS: &str = "200";
+/// The shipped vocoder's (v2.2) frame-level loudness term: onsets were 13–18 dB soft
+/// without it, 8–14 dB with it, at the same spectral fit (models/default/MODEL_CARD.md).
+const FULL_LEVEL_WEIGHT: &str = "1";
 
 /// Copies a committed checkpoint folder into a run folder that has none, so a fresh
 /// machine continues the shipped model instead of starting over.
@@ -312,7 +315,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
     } else {
         let shipped = workspace_root().join("models").join("default").join("checkpoints");
         let mut mel2mel = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", FULL_MEL2MEL_STEPS, "--lr", "3e-4"]);
-        let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--lr", "5e-4", "--checkpoint-every", "50"]);
+        let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--lr", "5e-4", "--checkpoint-every", "50", "--level-weight", FULL_LEVEL_WEIGHT]);
         if custom.is_some() {
             // Other instruments: new runs that start from the shipped weights (all but
             // the embedding, whose size follows the number of instruments).
@@ -337,7 +340,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
     }
     let mut finetune = tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]);
     if !quick {
-        finetune.args(["--steps", FULL_FINETUNE_STEPS]);
+        finetune.args(["--steps", FULL_FINETUNE_STEPS, "--level-weight", FULL_LEVEL_WEIGHT]);
     }
     run(&mut finetune)?;
     run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;

@@ -29,7 +29,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::contract::{HOP, KEYS, SAMPLE_RATE, SOURCE_CHANNELS};
+use crate::contract::{HOP, KEYS, SAMPLE_RATE};
 // The source's constants are part of the model contract (a model is trained against
 // them and its manifest records them); they are re-exported here, beside the code
 // that uses them.
