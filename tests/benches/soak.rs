@@ -115,6 +115,7 @@ fn main() {
         first
     };
     let _ = std::fs::remove_file(&log);
+    let stalls = run.stalls();
     let mut failed = run.failed;
     // On these virtual machines the hypervisor now and then stalls a thread, or both
     // at once (seen: the host thread 19 ms late at load average 0.3, the longest model
@@ -127,7 +128,7 @@ fn main() {
     // while the stalls were at least as many as the underruns; any other underrun
     // fails.
     let underruns = run.underruns.unwrap_or(0.0);
-    if underruns > 0.0 && underruns > run.stalls() as f64 {
+    if underruns > 0.0 && underruns > stalls as f64 {
         failed.push(format!(
             "{} underruns after the warm-up, with the host thread late only {} times and the inference thread stalled only {} times",
             fmt(run.underruns),
