@@ -60,19 +60,16 @@ pub fn passthrough_model_with_gain(gain: f32) -> ModelBytes {
 
 /// Magnitude spectrum (Blackman-Harris window), bin width `rate / len`.
 pub fn spectrum(x: &[f32]) -> Vec<f32> {
-    use rustfft::num_complex::Complex32;
     let n = x.len();
-    let mut buf: Vec<Complex32> = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
+    // Blackman-Harris: sidelobes below −92 dB, so a weak partial is not hidden under a
+    // strong one's leakage.
+    let window = (0..n)
+        .map(|i| {
             let a = std::f64::consts::TAU * i as f64 / n as f64;
-            let w = 0.35875 - 0.48829 * a.cos() + 0.14128 * (2.0 * a).cos() - 0.01168 * (3.0 * a).cos();
-            Complex32::new(v * w as f32, 0.0)
+            (0.35875 - 0.48829 * a.cos() + 0.14128 * (2.0 * a).cos() - 0.01168 * (3.0 * a).cos()) as f32
         })
         .collect();
-    rustfft::FftPlanner::new().plan_fft_forward(n).process(&mut buf);
-    buf[..n / 2].iter().map(|c| c.norm()).collect()
+    melwave::features::stft::Spectrum::new(n, window).frame(x, 0)[..n / 2].iter().map(|c| c.norm()).collect()
 }
 
 /// Frequency of the strongest spectral peak, refined by parabolic interpolation.

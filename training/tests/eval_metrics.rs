@@ -40,7 +40,7 @@ fn identical_audio_scores_perfectly() {
     let (l1, r) = log_mel_scores(&audio, &audio);
     assert_eq!(l1, 0.0);
     assert!((r - 1.0).abs() < 1e-9, "r = {r}");
-    let t = note_tally(&PitchCheck::new(RATE), &onsets(&events), &audio, &audio, RATE);
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &audio, RATE);
     assert_eq!((t.notes, t.pitch_hits), (6, 6), "every played note is found in the truth itself");
     assert_eq!(t.loudness_error(), Some(0.0));
 }
@@ -101,7 +101,7 @@ fn silence_is_caught_by_every_metric() {
     let known_l1 = truth_mel.iter().map(|&v| (v - melwave::contract::LOG_FLOOR) as f64).sum::<f64>() / truth_mel.len() as f64;
     assert!((l1 - known_l1).abs() < 1e-6 && l1 > 1.0, "log-mel L1 of silence {l1} vs {known_l1}");
     assert_eq!(r, 0.0);
-    let t = note_tally(&PitchCheck::new(RATE), &onsets(&events), &audio, &silence, RATE);
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &silence, RATE);
     assert_eq!(t.pitch_hits, 0, "no note is found in silence");
     assert!(t.loudness_error().unwrap() > 60.0, "silence is far too quiet");
 }
@@ -109,16 +109,16 @@ fn silence_is_caught_by_every_metric() {
 #[test]
 fn pitch_check_fails_a_detuned_render() {
     let (truth, events) = melody(0.0);
-    let check = PitchCheck::new(RATE);
+    let mut check = PitchCheck::new(RATE);
     let on = onsets(&events);
     for cents in [-100.0, 100.0, 300.0] {
         let (detuned, _) = melody(cents);
-        let t = note_tally(&check, &on, &truth, &detuned, RATE);
+        let t = note_tally(&mut check, &on, &truth, &detuned, RATE);
         assert_eq!(t.pitch_hits, 0, "{cents} cents off must fail every note ({} of {} passed)", t.pitch_hits, t.notes);
     }
     // 20 cents is within tolerance.
     let (close, _) = melody(20.0);
-    assert_eq!(note_tally(&check, &on, &truth, &close, RATE).pitch_hits, 6);
+    assert_eq!(note_tally(&mut check, &on, &truth, &close, RATE).pitch_hits, 6);
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn onset_pitch_includes_the_bend_in_force() {
 fn loudness_error_is_grouped_by_velocity_and_signed() {
     let (truth, events) = melody(0.0);
     let half: Vec<f32> = truth.iter().map(|v| v * 0.5).collect();
-    let t = note_tally(&PitchCheck::new(RATE), &onsets(&events), &truth, &half, RATE);
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &truth, &half, RATE);
     // Velocities 30, 45 (soft), 60, 75, 90 (medium), 105 (loud); half amplitude is −6.02 dB.
     assert_eq!(t.loudness.map(|g| g.0), [2, 3, 1]);
     for (n, abs, signed) in t.loudness {
@@ -150,10 +150,10 @@ fn loudness_error_is_grouped_by_velocity_and_signed() {
 fn griffin_lim_converges_on_a_known_signal() {
     let (audio, _) = melody(0.0);
     let audio = &audio[..audio.len() / HOP * HOP];
-    let stft = Stft::new();
+    let mut stft = Stft::new();
     let frames = audio.len() / HOP;
     let magnitude: Vec<f32> = stft.analyse(audio, frames).iter().map(|c| c.norm()).collect();
-    let (rebuilt, sc) = griffin_lim(&stft, &magnitude, audio.len(), 32, 1);
+    let (rebuilt, sc) = griffin_lim(&mut stft, &magnitude, audio.len(), 32, 1);
     assert_eq!(rebuilt.len(), audio.len());
     assert!(sc[sc.len() - 1] < 0.5 * sc[0], "spectral convergence {:.3} → {:.3}", sc[0], sc[sc.len() - 1]);
     let rises = sc.windows(2).filter(|w| w[1] > w[0] * 1.02).count();

@@ -8,11 +8,7 @@
 //! middle of that hop, so the vocoder block it conditions sits at the window's centre.
 //! Samples before the start or past the end of the signal count as zeros.
 
-use std::sync::Arc;
-
-use rustfft::num_complex::Complex32;
-use rustfft::{Fft, FftPlanner};
-
+use super::stft::{hop_centred_start, Spectrum};
 use crate::contract::{HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE};
 
 // The Slaney mel scale: linear below 1 kHz, logarithmic above.
@@ -62,17 +58,14 @@ pub fn mel_filterbank(sample_rate: f64, n_fft: usize, n_mels: usize, fmin: f64, 
     fb
 }
 
-/// A periodic Hann window of `n` points.
-pub fn hann(n: usize) -> Vec<f32> {
-    (0..n).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32).collect()
+/// Start of the window of log-mel frame `t`: centred on the middle of hop `t`.
+pub fn frame_start(t: usize) -> i64 {
+    hop_centred_start(t, HOP, N_FFT)
 }
 
 pub struct LogMel {
-    fft: Arc<dyn Fft<f32>>,
-    window: Vec<f32>,
+    spectrum: Spectrum,
     filterbank: Vec<f32>,
-    buf: Vec<Complex32>,
-    scratch: Vec<Complex32>,
     mag: Vec<f32>,
 }
 
@@ -84,15 +77,9 @@ impl Default for LogMel {
 
 impl LogMel {
     pub fn new() -> Self {
-        let fft = FftPlanner::new().plan_fft_forward(N_FFT);
-        let window = hann(N_FFT);
-        let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
         Self {
-            fft,
-            window,
+            spectrum: Spectrum::hann(N_FFT),
             filterbank: mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0),
-            buf: vec![Complex32::default(); N_FFT],
-            scratch,
             mag: vec![0.0; N_FFT / 2 + 1],
         }
     }
@@ -104,14 +91,7 @@ impl LogMel {
 
     /// Log-mel of frame `t` of `audio`, written into `out` (length `N_MELS`).
     pub fn frame(&mut self, audio: &[f32], t: usize, out: &mut [f32]) {
-        let start = (t * HOP + HOP / 2) as i64 - (N_FFT / 2) as i64;
-        for i in 0..N_FFT {
-            let s = start + i as i64;
-            let x = if s >= 0 && (s as usize) < audio.len() { audio[s as usize] } else { 0.0 };
-            self.buf[i] = Complex32::new(x * self.window[i], 0.0);
-        }
-        self.fft.process_with_scratch(&mut self.buf, &mut self.scratch);
-        for (m, c) in self.mag.iter_mut().zip(&self.buf) {
+        for (m, c) in self.mag.iter_mut().zip(self.spectrum.frame(audio, frame_start(t))) {
             *m = c.norm();
         }
         let n_bins = self.mag.len();

@@ -1,11 +1,13 @@
 //! Featurization shared by training and the engine: MIDI events → piano-roll frames,
-//! the note excitation that drives the vocoder, and the log-mel spectrogram.
+//! the note excitation that drives the vocoder, the log-mel spectrogram, and the
+//! short-time spectra that it and the evaluation share.
 
 pub mod events;
 pub mod excitation;
 pub mod layout;
 pub mod mel;
 pub mod roll;
+pub mod stft;
 
 pub use events::{Event, HeldKeys, TimedEvent};
 pub use excitation::Excitation;

@@ -8,10 +8,8 @@
 //! a sparse spectral kernel per bin (coefficients below 0.5 % of the kernel's peak are
 //! dropped), which is about 100× faster than direct convolution at C1.
 
-use std::sync::Arc;
-
-use rustfft::num_complex::Complex32;
-use rustfft::{Fft, FftPlanner};
+use melwave::features::stft::{hann, Spectrum};
+use realfft::num_complex::Complex32;
 
 pub const FMIN: f64 = 32.703_195_662_574_83;
 pub const BINS: usize = 84;
@@ -21,12 +19,21 @@ pub const HOP: usize = 256;
 pub const FLOOR_DB: f32 = -80.0;
 
 pub struct Cqt {
-    fft: Arc<dyn Fft<f32>>,
+    /// The unwindowed real FFT of one frame (the kernels carry the windows).
+    spectrum: Spectrum,
     len: usize,
-    /// Per bin: (FFT index, conjugated kernel coefficient / len).
+    /// Per bin: (FFT index over the full `len` bins, conjugated kernel coefficient / len).
     kernels: Vec<Vec<(usize, Complex32)>>,
-    buf: Vec<Complex32>,
-    scratch: Vec<Complex32>,
+}
+
+/// Bin `j` of the full `len`-point spectrum of a real signal whose half spectrum is
+/// `half`: the upper bins mirror the lower ones.
+fn full_bin(half: &[Complex32], len: usize, j: usize) -> Complex32 {
+    if j < half.len() {
+        half[j]
+    } else {
+        half[len - j].conj()
+    }
 }
 
 impl Cqt {
@@ -34,27 +41,31 @@ impl Cqt {
         let q = 1.0 / (2f64.powf(1.0 / BINS_PER_OCTAVE as f64) - 1.0);
         let longest = (q * sample_rate / FMIN).ceil() as usize;
         let len = longest.next_power_of_two();
-        let mut planner = FftPlanner::new();
-        let fft = planner.plan_fft_forward(len);
+        let mut spectrum = Spectrum::new(len, vec![1.0; len]);
         let mut kernels = Vec::with_capacity(BINS);
+        let (mut re, mut im) = (vec![0.0f32; len], vec![0.0f32; len]);
         for k in 0..BINS {
             let f = FMIN * 2f64.powf(k as f64 / BINS_PER_OCTAVE as f64);
             let n = (q * sample_rate / f).ceil() as usize;
             let start = (len - n) / 2;
-            let mut kernel = vec![Complex32::default(); len];
-            for i in 0..n {
-                let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos();
+            re.fill(0.0);
+            im.fill(0.0);
+            for (i, w) in hann(n).into_iter().enumerate() {
                 // Phase referenced to the frame centre so it does not matter for |·|.
                 let ph = std::f64::consts::TAU * f * (start + i) as f64 / sample_rate;
-                kernel[start + i] = Complex32::new((w * ph.cos() / n as f64) as f32, (w * ph.sin() / n as f64) as f32);
+                re[start + i] = (w as f64 * ph.cos() / n as f64) as f32;
+                im[start + i] = (w as f64 * ph.sin() / n as f64) as f32;
             }
-            fft.process(&mut kernel);
+            // The kernel is complex: its spectrum is that of its real part plus i times
+            // that of its imaginary part, each from a real FFT.
+            let a = spectrum.frame(&re, 0).to_vec();
+            let b = spectrum.frame(&im, 0).to_vec();
+            let kernel: Vec<Complex32> = (0..len).map(|j| full_bin(&a, len, j) + Complex32::i() * full_bin(&b, len, j)).collect();
             let peak = kernel.iter().map(|c| c.norm()).fold(0.0, f32::max);
             let sparse = kernel.iter().enumerate().filter(|(_, c)| c.norm() > 0.005 * peak).map(|(j, c)| (j, c.conj() / len as f32)).collect();
             kernels.push(sparse);
         }
-        let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
-        Self { fft, len, kernels, buf: vec![Complex32::default(); len], scratch }
+        Self { spectrum, len, kernels }
     }
 
     /// Number of frames for `len` samples: one per started hop.
@@ -67,15 +78,9 @@ impl Cqt {
         let frames = Self::n_frames(audio.len());
         let mut out = vec![0.0; frames * BINS];
         for t in 0..frames {
-            let start = (t * HOP) as i64 - (self.len / 2) as i64;
-            for (i, b) in self.buf.iter_mut().enumerate() {
-                let s = start + i as i64;
-                let x = if s >= 0 && (s as usize) < audio.len() { audio[s as usize] } else { 0.0 };
-                *b = Complex32::new(x, 0.0);
-            }
-            self.fft.process_with_scratch(&mut self.buf, &mut self.scratch);
+            let half = self.spectrum.frame(audio, (t * HOP) as i64 - (self.len / 2) as i64);
             for (k, kernel) in self.kernels.iter().enumerate() {
-                let v: Complex32 = kernel.iter().map(|&(j, c)| self.buf[j] * c).sum();
+                let v: Complex32 = kernel.iter().map(|&(j, c)| full_bin(half, self.len, j) * c).sum();
                 out[t * BINS + k] = v.norm();
             }
         }

@@ -8,21 +8,20 @@
 //! averaged with their filter weights (a fast, non-negative stand-in for NNLS). Then
 //! the fast Griffin-Lim of Perraudin et al. (momentum 0.99), phase seeded.
 
-use std::sync::Arc;
-
-use melwave::contract::{HOP, N_FFT, N_MELS, SAMPLE_RATE};
-use melwave::features::mel::mel_filterbank;
+use melwave::contract::{N_FFT, N_MELS, SAMPLE_RATE};
+use melwave::features::mel::{frame_start, mel_filterbank};
+use melwave::features::stft::{hann, InverseSpectrum, Spectrum};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use rustfft::num_complex::Complex32;
-use rustfft::{Fft, FftPlanner};
+use realfft::num_complex::Complex32;
 
 pub const BINS: usize = N_FFT / 2 + 1;
 const MOMENTUM: f32 = 0.99;
 
+/// The log-mel's STFT, forward and least-squares inverse.
 pub struct Stft {
-    forward: Arc<dyn Fft<f32>>,
-    inverse: Arc<dyn Fft<f32>>,
+    forward: Spectrum,
+    inverse: InverseSpectrum,
     window: Vec<f32>,
 }
 
@@ -34,49 +33,30 @@ impl Default for Stft {
 
 impl Stft {
     pub fn new() -> Self {
-        let mut planner = FftPlanner::new();
-        let window = (0..N_FFT).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / N_FFT as f64).cos()) as f32).collect();
-        Self { forward: planner.plan_fft_forward(N_FFT), inverse: planner.plan_fft_inverse(N_FFT), window }
-    }
-
-    fn frame_start(t: usize) -> i64 {
-        (t * HOP + HOP / 2) as i64 - (N_FFT / 2) as i64
+        Self { forward: Spectrum::hann(N_FFT), inverse: InverseSpectrum::new(N_FFT), window: hann(N_FFT) }
     }
 
     /// `frames × BINS` complex spectrum of `audio`.
-    pub fn analyse(&self, audio: &[f32], frames: usize) -> Vec<Complex32> {
-        let mut out = vec![Complex32::default(); frames * BINS];
-        let mut buf = vec![Complex32::default(); N_FFT];
+    pub fn analyse(&mut self, audio: &[f32], frames: usize) -> Vec<Complex32> {
+        let mut out = Vec::with_capacity(frames * BINS);
         for t in 0..frames {
-            let start = Self::frame_start(t);
-            for (i, b) in buf.iter_mut().enumerate() {
-                let s = start + i as i64;
-                let x = if s >= 0 && (s as usize) < audio.len() { audio[s as usize] } else { 0.0 };
-                *b = Complex32::new(x * self.window[i], 0.0);
-            }
-            self.forward.process(&mut buf);
-            out[t * BINS..(t + 1) * BINS].copy_from_slice(&buf[..BINS]);
+            out.extend_from_slice(self.forward.frame(audio, frame_start(t)));
         }
         out
     }
 
     /// Least-squares overlap-add inverse of [`Stft::analyse`], `len` samples.
-    pub fn synthesise(&self, spec: &[Complex32], len: usize) -> Vec<f32> {
+    pub fn synthesise(&mut self, spec: &[Complex32], len: usize) -> Vec<f32> {
         let frames = spec.len() / BINS;
         let mut out = vec![0.0f32; len];
         let mut norm = vec![0.0f32; len];
-        let mut buf = vec![Complex32::default(); N_FFT];
         for t in 0..frames {
-            buf[..BINS].copy_from_slice(&spec[t * BINS..(t + 1) * BINS]);
-            for k in 1..N_FFT - BINS + 1 {
-                buf[N_FFT - k] = spec[t * BINS + k].conj();
-            }
-            self.inverse.process(&mut buf);
-            let start = Self::frame_start(t);
-            for (i, (b, w)) in buf.iter().zip(&self.window).enumerate() {
+            let frame = self.inverse.frame(&spec[t * BINS..(t + 1) * BINS]);
+            let start = frame_start(t);
+            for (i, (b, w)) in frame.iter().zip(&self.window).enumerate() {
                 let s = start + i as i64;
                 if s >= 0 && (s as usize) < len {
-                    out[s as usize] += b.re / N_FFT as f32 * w;
+                    out[s as usize] += b * w;
                     norm[s as usize] += w * w;
                 }
             }
@@ -126,7 +106,7 @@ pub fn spectral_convergence(spec: &[Complex32], target: &[f32]) -> f64 {
 /// Fast Griffin-Lim: `len` samples whose STFT magnitude approaches `magnitude`
 /// (`frames × BINS`). Returns the audio and the spectral convergence after each
 /// iteration.
-pub fn griffin_lim(stft: &Stft, magnitude: &[f32], len: usize, iterations: usize, seed: u64) -> (Vec<f32>, Vec<f64>) {
+pub fn griffin_lim(stft: &mut Stft, magnitude: &[f32], len: usize, iterations: usize, seed: u64) -> (Vec<f32>, Vec<f64>) {
     let frames = magnitude.len() / BINS;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut spec: Vec<Complex32> = magnitude.iter().map(|&m| Complex32::from_polar(m, rng.random_range(0.0..std::f32::consts::TAU))).collect();

@@ -12,13 +12,9 @@
 //! - Loudness error: for each note-on, the RMS level (dB) of the 100 ms after it in the
 //!   estimate minus the same in the truth, grouped by velocity.
 
-use std::sync::Arc;
-
 use melwave::features::excitation::key_frequency;
-use melwave::features::mel::hann;
+use melwave::features::stft::{hann, Spectrum};
 use melwave::features::{Event, LogMel, RollState, TimedEvent};
-use rustfft::num_complex::Complex32;
-use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 
 /// The window after each onset that the note checks look at.
@@ -83,7 +79,7 @@ pub fn onsets(events: &[TimedEvent]) -> Vec<Onset> {
 }
 
 pub struct PitchCheck {
-    fft: Arc<dyn Fft<f32>>,
+    spectrum: Spectrum,
     window: usize,
     rate: f64,
 }
@@ -91,21 +87,15 @@ pub struct PitchCheck {
 impl PitchCheck {
     pub fn new(rate: f64) -> Self {
         let window = (NOTE_WINDOW_SECONDS * rate) as usize;
-        Self { fft: FftPlanner::new().plan_fft_forward(PITCH_FFT), window, rate }
+        Self { spectrum: Spectrum::new(PITCH_FFT, hann(window)), window, rate }
     }
 
     /// Magnitude spectrum of the Hann-windowed 100 ms after `start`, or None past the end.
-    fn spectrum(&self, audio: &[f32], start: usize) -> Option<Vec<f32>> {
+    fn spectrum(&mut self, audio: &[f32], start: usize) -> Option<Vec<f32>> {
         if start + self.window > audio.len() {
             return None;
         }
-        let mut buf = vec![Complex32::default(); PITCH_FFT];
-        for i in 0..self.window {
-            let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / self.window as f64).cos();
-            buf[i] = Complex32::new(audio[start + i] * w as f32, 0.0);
-        }
-        self.fft.process(&mut buf);
-        Some(buf[..PITCH_FFT / 2].iter().map(|c| c.norm()).collect())
+        Some(self.spectrum.frame(audio, start as i64)[..PITCH_FFT / 2].iter().map(|c| c.norm()).collect())
     }
 
     /// Is `f` present in the 100 ms after `start`? The strongest spectral component
@@ -115,7 +105,7 @@ impl PitchCheck {
     /// more), and be within 40 dB of the window's loudest component. A tone a semitone
     /// off therefore fails even at low pitches, where its main lobe still covers `f`.
     /// None when the window runs past the end of the audio.
-    pub fn note_present(&self, audio: &[f32], start: usize, f: f64) -> Option<bool> {
+    pub fn note_present(&mut self, audio: &[f32], start: usize, f: f64) -> Option<bool> {
         let spec = self.spectrum(audio, start)?;
         let bin_hz = self.rate / PITCH_FFT as f64;
         let to_bin = |hz: f64| ((hz / bin_hz).round().max(0.0) as usize).min(spec.len() - 1);
@@ -182,7 +172,7 @@ impl NoteTally {
 
 /// Pitch and loudness of every onset in `estimate`, against `truth` for loudness.
 /// Onsets whose window runs past either signal are left out.
-pub fn note_tally(check: &PitchCheck, onsets: &[Onset], truth: &[f32], estimate: &[f32], rate: f64) -> NoteTally {
+pub fn note_tally(check: &mut PitchCheck, onsets: &[Onset], truth: &[f32], estimate: &[f32], rate: f64) -> NoteTally {
     let mut t = NoteTally::default();
     for o in onsets {
         let (Some(present), Some(le), Some(lt)) = (check.note_present(estimate, o.sample, o.frequency), level_db(estimate, o.sample, rate), level_db(truth, o.sample, rate)) else {
@@ -201,7 +191,7 @@ pub fn note_tally(check: &PitchCheck, onsets: &[Onset], truth: &[f32], estimate:
 /// Magnitude-weighted mean frequency (Hz) of `audio`, over the frames within 60 dB of
 /// the loudest one: the brightness measure for morph continuity.
 pub fn spectral_centroid(audio: &[f32], rate: f64) -> f64 {
-    let stft = super::griffin_lim::Stft::new();
+    let mut stft = super::griffin_lim::Stft::new();
     let frames = audio.len() / melwave::contract::HOP;
     let spec = stft.analyse(audio, frames);
     let bins = super::griffin_lim::BINS;
@@ -264,15 +254,13 @@ pub struct Harmonicity {
 pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Harmonicity> {
     let n = HARMONICITY_FFT;
     let hop = n / 2;
-    let fft = FftPlanner::new().plan_fft_forward(n);
+    let mut spectrum = Spectrum::hann(n);
     let bin_hz = rate / n as f64;
     let top_hz = HARMONICITY_BAND_HZ.1.min(rate / 2.0);
     let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, (top_hz / bin_hz).floor() as usize);
     let mut state = RollState::default();
     let mut next = 0;
     let (mut total, mut on, mut over, mut covered) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let mut buf = vec![Complex32::default(); n];
-    let window = hann(n);
     for start in (0..audio.len().saturating_sub(n - 1)).step_by(hop) {
         let centre = (start + n / 2) as u64;
         while next < events.len() && events[next].time <= centre {
@@ -296,10 +284,7 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
                 h += 1.0;
             }
         }
-        for ((c, &x), &w) in buf.iter_mut().zip(&audio[start..start + n]).zip(&window) {
-            *c = Complex32::new(x * w, 0.0);
-        }
-        fft.process(&mut buf);
+        let buf = spectrum.frame(audio, start as i64);
         let (mut t, mut o, mut v, mut cover) = (0.0, 0.0, 0.0, 0usize);
         for b in lo_bin..=hi_bin {
             let e = buf[b].norm_sqr() as f64;

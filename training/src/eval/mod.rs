@@ -125,7 +125,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
     audio.insert("sine tones", source[..len].to_vec());
     let true_mel = LogMel::new().compute(truth);
     let magnitude = griffin_lim::mel_to_linear(&true_mel[..frames * N_MELS]);
-    audio.insert("Griffin-Lim (true mel)", griffin_lim::griffin_lim(&griffin_lim::Stft::new(), &magnitude, len, GRIFFIN_LIM_ITERATIONS, 0).0);
+    audio.insert("Griffin-Lim (true mel)", griffin_lim::griffin_lim(&mut griffin_lim::Stft::new(), &magnitude, len, GRIFFIN_LIM_ITERATIONS, 0).0);
     let mut voc = Vec::new();
     runner.reset();
     runner.vocode(&true_mel[..frames * N_MELS], &source[..SOURCE_CHANNELS * len], point, &mut voc).map_err(anyhow::Error::msg)?;
@@ -140,7 +140,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
     let truth_cqt = cqt.magnitude(truth);
     let truth_max = truth_cqt.iter().copied().fold(0.0, f32::max);
     let truth_db = cqt::to_db(&truth_cqt, truth_max);
-    let check = metrics::PitchCheck::new(SAMPLE_RATE as f64);
+    let mut check = metrics::PitchCheck::new(SAMPLE_RATE as f64);
     let onsets = metrics::onsets(&m.events);
     let mut systems = BTreeMap::new();
     for name in SYSTEMS {
@@ -152,7 +152,7 @@ fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m
             rmse_cqt: cqt::rmse_db(&truth_db, &est_db),
             log_mel_l1: l1,
             log_mel_r: r,
-            notes: metrics::note_tally(&check, &onsets, truth, a, SAMPLE_RATE as f64),
+            notes: metrics::note_tally(&mut check, &onsets, truth, a, SAMPLE_RATE as f64),
             harmonicity: metrics::harmonicity(a, &m.events, SAMPLE_RATE as f64),
         };
         systems.insert(name.to_string(), scores);
