@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use melwave::contract::{ModelBytes, EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
+use melwave::contract::{Mel2MelConfig, ModelBytes, VocoderConfig, EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use melwave::engine::{self, EngineConfig};
 use melwave::features::{Event, TimedEvent};
 use melwave::midi_file;
@@ -16,6 +16,37 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
 }
 
+fn describe(v: &VocoderConfig) -> String {
+    let filters = format!("filter net {} wide, {}-tap filters", v.filter_hidden, v.filter_taps);
+    if v.layers == 0 {
+        filters
+    } else {
+        format!("{filters}, then WaveNet {} layers × {} channels", v.layers, v.channels)
+    }
+}
+
+/// Microseconds per one-frame vocoder call (the live engine's call size), the median
+/// of `rounds` rounds of 200 calls.
+fn vocoder_call_us(model: &ModelBytes, rounds: usize) -> f64 {
+    let mut runner = ModelRunner::new(model, Provider::Cpu).expect("model loads");
+    let roll = vec![0.0f32; ROLL_DIM];
+    runner.predict_mel(&roll, [0.0; EMBED_DIM]).unwrap();
+    let mel = runner.mel().to_vec();
+    let source = vec![0.01f32; SOURCE_CHANNELS * HOP];
+    let mut audio = Vec::new();
+    let mut times: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..200 {
+                runner.vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio).unwrap();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / 200.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[rounds / 2]
+}
+
 fn main() {
     let model = match std::env::var_os("MELWAVE_BENCH_MODEL") {
         Some(dir) => ModelBytes::from_dir(std::path::Path::new(&dir)).expect("model folder"),
@@ -24,12 +55,11 @@ fn main() {
     let v = &model.manifest.vocoder.config;
     let m = &model.manifest.mel2mel.config;
     println!(
-        "melwave engine benchmark — model: {} (Mel2Mel LSTM {}×{}, vocoder {} layers × {} channels, receptive field {} samples)",
+        "melwave engine benchmark — model: {} (Mel2Mel LSTM {}×{}, vocoder: {}, receptive field {} samples)",
         model.origin,
         m.layers,
         m.hidden,
-        v.layers,
-        v.channels,
+        describe(v),
         v.receptive_field()
     );
     println!("machine: {} cores, load average before: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), loadavg());
@@ -60,6 +90,23 @@ fn main() {
             mel_us + voc_us,
             (mel_us + voc_us) / budget_us
         );
+    }
+
+    // The vocoder's cost next to the WaveNet the v1 and v2 models had (12 layers × 32
+    // channels, kernel 3), which is the budget's reference: that WaveNet is timed here
+    // behind the same filters, so its row is v1's cost plus the filters'.
+    println!("\nVocoder sizes, one-frame calls (median of 5 × 200), interleaved in this run:");
+    let mel_cfg = Mel2MelConfig::default();
+    let sizes: [(&str, VocoderConfig); 4] = [
+        ("this model", v.clone()),
+        ("filters only (default size)", VocoderConfig::default()),
+        ("filters + WaveNet 6 × 16", VocoderConfig { layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 6, ..VocoderConfig::default() }),
+        ("filters + WaveNet 12 × 32 (v1/v2's)", VocoderConfig { layers: 12, channels: 32, skip_channels: 32, dilation_cycle: 6, ..VocoderConfig::default() }),
+    ];
+    let timed: Vec<(String, f64)> = sizes.iter().map(|(name, cfg)| (format!("{name}: {}", describe(cfg)), vocoder_call_us(&ModelBytes::random(1, mel_cfg.clone(), cfg.clone()), 5))).collect();
+    let reference = timed[3].1;
+    for (name, us) in &timed {
+        println!("  {name:80} {us:8.1} µs/frame = {:.3} of real time, {:.2}× the 12 × 32 WaveNet row", us / (HOP as f64 / 24_000.0 * 1e6), us / reference);
     }
 
     // Streamed RTF through the engine, the demo MIDI, at 48 kHz.

@@ -13,12 +13,13 @@ pub fn repo_root() -> PathBuf {
 
 /// A small random model (fast to run) built through the contract.
 pub fn random_model(seed: u64) -> ModelBytes {
-    ModelBytes::random(seed, Mel2MelConfig { hidden: 64, layers: 1 }, VocoderConfig { layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3 })
+    ModelBytes::random(seed, Mel2MelConfig { hidden: 64, layers: 1 }, VocoderConfig { filter_hidden: 64, layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3, ..Default::default() })
 }
 
-/// A model whose vocoder passes the harmonic excitation straight through (within
-/// 1e-6 relative): one gated layer in its near-linear range, split into positive
-/// and negative halves around the ReLUs and recombined. Its output is a known
+/// A model whose vocoder passes the excitation's sine straight through (within
+/// 1e-6 relative): filters shut (every log gain at its floor, −174 dB), and one
+/// gated WaveNet layer in its near-linear range, split into positive and negative
+/// halves around the ReLUs and recombined. Its output is a known
 /// signal (sines at the played pitches), so it measures the engine's timing,
 /// pitch and resampling exactly.
 pub fn passthrough_model() -> ModelBytes {
@@ -37,7 +38,11 @@ pub fn passthrough_model_with_gain(gain: f32) -> ModelBytes {
     }
     let (c, s) = (cfg.channels, cfg.skip_channels);
     let set = |w: &mut Weights, name: &str, idx: usize, v: f32| w.0.get_mut(name).expect("spec'd weight").data[idx] = v;
-    // input: channel 0 ← harmonic excitation.
+    let bins = cfg.filter_bins();
+    for i in 0..2 * bins {
+        set(&mut w, "filter.output.bias", i, -1000.0);
+    }
+    // input: channel 0 ← the sine.
     set(&mut w, "input.weight", 0, 1.0);
     // layer 0: tanh half, channel 0 ← 0.01·x0 at the newest tap (k = 2); σ half saturated at 1.
     set(&mut w, "layers.0.conv.weight", 2, 0.01);

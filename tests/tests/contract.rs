@@ -32,7 +32,8 @@ fn manifest_mismatches_are_refused_naming_the_field() {
         ("hop", Box::new(|v| v["hop"] = 256.into())),
         ("n_mels", Box::new(|v| v["n_mels"] = 128.into())),
         ("embedding_dim", Box::new(|v| v["embedding_dim"] = 3.into())),
-        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][0]["shape"][2] = 99.into())),
+        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][0]["shape"][1] = 99.into())),
+        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][1]["shape"][2] = 99.into())),
         ("mel2mel.state", Box::new(|v| v["mel2mel"]["config"]["hidden"] = 32.into())),
         ("opset", Box::new(|v| v["opset"] = 9.into())),
     ];
@@ -87,7 +88,7 @@ fn model_folders_with_bad_files_are_refused() {
 
     // Graph and manifest disagree on the state shapes (a bigger vocoder's graph).
     let other = melwave_tests::passthrough_model();
-    let mut bigger = ModelBytes::random(1, other.manifest.mel2mel.config.clone(), melwave::contract::VocoderConfig { layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3 });
+    let mut bigger = ModelBytes::random(1, other.manifest.mel2mel.config.clone(), melwave::contract::VocoderConfig { filter_hidden: 64, layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3, ..Default::default() });
     bigger.manifest = model.manifest.clone();
     let err = load_err(&bigger);
     assert!(err.contains("shape"), "{err}");
@@ -124,5 +125,15 @@ fn a_v1_model_folder_is_refused_naming_its_version() {
     let err = Manifest::parse(&v1).unwrap_err();
     assert_eq!(err, ManifestError::Version { found: 1 });
     let msg = err.to_string();
-    assert!(msg.contains("version 1") && msg.contains("version 2"), "{msg}");
+    assert!(msg.contains("version 1") && msg.contains("version 3"), "{msg}");
+}
+
+#[test]
+fn a_v2_model_folder_is_refused_naming_its_version() {
+    // The v2.2 default model's manifest (a WaveNet-only vocoder), as it shipped.
+    let v2 = std::fs::read(repo_root().join("tests/fixtures/v2-manifest.json")).unwrap();
+    let err = Manifest::parse(&v2).unwrap_err();
+    assert_eq!(err, ManifestError::Version { found: 2 });
+    let msg = err.to_string();
+    assert!(msg.contains("version 2") && msg.contains("plays version 3"), "{msg}");
 }

@@ -2,7 +2,7 @@
 //! continuous phase, the release rule, and one definition for engine and training.
 
 use melwave::contract::{HOP, KEYS, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
-use melwave::features::excitation::{key_frequency, CHANNELS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+use melwave::features::excitation::{key_frequency, CHANNELS, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SINE_AMPLITUDE};
 use melwave::features::{featurize, Event, Excitation, Featurizer, TimedEvent};
 use melwave_tests::spectrum;
 
@@ -109,16 +109,27 @@ fn a_bend_sweeps_within_the_frame_with_no_staircase() {
 }
 
 #[test]
-fn a_released_key_rings_for_the_release_time_then_fades_to_exact_zero() {
+fn a_released_key_decays_for_the_release_time_then_fades_to_exact_zero() {
     let h = HOP as u64;
     let frames = ((RELEASE_SECONDS + RELEASE_FADE_SECONDS) as f64 * SR / HOP as f64) as usize + 40;
     let (_, source) = featurize(&[at(0, Event::NoteOn { key: 48, velocity: 100 }), at(10 * h, Event::NoteOff { key: 48 })], frames, 0);
     let (sine, saw) = (channel(&source, "sine", frames), channel(&source, "sawtooth", frames));
     let release_end = 11 * HOP + (RELEASE_SECONDS as f64 * SR) as usize;
     let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    // The frame after the note-off starts the release; until its fade the level holds.
-    assert!(peak(&sine[release_end - 4000..release_end - 2000]) > 0.9 * SINE_AMPLITUDE);
-    assert!(peak(&saw[release_end - 4000..release_end - 2000]) > 0.9 * SAW_AMPLITUDE);
+    // The frame after the note-off starts the release: the voice decays with time
+    // constant RELEASE_DECAY_SECONDS, and the level channel follows it squared.
+    let level = channel(&source, "level", frames);
+    let held = level[5 * HOP];
+    let start = 11 * HOP;
+    for t in [0.1f64, 0.25, 1.0] {
+        let at = start + (t * SR) as usize;
+        let want = (-t / RELEASE_DECAY_SECONDS as f64).exp();
+        let got = peak(&sine[at..at + 200]) as f64 / SINE_AMPLITUDE as f64;
+        assert!((got / want - 1.0).abs() < 0.05, "{t} s into the release: amplitude {got:.4}, expected {want:.4}");
+        let lv = level[at] as f64 / held as f64;
+        assert!((lv / (want * want) - 1.0).abs() < 0.05, "{t} s into the release: level {lv:.4}, expected {:.4}", want * want);
+    }
+    assert!(peak(&sine[release_end - 4000..release_end - 2000]) > 0.0, "still running until the fade");
     let fade_end = release_end + (RELEASE_FADE_SECONDS as f64 * SR) as usize;
     assert!(peak(&sine[fade_end..]) == 0.0 && peak(&saw[fade_end..]) == 0.0, "exact zero after the fade");
     // The fade is gradual: no step larger than the sine's own slope allows.
@@ -136,8 +147,14 @@ fn a_key_struck_again_during_its_release_keeps_its_phase() {
     let (_, source) = featurize(&events, frames, 0);
     let sine = channel(&source, "sine", frames);
     let step = std::f64::consts::TAU * key_frequency(60, 0.0) / SR;
-    let worst = sine.iter().enumerate().map(|(i, &v)| (v as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs()).fold(0.0, f64::max);
+    // Held, and again once re-struck, the voice is the one sine that started at 0: the
+    // phase ran on through the (decaying) release.
+    let held = (0..10 * HOP).chain(32 * HOP..frames * HOP);
+    let worst = held.map(|i| (sine[i] as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-5, "one continuous sine through release and re-strike: {worst}");
+    // In the release the sine decays but keeps the same zero crossings.
+    let release = 12 * HOP..29 * HOP;
+    assert!(release.clone().all(|i| (sine[i] as f64 * (step * i as f64).sin()) >= -1e-9), "release in phase");
 }
 
 #[test]
@@ -190,4 +207,35 @@ fn keys_bent_past_nyquist_add_nothing_and_stay_finite() {
     let saw = channel(&source, "sawtooth", 10);
     assert!(sine.iter().chain(&saw).all(|v| *v == 0.0));
     assert!(source.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn level_channel_is_the_sawtooths_mean_square_and_steady() {
+    // Alone and as a chord, the level channel matches the sawtooth's measured mean
+    // square over many periods, and it does not swing from frame to frame as a
+    // frame's own measurement of a low note's sawtooth does.
+    let frames = 256;
+    let ms = |x: &[f32]| x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64;
+    // (No octave in the chord: an octave's partials coincide exactly and add in phase,
+    // which a sum of mean squares does not count; equal-tempered fifths and thirds
+    // only beat, which averages out.)
+    for keys in [vec![33u8], vec![57], vec![81], vec![45, 52, 60]] {
+        let events: Vec<TimedEvent> = keys.iter().map(|&k| at(0, Event::NoteOn { key: k, velocity: 100 })).collect();
+        let (_, source) = featurize(&events, frames, 0);
+        let saw = channel(&source, "sawtooth", frames);
+        let level = channel(&source, "level", frames);
+        let (measured, stated) = (ms(&saw[32 * HOP..]), level[32 * HOP..].iter().map(|&v| v as f64).sum::<f64>() / (level.len() - 32 * HOP) as f64);
+        let ratio = measured / stated;
+        // The integrator lifts partials near Nyquist a little above 1/h.
+        assert!((0.9..1.2).contains(&ratio), "keys {keys:?}: measured {measured:.3e}, level {stated:.3e}");
+        let per_frame: Vec<f64> = (32..frames).map(|f| level[f * HOP..(f + 1) * HOP].iter().map(|&v| v as f64).sum::<f64>() / HOP as f64).collect();
+        let (lo, hi) = per_frame.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(hi / lo < 1.001, "keys {keys:?}: the level is steady while the notes hold ({lo:.3e}..{hi:.3e})");
+    }
+    // The reason: one frame's own measure of a 55 Hz sawtooth swings by several dB.
+    let (_, source) = featurize(&[at(0, Event::NoteOn { key: 33, velocity: 100 })], frames, 0);
+    let saw = channel(&source, "sawtooth", frames);
+    let per_frame: Vec<f64> = (32..frames).map(|f| ms(&saw[f * HOP..(f + 1) * HOP])).collect();
+    let (lo, hi) = per_frame.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(10.0 * (hi / lo).log10() > 3.0, "a frame's measure of a low sawtooth swings: {lo:.3e}..{hi:.3e}");
 }

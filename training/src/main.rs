@@ -75,17 +75,10 @@ struct TrainArgs {
     #[arg(long)]
     vocoder: Option<PathBuf>,
     /// Start a new run (mel2mel or vocoder) from another run's weights, even one of
-    /// an older contract: tensors of the same name and shape are copied; the
-    /// vocoder's input layer keeps the old first and last source channels
-    /// (sine and noise) and learns the new ones from scratch. A run that resumes
-    /// from its own checkpoint ignores this.
+    /// an older contract: tensors of the same name and shape are copied, the rest
+    /// start fresh. A run that resumes from its own checkpoint ignores this.
     #[arg(long)]
     warm_start: Option<PathBuf>,
-    /// With --warm-start on the vocoder: the sawtooth channel takes over the sine's
-    /// learned input weights and the sine's are zeroed, so the net starts out
-    /// filtering every partial the way it filtered the fundamental.
-    #[arg(long, requires = "warm_start")]
-    sawtooth_from_sine: bool,
     /// Vocoder loss: weight of the MR-STFT spectral-convergence term.
     #[arg(long, default_value_t = train::VocoderLoss::default().sc)]
     sc_weight: f64,
@@ -97,10 +90,34 @@ struct TrainArgs {
     level_weight: f64,
     #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
     hidden: usize,
+    /// Vocoder: taps of each frame's filters (a multiple of 128).
+    #[arg(long, default_value_t = VocoderConfig::default().filter_taps)]
+    filter_taps: usize,
+    /// Vocoder: width of the filter net.
+    #[arg(long, default_value_t = VocoderConfig::default().filter_hidden)]
+    filter_hidden: usize,
+    /// Vocoder: WaveNet layers after the filters (0: none).
     #[arg(long, default_value_t = VocoderConfig::default().layers)]
     vocoder_layers: usize,
     #[arg(long, default_value_t = VocoderConfig::default().channels)]
     channels: usize,
+}
+
+impl TrainArgs {
+    fn vocoder_config(&self) -> Result<VocoderConfig> {
+        let cfg = VocoderConfig {
+            filter_taps: self.filter_taps,
+            filter_hidden: self.filter_hidden,
+            layers: self.vocoder_layers,
+            channels: self.channels,
+            skip_channels: self.channels,
+            ..Default::default()
+        };
+        if !cfg.is_valid() {
+            bail!("vocoder size {cfg:?} is out of range (filter taps: a multiple of 128 up to 1024)");
+        }
+        Ok(cfg)
+    }
 }
 
 #[derive(Subcommand)]
@@ -228,7 +245,6 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         threads: a.threads,
         until: a.until,
         warm_start: a.warm_start.clone(),
-        sawtooth_from_sine: a.sawtooth_from_sine,
         loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
     }
 }
@@ -253,8 +269,7 @@ fn run(cli: Cli) -> Result<()> {
             let state = match stage {
                 Stage::Mel2mel => train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, ..Default::default() })?,
                 Stage::Vocoder => {
-                    let cfg = VocoderConfig { layers: args.vocoder_layers, channels: args.channels, skip_channels: args.channels, ..Default::default() };
-                    train::train_vocoder(&opts, &cfg)?
+                    train::train_vocoder(&opts, &args.vocoder_config()?)?
                 }
                 Stage::Finetune => {
                     let voc = args.vocoder.as_deref().context("finetune needs --vocoder RUN")?;
@@ -290,11 +305,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export { init: Some(Init::Random), seed, out, hidden, lstm_layers, vocoder_layers, channels, .. } => {
-            if hidden == 0 || lstm_layers == 0 || vocoder_layers == 0 || channels == 0 {
-                bail!("model sizes must be positive");
-            }
             let mel = Mel2MelConfig { hidden, layers: lstm_layers };
             let voc = VocoderConfig { layers: vocoder_layers, channels, skip_channels: channels, ..VocoderConfig::default() };
+            if hidden == 0 || lstm_layers == 0 || !voc.is_valid() {
+                bail!("model sizes must be positive (and the vocoder's within range)");
+            }
             let model = ModelBytes::random(seed, mel, voc);
             model.write_dir(&out).with_context(|| format!("exporting to {}", out.display()))?;
             eprintln!("wrote a random-weight model (seed {seed}) to {}", out.display());

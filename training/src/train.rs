@@ -60,9 +60,6 @@ pub struct Options {
     pub until: Option<u64>,
     /// A run whose weights a new run starts from (see [`warm_start`]).
     pub warm_start: Option<PathBuf>,
-    /// With a vocoder warm start: the sawtooth channel takes over the sine's input
-    /// weights (see [`route_sine_to_sawtooth`]).
-    pub sawtooth_from_sine: bool,
     /// The vocoder loss's weights (see [`VocoderLoss`]).
     pub loss: VocoderLoss,
 }
@@ -90,13 +87,12 @@ impl Default for VocoderLoss {
 }
 
 /// Copies another run's weights into a fresh model: every tensor of the same name and
-/// shape, and for the vocoder's input layer, whose source channels grew from v1's
-/// `[harmonic, noise]` to `[sine, sawtooth, noise]`, the first and last channel. The
-/// rest keeps its fresh initialisation. Returns what was copied, for the log.
+/// shape (a hybrid vocoder can start from a filters-only run's filters, say). The rest
+/// keeps its fresh initialisation. Returns what was copied, for the log.
 pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
     let st = checkpoint::read_state(from)?.with_context(|| format!("{} holds no run to warm-start from", from.display()))?;
     let tensors = checkpoint::read_tensors(from, &st)?;
-    let (mut copied, mut partial, mut fresh) = (0, Vec::new(), Vec::new());
+    let (mut copied, mut fresh) = (0, Vec::new());
     tch::no_grad(|| {
         for (name, mut var) in vs.variables() {
             match tensors.get(&format!("w.{name}")) {
@@ -104,38 +100,35 @@ pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
                     var.copy_(t);
                     copied += 1;
                 }
-                Some(t) if name == "input.weight" && t.size().len() == 3 && t.size()[0] == var.size()[0] && t.size()[2] == var.size()[2] => {
-                    let (old, new) = (t.size()[1], var.size()[1]);
-                    var.narrow(1, 0, 1).copy_(&t.narrow(1, 0, 1));
-                    var.narrow(1, new - 1, 1).copy_(&t.narrow(1, old - 1, 1));
-                    partial.push(name);
-                }
                 _ => fresh.push(name),
             }
         }
     });
-    Ok(format!("warm start from {} (step {}): {copied} tensors copied, partly {partial:?}, fresh {fresh:?}", from.display(), st.step))
+    fresh.sort();
+    Ok(format!("warm start from {} (step {}): {copied} tensors copied, fresh {fresh:?}", from.display(), st.step))
 }
 
-/// Moves the vocoder's learned input weights from the bare sine to the sawtooth and
-/// zeroes the sine's. The sawtooth's first partial is the sine (same amplitude), and
-/// the input layer is linear, so the net's fundamental is unchanged while every
-/// overtone now enters through the path it had learned for the fundamental: the net
-/// starts by filtering a harmonic source instead of having to discover a channel it
-/// was given random weights for. A warm-started net that only had the sine to go on
-/// ignored the sawtooth for a thousand steps (docs/training.md).
-pub fn route_sine_to_sawtooth(vs: &nn::VarStore) -> Result<()> {
-    use melwave::features::excitation::{CHANNELS, SAW_AMPLITUDE, SINE_AMPLITUDE};
-    let index = |name: &str| CHANNELS.iter().position(|c| *c == name).map(|i| i as i64);
-    let (Some(sine), Some(saw)) = (index("sine"), index("sawtooth")) else { bail!("the excitation has no sine and sawtooth channels to route") };
-    let vars = vs.variables();
-    let w = vars.get("input.weight").context("this model has no vocoder input layer")?;
+/// How far below the harmonic filters a fresh vocoder's noise filters start, in
+/// nepers (17 dB): most of what the instruments sound is on their partials.
+const NOISE_START_NEPERS: f64 = 2.0;
+
+/// Starts a fresh vocoder's filters at the data's level: the filter net's output bias
+/// moves by the log ratio of the target's RMS to the output's on one batch, and the
+/// noise starts [`NOISE_START_NEPERS`] below the harmonics. The mel skip already gives
+/// each bin the mel's shape; this gives it the level, so the first steps are spent on
+/// timbre rather than on finding the volume knob.
+fn calibrate_level(model: &Vocoder, b: &VocoderBatch, e: &Tensor) -> String {
+    let rms = |x: &Tensor| x.square().mean(tch::Kind::Float).sqrt().double_value(&[]);
+    let before = tch::no_grad(|| model.forward(&b.source, &b.mel, e));
+    let shift = (rms(&b.audio) / rms(&before).max(1e-9)).ln();
+    let bias = model.filter.output.bs.as_ref().expect("the filter output has a bias");
+    let k = bias.size()[0] / 2;
     tch::no_grad(|| {
-        let from = w.narrow(1, sine, 1) * (SINE_AMPLITUDE / SAW_AMPLITUDE) as f64;
-        w.narrow(1, saw, 1).copy_(&from);
-        let _ = w.narrow(1, sine, 1).zero_();
+        let _ = bias.narrow(0, 0, k).g_add_scalar_(shift);
+        let _ = bias.narrow(0, k, k).g_add_scalar_(shift - NOISE_START_NEPERS);
     });
-    Ok(())
+    let after = tch::no_grad(|| model.forward(&b.source, &b.mel, e));
+    format!("level calibration: output rms {:.4} → {:.4}, target {:.4} (bias {shift:+.2})", rms(&before), rms(&after), rms(&b.audio))
 }
 
 /// Cosine decay from `lr` to `lr/10`.
@@ -396,10 +389,14 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
         checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
     } else if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
-        if opts.sawtooth_from_sine {
-            route_sine_to_sawtooth(&vs)?;
-            eprintln!("the sawtooth channel took over the sine's input weights");
-        }
+    }
+    if init.is_none() && opts.warm_start.is_none() {
+        // A fresh run (a resumed one loads its weights over this in `run_loop`).
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5EED);
+        let c = crops(&mut rng, &data.train, opts.batch.max(4), opts.frames);
+        let b = vocoder_batch(&data.train, &c, opts.frames, CONTEXT);
+        let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
+        eprintln!("{}", calibrate_level(&model, &b, &e));
     }
     let mel2mel = match finetune_from {
         Some(run) => {

@@ -210,14 +210,19 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
 }
 
 /// `cargo xtask train [--quick]`.
-/// The full-size schedule of the shipped model (v2): Mel2Mel and the vocoder continue
+/// The full-size schedule of the shipped model (v3): Mel2Mel and the vocoder continue
 /// the committed checkpoints; the vocoder's cosine schedule spans this many steps and
-/// is trained in slices (`--until`) across sessions.
-const FULL_VOCODER_STEPS: &str = "20000";
+/// can be trained in slices (`--until`) across sessions.
+const FULL_VOCODER_STEPS: &str = "5000";
+/// The filter vocoder's batch (crops × frames) and learning rate: the net is small
+/// enough that a larger batch costs little, and 2e-3 diverged after 200 steps.
+const FULL_VOCODER_BATCH: &str = "8";
+const FULL_VOCODER_FRAMES: &str = "64";
+const FULL_VOCODER_LR: &str = "5e-4";
 const FULL_MEL2MEL_STEPS: &str = "1500";
-const FULL_FINETUNE_STEPS: &str = "200";
-/// The shipped vocoder's (v2.2) frame-level loudness term: onsets were 13–18 dB soft
-/// without it, 8–14 dB with it, at the same spectral fit (models/default/MODEL_CARD.md).
+const FULL_FINETUNE_STEPS: &str = "400";
+/// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
+/// onsets were 13–18 dB soft without it, 8–14 dB with it (docs/training.md §3).
 const FULL_LEVEL_WEIGHT: &str = "1";
 
 /// Copies a committed checkpoint folder into a run folder that has none, so a fresh
@@ -315,7 +320,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
     } else {
         let shipped = workspace_root().join("models").join("default").join("checkpoints");
         let mut mel2mel = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", FULL_MEL2MEL_STEPS, "--lr", "3e-4"]);
-        let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--lr", "5e-4", "--checkpoint-every", "50", "--level-weight", FULL_LEVEL_WEIGHT]);
+        let mut vocoder = tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc), "--threads", "1", "--steps", FULL_VOCODER_STEPS, "--batch", FULL_VOCODER_BATCH, "--frames", FULL_VOCODER_FRAMES, "--lr", FULL_VOCODER_LR, "--checkpoint-every", "100", "--level-weight", FULL_LEVEL_WEIGHT]);
         if custom.is_some() {
             // Other instruments: new runs that start from the shipped weights (all but
             // the embedding, whose size follows the number of instruments).
@@ -340,7 +345,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
     }
     let mut finetune = tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]);
     if !quick {
-        finetune.args(["--steps", FULL_FINETUNE_STEPS, "--level-weight", FULL_LEVEL_WEIGHT]);
+        finetune.args(["--steps", FULL_FINETUNE_STEPS, "--batch", FULL_VOCODER_BATCH, "--frames", FULL_VOCODER_FRAMES, "--level-weight", FULL_LEVEL_WEIGHT]);
     }
     run(&mut finetune)?;
     run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::mel2mel::Mel2MelConfig;
 use super::vocoder::VocoderConfig;
 use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
-use super::source::{CHANNELS, NOISE_STD, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+use super::source::{CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
 use super::state::StateSpec;
 
 pub const FORMAT: &str = "melwave-model";
@@ -69,6 +69,7 @@ pub struct ExcitationSpec {
     pub saw_amplitude: f32,
     pub noise_std: f32,
     pub release_seconds: f32,
+    pub release_decay_seconds: f32,
     pub release_fade_seconds: f32,
 }
 
@@ -80,6 +81,7 @@ impl Default for ExcitationSpec {
             saw_amplitude: SAW_AMPLITUDE,
             noise_std: NOISE_STD,
             release_seconds: RELEASE_SECONDS,
+            release_decay_seconds: RELEASE_DECAY_SECONDS,
             release_fade_seconds: RELEASE_FADE_SECONDS,
         }
     }
@@ -123,7 +125,7 @@ pub enum ManifestError {
     Parse(String),
     #[error("manifest field `{field}` is {found}, but this Melwave needs {expected}")]
     Mismatch { field: String, found: String, expected: String },
-    #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation); retrain it, or use a Melwave release that plays version {found}")]
+    #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation, version 3 its architecture: filters designed from the mel); retrain it, or use a Melwave release that plays version {found}")]
     Version { found: u32 },
     #[error("manifest is inconsistent: {0}")]
     Invalid(String),
@@ -224,7 +226,7 @@ impl Manifest {
         }
         expect("mel2mel.state", &self.mel2mel.state, &c.state_specs())?;
         let v = &self.vocoder.config;
-        if v.layers == 0 || v.channels == 0 || v.skip_channels == 0 || v.dilation_cycle == 0 || v.layers > 64 || v.channels > 1024 || v.dilation_cycle > 16 {
+        if !v.is_valid() {
             return Err(ManifestError::Invalid(format!("vocoder config {v:?} is out of range")));
         }
         expect("vocoder.state", &self.vocoder.state, &v.state_specs())?;

@@ -8,6 +8,7 @@
 //! sequence block by block equals running it whole.
 
 pub mod film;
+pub mod filter;
 pub mod graph;
 pub mod manifest;
 pub mod mel2mel;
@@ -44,13 +45,16 @@ pub const LOG_FLOOR_DB: f32 = -100.0;
 /// Dimension of the timbre embedding: 2, so that the XY pad *is* the embedding plane.
 pub const EMBED_DIM: usize = 2;
 /// Excitation channels fed to the vocoder: fundamental sine, band-limited sawtooth,
-/// noise (see `features::excitation`).
-pub const SOURCE_CHANNELS: usize = 3;
+/// noise, and the sawtooth's expected mean square (see `features::excitation`).
+pub const SOURCE_CHANNELS: usize = 4;
 /// ONNX opset of the exported graphs.
 pub const OPSET: i64 = 17;
 /// Version of the model contract. 2: the harmonic excitation (sine, sawtooth, noise,
-/// with release tails) replaced v1's sines-plus-noise, so v1 vocoders cannot run.
-pub const FORMAT_VERSION: u32 = 2;
+/// with release tails) replaced v1's sines-plus-noise. 3: the vocoder filters that
+/// source with per-frame filters designed from the mel (`vocoder`), its WaveNet became
+/// optional, and the source gained a `level` channel; a v2 vocoder's graph and state
+/// do not fit.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The embedded default model (`models/default`).
 pub mod default_model {

@@ -78,7 +78,13 @@ impl ModelBytes {
         let manifest = Manifest::new(mel2mel, vocoder, instruments, provenance);
         let wm = Weights::random(&manifest.mel2mel.config.weight_specs(), seed, |_| 1.0);
         // A quiet output layer keeps an untrained vocoder from blasting noise.
-        let wv = Weights::random(&manifest.vocoder.config.weight_specs(), seed.wrapping_add(1), |n| if n.starts_with("post2") { 0.05 } else { 1.0 });
+        let wv = Weights::random(&manifest.vocoder.config.weight_specs(), seed.wrapping_add(1), |n| match n {
+            _ if n.starts_with("post2") || n.starts_with("filter.output") => 0.05,
+            // No mel skip: the filters start near unity gain instead of wherever the
+            // mel's level would put them.
+            _ if n.starts_with("filter.skip") => 0.0,
+            _ => 1.0,
+        });
         let mut m = Self::from_weights(manifest, &wm, &wv).expect("random weights follow the specs they were made from");
         m.origin = format!("random model (seed {seed})");
         m

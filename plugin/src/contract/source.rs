@@ -6,7 +6,7 @@
 use super::SOURCE_CHANNELS;
 
 /// The channels, in the order the vocoder takes them.
-pub const CHANNELS: [&str; 3] = ["sine", "sawtooth", "noise"];
+pub const CHANNELS: [&str; 4] = ["sine", "sawtooth", "noise", "level"];
 const _: () = assert!(CHANNELS.len() == SOURCE_CHANNELS);
 
 /// Amplitude of each key's fundamental sine.
@@ -17,5 +17,7 @@ pub const SAW_AMPLITUDE: f32 = 0.1;
 pub const NOISE_STD: f32 = 0.033;
 /// How long a released key's voice keeps running before it fades.
 pub const RELEASE_SECONDS: f32 = 2.0;
+/// Time constant of a released key's exponential decay (−35 dB a second at 0.25 s).
+pub const RELEASE_DECAY_SECONDS: f32 = 0.25;
 /// The fade at the end of a release.
 pub const RELEASE_FADE_SECONDS: f32 = 0.05;
