@@ -282,20 +282,21 @@ impl VocoderConfig {
         let fir_im = g.op("MatMul", &[&im, &sin_t], &[]);
         let fir = g.op("Add", &[&fir_re, &fir_im], &[]); // [2n, taps]
 
-        // Full convolution of each frame with its FIR as one batched product:
-        // X[f, t, j] = x_f[t − j] from a zero-padded frame, out = X · h.
+        // Full convolution of each frame with its FIR as one batched product: the
+        // Toeplitz matrix of the FIR, T[f, t, i] = h_f[t − i] (zero outside the taps),
+        // gathered from a zero-padded h, times the frame's HOP samples.
         let src = g.op("Concat", &[&harm, &noise], &[("axis", Attr::Int(0))]); // [2n, HOP]
-        let pads = ints(g, "filter.frame_pads", &[0, taps as i64, 0, taps as i64]);
-        let padded = g.op("Pad", &[&src, &pads], &[]);
+        let pads = ints(g, "filter.fir_pads", &[0, HOP as i64, 0, HOP as i64]);
+        let padded = g.op("Pad", &[&fir, &pads], &[]); // [2n, taps + 2·HOP]
         let span = (m + 1) * HOP;
-        let index: Vec<i64> = (0..span).flat_map(|t| (0..taps).map(move |j| (t + taps - j) as i64)).collect();
+        let index: Vec<i64> = (0..span).flat_map(|t| (0..HOP).map(move |i| (t + HOP - i) as i64)).collect();
         let index = g.ints("filter.toeplitz_index", &index);
-        let index_shape = ints(g, "filter.toeplitz_shape", &[span as i64, taps as i64]);
+        let index_shape = ints(g, "filter.toeplitz_shape", &[span as i64, HOP as i64]);
         let index = g.op("Reshape", &[&index, &index_shape], &[]);
-        let toeplitz = g.op("Gather", &[&padded, &index], &[("axis", Attr::Int(1))]); // [2n, span, taps]
+        let toeplitz = g.op("Gather", &[&padded, &index], &[("axis", Attr::Int(1))]); // [2n, span, HOP]
         let ax2 = ints(g, "filter.axes_2", &[2]);
-        let fir = g.op("Unsqueeze", &[&fir, &ax2], &[]);
-        let y = g.op("MatMul", &[&toeplitz, &fir], &[]); // [2n, span, 1]
+        let x = g.op("Unsqueeze", &[&src, &ax2], &[]);
+        let y = g.op("MatMul", &[&toeplitz, &x], &[]); // [2n, span, 1]
         let pair_shape = ints(g, "filter.pair_shape", &[2, -1, span as i64]);
         let y = g.op("Reshape", &[&y, &pair_shape], &[]);
         let ax0 = ints(g, "filter.axes_0", &[0]);
