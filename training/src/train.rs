@@ -390,8 +390,8 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
     } else if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
     }
-    if init.is_none() && opts.warm_start.is_none() {
-        // A fresh run (a resumed one loads its weights over this in `run_loop`).
+    if init.is_none() && opts.warm_start.is_none() && checkpoint::read_state(&opts.run)?.is_none() {
+        // A fresh run; a resumed one loads its own weights in `run_loop`.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5EED);
         let c = crops(&mut rng, &data.train, opts.batch.max(4), opts.frames);
         let b = vocoder_batch(&data.train, &c, opts.frames, CONTEXT);

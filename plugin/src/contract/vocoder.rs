@@ -252,13 +252,9 @@ impl VocoderConfig {
         let out = g.op("Add", &[&out, &skip], &[]);
         // Harmonic response less half the power (a gain relative to the source's own
         // level), noise response as is.
-        let half = scalar(g, "filter.half", 0.5);
-        let half_p = g.op("Mul", &[&p, &half], &[]);
-        let zeros_k = g.constant("filter.zeros_k", &[1, k], &vec![0.0; k]);
-        let ones_k = g.constant("filter.ones_k", &[1, k], &vec![1.0; k]);
-        let harm_shift = g.op("Mul", &[&half_p, &ones_k], &[]);
-        let noise_shift = g.op("Mul", &[&half_p, &zeros_k], &[]);
-        let shift = g.op("Concat", &[&harm_shift, &noise_shift], &[("axis", Attr::Int(1))]);
+        let halves: Vec<f32> = (0..2 * k).map(|i| if i < k { 0.5 } else { 0.0 }).collect();
+        let halves = g.constant("filter.power_shift", &[1, 2 * k], &halves);
+        let shift = g.op("Mul", &[&p, &halves], &[]);
         let log_mag = g.op("Sub", &[&out, &shift], &[]);
         let lo = scalar(g, "filter.log_gain_min", LOG_GAIN_MIN);
         let hi = scalar(g, "filter.log_gain_max", LOG_GAIN_MAX);
