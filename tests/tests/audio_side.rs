@@ -52,8 +52,11 @@ fn block(audio: &mut AudioSide, events: &[(usize, Event)], out: &mut [f32]) {
 /// The check itself is armed: an allocation inside it kills the child.
 #[test]
 fn the_allocation_check_is_armed() {
-    let (ok, _) = run_ignored_in_child("allocating_child", CHILD);
+    let (ok, log) = run_ignored_in_child("allocating_child", CHILD);
     assert!(!ok, "an allocation under assert_no_alloc went unnoticed");
+    // It must be the check that stopped the child (the allocator's failure hook,
+    // which assert_no_alloc calls), not some other failure.
+    assert!(log.contains("memory allocation of") && !log.contains("test result: ok"), "the child failed for another reason:\n{log}");
 }
 
 #[test]

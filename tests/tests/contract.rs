@@ -101,11 +101,26 @@ fn model_folders_with_bad_files_are_refused() {
 
 #[test]
 fn random_export_is_deterministic_and_loads() {
+    use melwave::contract::{EMBED_DIM, HOP};
+    use melwave::features::{featurize, Event, TimedEvent};
     let a = random_model(9);
     let b = random_model(9);
     assert_eq!(a.mel2mel, b.mel2mel);
     assert_eq!(a.vocoder, b.vocoder);
     assert_ne!(a.vocoder, random_model(10).vocoder);
+    // Loads in ONNX Runtime and steps: the first frame of a struck key gives a frame
+    // of finite, non-silent audio, the same from both copies.
+    let (roll, source) = featurize(&[TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } }], 1, 0);
+    let run = |m: &ModelBytes| {
+        let mut runner = ModelRunner::new(m, Provider::Cpu).expect("a random export loads");
+        let mut audio = Vec::new();
+        runner.step(&roll, &source, [0.1; EMBED_DIM], &mut audio).expect("and runs");
+        audio
+    };
+    let (x, y) = (run(&a), run(&b));
+    assert_eq!(x.len(), HOP);
+    assert!(x.iter().all(|v| v.is_finite()) && x.iter().any(|&v| v != 0.0), "{x:?}");
+    assert_eq!(x, y);
 }
 
 #[test]

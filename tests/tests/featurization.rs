@@ -241,3 +241,26 @@ fn spectrum_helper_finds_a_known_tone() {
     assert!((peak_frequency(&x, 24000.0) - 440.0).abs() < 0.5);
     assert_eq!(spectrum(&x).len(), 4096);
 }
+
+#[test]
+fn the_mel_filterbank_matches_librosa() {
+    use melwave::contract::N_FFT;
+    // tests/fixtures/librosa_mel.json: librosa.filters.mel for the contract's settings,
+    // written by tests/fixtures/librosa_mel.py; each band's non-zero span.
+    let text = std::fs::read_to_string(melwave_tests::repo_root().join("tests/fixtures/librosa_mel.json")).expect("the fixture");
+    let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let bands = fixture["bands"].as_array().unwrap();
+    assert_eq!(bands.len(), N_MELS);
+    let bins = N_FFT / 2 + 1;
+    let ours = melwave::features::mel::mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0);
+    assert_eq!(ours.len(), N_MELS * bins);
+    for (m, band) in bands.iter().enumerate() {
+        let first = band["first"].as_u64().unwrap() as usize;
+        let weights: Vec<f64> = band["weights"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap()).collect();
+        for b in 0..bins {
+            let want = if b >= first && b < first + weights.len() { weights[b - first] } else { 0.0 };
+            let got = ours[m * bins + b] as f64;
+            assert!((got - want).abs() <= 1e-7 + 1e-5 * want.abs(), "band {m}, bin {b}: ours {got}, librosa {want}");
+        }
+    }
+}

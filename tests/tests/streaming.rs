@@ -81,9 +81,25 @@ fn streaming_is_reproducible_and_seeded() {
 
 #[test]
 fn a_note_event_plays_the_note_not_before() {
-    // Sanity on the event path alone: no events, no notes → the roll stays empty.
+    use melwave::contract::{HOP, KEYS, ROLL_DIM};
+    // No events: an empty roll and a silent harmonic source.
     let (roll, _) = featurize(&[], 10, 0);
     assert!(roll.iter().all(|&v| v == 0.0));
-    let (roll, _) = featurize(&[TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 1 } }], 1, 0);
-    assert!(roll[60] > 0.0);
+    // A note 37 samples into frame 5 belongs to frame 5: nothing of it before, its
+    // onset (velocity/127) in frame 5 only, its frame flag from frame 5 on, and only
+    // on its own key.
+    let at = 5 * HOP as u64 + 37;
+    let (roll, source) = featurize(&[TimedEvent { time: at, event: Event::NoteOn { key: 60, velocity: 100 } }], 10, 0);
+    for f in 0..10 {
+        let row = &roll[f * ROLL_DIM..(f + 1) * ROLL_DIM];
+        let (onset, frame) = row.split_at(KEYS);
+        assert_eq!(onset[60], if f == 5 { 100.0 / 127.0 } else { 0.0 }, "onset in frame {f}");
+        assert_eq!(frame[60], if f >= 5 { 1.0 } else { 0.0 }, "frame flag in frame {f}");
+        assert!(row.iter().enumerate().all(|(i, &v)| i % KEYS == 60 || v == 0.0), "frame {f}: another key is set");
+    }
+    // The sine channel (channel 0, channel-major) is silent before frame 5 and sounds in it.
+    let n = 10 * HOP;
+    let sine = &source[..n];
+    assert!(sine[..5 * HOP].iter().all(|&v| v == 0.0), "the source sounds before its frame");
+    assert!(sine[5 * HOP..6 * HOP].iter().any(|&v| v.abs() > 0.01), "the source is silent in the note's frame");
 }

@@ -88,8 +88,12 @@ struct TrainArgs {
     /// Vocoder loss: weight of the frame-level L1 term.
     #[arg(long, default_value_t = train::VocoderLoss::default().level)]
     level_weight: f64,
+    /// Mel2Mel: the LSTM's width.
     #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
     hidden: usize,
+    /// Mel2Mel: stacked LSTM layers.
+    #[arg(long, default_value_t = Mel2MelConfig::default().layers)]
+    lstm_layers: usize,
     /// Vocoder: taps of each frame's filters (a multiple of 128).
     #[arg(long, default_value_t = VocoderConfig::default().filter_taps)]
     filter_taps: usize,
@@ -267,7 +271,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train { stage, args } => {
             let opts = options(&args, stage);
             let state = match stage {
-                Stage::Mel2mel => train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, ..Default::default() })?,
+                Stage::Mel2mel => {
+                    if args.hidden == 0 || args.lstm_layers == 0 {
+                        bail!("Mel2Mel's --hidden and --lstm-layers must be positive");
+                    }
+                    train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, layers: args.lstm_layers })?
+                }
                 Stage::Vocoder => {
                     train::train_vocoder(&opts, &args.vocoder_config()?)?
                 }

@@ -23,6 +23,11 @@ use anyhow::{bail, Context, Result};
 mod pins;
 use pins::{cache_dir, ORT_VERSION};
 
+/// The engine's durable temp-file-then-rename write, compiled here from the same file.
+#[path = "../../plugin/src/files.rs"]
+#[allow(dead_code)]
+mod files;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
@@ -69,11 +74,8 @@ fn ensure_ort(gpu: bool) -> Result<PathBuf> {
         let path = entry?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.starts_with("libonnxruntime") && name.contains(".so") {
-            // Copy under a temporary name, then rename: an interrupted fetch never
-            // leaves a truncated library in the cache.
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::copy(&path, &tmp)?;
-            std::fs::rename(&tmp, dir.join(&name))?;
+            // An interrupted fetch never leaves a truncated library in the cache.
+            files::replace_with(&dir.join(&name), |tmp| std::fs::copy(&path, tmp).map(|_| ()))?;
         }
     }
     let _ = std::fs::remove_dir_all(&unpack);

@@ -1,14 +1,27 @@
-//! 24 kHz model audio → host rate, with rubato's synchronous FFT resampler fed one
+//! 24 kHz model audio → host rate, with rubato's windowed-sinc resampler fed one
 //! frame (HOP samples) at a time. Feeding fixed frames, whatever the host's block
 //! size, is what makes the output independent of how the host slices time.
+//!
+//! Why sinc and not rubato's FFT resampler: the resampler's delay is latency the
+//! player hears. The FFT resampler's filter is as long as its FFT, which for one
+//! 128-sample frame gave 2.67 ms at 48 kHz, and at 44.1 kHz (ratio 147:80, FFT blocks
+//! of 160 input samples against 128-sample frames) it also buffered, adding ~6 ms. A
+//! 64-point Blackman-Harris sinc has a linear-phase delay of 32 model samples
+//! (1.33 ms) at every rate and nearly the same passband: rubato's cutoff for it is
+//! 0.875 of 12 kHz (10.5 kHz), against 0.895 for the FFT resampler's 128-point
+//! Blackman-Harris², and the window's sidelobes (−92 dB) keep images below −80 dB
+//! (tested).
 
 use audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters, SincInterpolationType, WindowFunction};
 
 use crate::contract::{HOP, SAMPLE_RATE};
 
+/// The sinc's length in model samples; its delay is half of it.
+const SINC_LEN: usize = 64;
+
 pub struct StreamResampler {
-    inner: Option<Fft<f32>>,
+    inner: Option<Async<f32>>,
     buf: Vec<f32>,
 }
 
@@ -17,10 +30,13 @@ impl StreamResampler {
         if host_rate == SAMPLE_RATE {
             return Ok(Self { inner: None, buf: Vec::new() });
         }
-        let fft = Fft::<f32>::new(SAMPLE_RATE as usize, host_rate as usize, HOP, 1, FixedSync::Input)
-            .map_err(|e| format!("cannot resample 24000 Hz to {host_rate} Hz: {e}"))?;
-        let buf = vec![0.0; fft.output_frames_max()];
-        Ok(Self { inner: Some(fft), buf })
+        // Linear interpolation between 256 precomputed sinc phases: the table's error is
+        // well below the window's sidelobes, at half the cost of cubic.
+        let params = SincInterpolationParameters::new(SINC_LEN, WindowFunction::BlackmanHarris).oversampling_factor(256).interpolation(SincInterpolationType::Linear);
+        let ratio = host_rate as f64 / SAMPLE_RATE as f64;
+        let sinc = Async::<f32>::new_sinc(ratio, 1.0, &params, HOP, 1, FixedAsync::Input).map_err(|e| format!("cannot resample 24000 Hz to {host_rate} Hz: {e}"))?;
+        let buf = vec![0.0; sinc.output_frames_max()];
+        Ok(Self { inner: Some(sinc), buf })
     }
 
     /// Output samples by which the resampler delays its input.
