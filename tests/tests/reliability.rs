@@ -91,6 +91,59 @@ fn a_held_inference_thread_is_counted_as_a_stall() {
     assert!(stats.to_string().contains(&format!("stalls={} ", stats.stalls)), "the log line carries it: {stats}");
 }
 
+/// Real-time playing (a calibrated margin): an underrun grows the latency by what was
+/// missing plus headroom, keeping the late audio instead of dropping it, and the
+/// growth stops at its limit, after which late audio is dropped as before.
+#[test]
+fn underruns_grow_the_latency_up_to_its_limit() {
+    use engine::audio_side::{GROWTH_HEADROOM_SECONDS, GROWTH_LIMIT_SECONDS};
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    let mut out = vec![0.0f32; BLOCK];
+    let mut waited = |audio: &mut AudioSide, n: usize| {
+        for _ in 0..n {
+            audio.wait_for_inference(BLOCK);
+            audio.process(&mut out);
+        }
+    };
+    waited(&mut audio, 100);
+    assert_eq!(audio.latency_grown(), 0);
+    let stall = |audio: &mut AudioSide, blocks: usize| {
+        let mut out = vec![0.0f32; BLOCK];
+        handle.inject_stall(true);
+        for _ in 0..blocks {
+            audio.process(&mut out);
+        }
+        handle.inject_stall(false);
+    };
+    // The ring holds the latency's worth (about 12 ms, under 5 blocks): a stall of
+    // 7 blocks (18.7 ms) underruns by less than the limit.
+    stall(&mut audio, 7);
+    waited(&mut audio, 100);
+    let s = handle.monitor().stats();
+    let headroom = (GROWTH_HEADROOM_SECONDS * RATE as f64).ceil() as u64;
+    assert!(s.underruns >= 1 && s.underrun_samples > 0, "{s:?}");
+    assert_eq!(s.latency_grown, s.underrun_samples + headroom, "grown by the shortfall plus headroom: {s:?}");
+    assert_eq!(audio.latency_grown(), s.latency_grown);
+    assert_eq!(s.stale_dropped, 0, "the late audio was kept, not dropped: {s:?}");
+    // A long stall (40 blocks, 107 ms) uses up the rest of the budget; the rest of
+    // the shortfall is made up by dropping late audio, so the stream stays in time.
+    stall(&mut audio, 40);
+    waited(&mut audio, 100);
+    let s = handle.monitor().stats();
+    let limit = (GROWTH_LIMIT_SECONDS * RATE as f64) as u64;
+    assert_eq!(s.latency_grown, limit, "{s:?}");
+    assert!(s.stale_dropped > 0, "{s:?}");
+    assert!(s.to_string().contains(&format!("latency_grown={limit} ")), "the log line carries it: {s}");
+    // And the note still plays.
+    let mut tail = vec![0.0f32; 50 * BLOCK];
+    for chunk in tail.chunks_mut(BLOCK) {
+        audio.wait_for_inference(BLOCK);
+        audio.process(chunk);
+    }
+    assert!(rms(&tail) > 0.05 && tail.iter().all(|v| v.is_finite()));
+}
+
 #[test]
 fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();

@@ -21,6 +21,17 @@ pub const FADE: usize = 64;
 /// it can never reach the speakers at full scale plus.
 pub const CEILING: f32 = 1.0;
 
+/// How far underruns may grow the latency in all, in seconds: a slow or busy machine
+/// gets the latency it can play without dropouts, but a wedged one does not drift
+/// the stream out of time without end (past this, underruns are made up for by
+/// dropping the late samples, as before).
+pub const GROWTH_LIMIT_SECONDS: f64 = 0.020;
+
+/// Headroom added on top of an underrun's shortfall when the latency grows, in
+/// seconds: without it, the next step a little later than the last would underrun
+/// again.
+pub const GROWTH_HEADROOM_SECONDS: f64 = 0.001;
+
 /// How long an offline bounce waits for the inference thread, by default, before it
 /// gives up on a block. A model step takes milliseconds; an inference thread that
 /// takes this long is stuck, and the bounce must end rather than hang the host.
@@ -42,6 +53,18 @@ pub struct AudioSide {
     /// dropped from the ring when they arrived late. Only this side touches it, so
     /// there is no window in which a late group can slip in uncounted.
     pub(super) debt: u64,
+    /// Samples the latency may still grow by ([`GROWTH_LIMIT_SECONDS`]; 0 offline,
+    /// where nothing underruns).
+    pub(super) growth_left: u64,
+    /// [`GROWTH_HEADROOM_SECONDS`] in host samples.
+    pub(super) headroom: u64,
+    /// Samples of silence still to play before the ring's audio: the headroom of the
+    /// last growth.
+    pub(super) hold: u64,
+    /// How much the latency has grown since the engine started, in host samples.
+    pub(super) grown: u64,
+    /// The last block underran: the stall it belongs to already got its headroom.
+    pub(super) underrunning: bool,
     /// How long an offline wait may take ([`OFFLINE_PATIENCE`] unless configured).
     pub(super) patience: std::time::Duration,
     /// Whether an offline wait may still take `patience`: lost after one wait gave
@@ -81,12 +104,17 @@ impl AudioSide {
             self.debt -= dropped as u64;
             self.shared.counters.stale_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         }
-        let got = self.samples.pop_slice(out);
-        for s in &mut out[..got] {
+        // Growth headroom: silence first (we are inside an underrun's dip anyway), so
+        // the ring's audio comes that much later from now on.
+        let held = (self.hold as usize).min(out.len());
+        out[..held].fill(0.0);
+        self.hold -= held as u64;
+        let got = held + self.samples.pop_slice(&mut out[held..]);
+        for s in &mut out[held..got] {
             *s = if s.is_finite() { s.clamp(-CEILING, CEILING) } else { 0.0 };
         }
         if self.fade_in > 0 {
-            for s in out[..got].iter_mut() {
+            for s in out[held..got].iter_mut() {
                 if self.fade_in == 0 {
                     break;
                 }
@@ -110,14 +138,27 @@ impl AudioSide {
                     *s = from * (1.0 - (i + 1) as f32 / FADE as f32);
                 }
             }
-            // The samples this block lacked are owed: as many are dropped when they
-            // arrive, so the stream stays in time instead of playing late.
+            // The samples this block lacked arrive late. While the growth budget
+            // lasts, the stream keeps them and plays that much later from now on, plus
+            // some headroom: the latency grows to what this machine can hold, and the
+            // plugin tells the host. Past the budget they are owed instead, and
+            // dropped when they arrive, so the stream stays in time.
             let missing = (out.len() - got) as u64;
-            self.debt += missing;
+            let absorbed = missing.min(self.growth_left);
+            // Headroom once per stall, not once per block of it.
+            let headroom = if self.underrunning { 0 } else { self.headroom.min(self.growth_left - absorbed) };
+            self.underrunning = true;
+            self.growth_left -= absorbed + headroom;
+            self.hold += headroom;
+            self.grown += absorbed + headroom;
+            self.shared.counters.latency_grown.store(self.grown, Ordering::Relaxed);
+            self.debt += missing - absorbed;
             self.fade_in = FADE;
             self.shared.counters.underruns.fetch_add(1, Ordering::Relaxed);
             self.shared.counters.underrun_samples.fetch_add(missing, Ordering::Relaxed);
             self.shared.counters.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
+        } else {
+            self.underrunning = false;
         }
         self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;
@@ -127,7 +168,13 @@ impl AudioSide {
     /// Whether the engine is idle (no voice, tails rung out): what comes out is exact
     /// silence, so a host may stop calling until the next event.
     pub fn idle(&self) -> bool {
-        self.shared.timeline.idle.load(Ordering::Relaxed) && self.debt == 0
+        self.shared.timeline.idle.load(Ordering::Relaxed) && self.debt == 0 && self.hold == 0
+    }
+
+    /// How many host samples underruns have added to the latency since the start
+    /// (at most [`GROWTH_LIMIT_SECONDS`]); the host is to be told.
+    pub fn latency_grown(&self) -> u64 {
+        self.grown
     }
 
     /// Asks the inference thread to reset its model state and, if it had failed (a

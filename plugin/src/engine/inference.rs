@@ -132,7 +132,9 @@ impl Inference {
                 // has fixed shapes; the excitation and resampler cost microseconds
                 // even with every key down), so a group far beyond the calibrated
                 // step is, like a late wake-up, the machine not running this thread.
-                if woke_late + step > limit {
+                // The margin grows with the latency after underruns.
+                let grown = Duration::from_secs_f64(self.shared.counters.latency_grown.load(Ordering::Relaxed) as f64 / self.host_rate as f64);
+                if woke_late + step > limit + grown {
                     self.shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
                 }
             }

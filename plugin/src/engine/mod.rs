@@ -306,6 +306,12 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         fade_in: 0,
         last: 0.0,
         debt: 0,
+        // Offline nothing underruns; a fixed margin (tests) keeps its latency.
+        growth_left: if matches!(config.margin, Margin::Calibrated) { (audio_side::GROWTH_LIMIT_SECONDS * config.sample_rate as f64) as u64 } else { 0 },
+        headroom: (audio_side::GROWTH_HEADROOM_SECONDS * config.sample_rate as f64).ceil() as u64,
+        hold: 0,
+        grown: 0,
+        underrunning: false,
         patience: config.offline_patience,
         patient: true,
     };

@@ -72,6 +72,8 @@ pub struct Faults {
 pub struct Counters {
     pub underruns: AtomicU64,
     pub underrun_samples: AtomicU64,
+    /// Host samples underruns have added to the latency (see `AudioSide`).
+    pub latency_grown: AtomicU64,
     /// The clock at the end of the last block that underran: where to look.
     pub last_underrun_at: AtomicU64,
     /// Rounds of the inference thread that lost the margin to the machine, not to
@@ -114,6 +116,8 @@ pub struct Messages {
 pub struct Stats {
     pub underruns: u64,
     pub underrun_samples: u64,
+    /// Host samples underruns have added to the latency since the start.
+    pub latency_grown: u64,
     /// Host sample at which the last underrun ended (0 if none).
     pub last_underrun_at: u64,
     /// Inference rounds that lost the margin to scheduling, and the latest wake-up.
@@ -156,9 +160,10 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "underruns={} underrun_samples={} last_underrun_at={} stalls={} max_wake_late_ms={:.3} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} busy_s={:.3} max_step_ms={:.3}",
+            "underruns={} underrun_samples={} latency_grown={} last_underrun_at={} stalls={} max_wake_late_ms={:.3} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} busy_s={:.3} max_step_ms={:.3}",
             self.underruns,
             self.underrun_samples,
+            self.latency_grown,
             self.last_underrun_at,
             self.stalls,
             self.max_wake_late_seconds * 1e3,
@@ -186,6 +191,7 @@ impl Counters {
         Stats {
             underruns: l(&self.underruns),
             underrun_samples: l(&self.underrun_samples),
+            latency_grown: l(&self.latency_grown),
             last_underrun_at: l(&self.last_underrun_at),
             stalls: l(&self.stalls),
             max_wake_late_seconds: l(&self.max_wake_late_ns) as f64 * 1e-9,

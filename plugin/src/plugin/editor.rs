@@ -227,9 +227,9 @@ impl MelwaveEditor {
     }
 
     fn status_line(&mut self, ui: &mut egui::Ui) {
-        let (model, provider, latency, timing, problem, monitor) =
-            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.timing.clone(), s.problem.clone(), s.monitor.clone()));
-        let (underruns, failed, error, notice) = match &monitor {
+        let (model, provider, latency, rate, timing, problem, monitor) =
+            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.sample_rate, s.timing.clone(), s.problem.clone(), s.monitor.clone()));
+        let (underruns, grown, failed, error, notice) = match &monitor {
             Some(m) => {
                 let stats = m.stats();
                 let (then, busy, load) = self.load;
@@ -239,14 +239,16 @@ impl MelwaveEditor {
                 } else {
                     self.load.2 = load;
                 }
-                (stats.underruns, stats.failed, m.last_error(), m.last_notice())
+                (stats.underruns, stats.latency_grown, stats.failed, m.last_error(), m.last_notice())
             }
-            None => (0, false, None, None),
+            None => (0, 0, false, None, None),
         };
-        ui.label(format!(
-            "{model} · {provider} · latency {latency:.1} ms · inference load {:.0} % · underruns {underruns}",
-            self.load.2 * 100.0
-        ));
+        let latency = if grown > 0 && rate > 0.0 {
+            format!("latency {:.1} ms (grown {:.1} ms after underruns)", latency + grown as f32 * 1000.0 / rate, grown as f32 * 1000.0 / rate)
+        } else {
+            format!("latency {latency:.1} ms")
+        };
+        ui.label(format!("{model} · {provider} · {latency} · inference load {:.0} % · underruns {underruns}", self.load.2 * 100.0));
         ui.label(egui::RichText::new(&timing).color(Color32::from_gray(170)).small());
         if let Some(n) = notice {
             ui.label(egui::RichText::new(n).color(Color32::from_gray(170)));

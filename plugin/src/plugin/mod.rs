@@ -22,6 +22,8 @@ struct Running {
     audio: AudioSide,
     /// Owns the inference thread: dropping it stops the engine.
     handle: EngineHandle,
+    /// The latency growth (host samples) last reported to the host.
+    reported_growth: u64,
 }
 
 pub struct Melwave {
@@ -138,13 +140,14 @@ impl Plugin for Melwave {
                     s.instruments = status::instrument_marks(&model);
                     s.provider = handle.provider().to_string();
                     s.latency_ms = latency as f32 * 1000.0 / config.sample_rate;
+                    s.sample_rate = config.sample_rate;
                     s.timing = timing;
                     s.problem = problem;
                     s.monitor = Some(handle.monitor().clone());
                 });
                 // A new engine starts at its first instrument: send the pad again.
                 self.pad = (f32::NAN, f32::NAN);
-                self.engine = Some(Running { audio, handle });
+                self.engine = Some(Running { audio, handle, reported_growth: 0 });
             }
             Err(e) => {
                 // The plugin stays loaded and plays silence; the editor and log say why.
@@ -229,6 +232,14 @@ impl Plugin for Melwave {
                 }
             }
             start += len;
+        }
+        // Underruns grew the latency: tell the host, which applies it at its next
+        // restart of processing (CLAP and VST3 latency-changed). One atomic swap and
+        // a queued task in nice-plug, no allocation.
+        let grown = engine.audio.latency_grown();
+        if grown != engine.reported_growth {
+            engine.reported_growth = grown;
+            context.set_latency_samples((engine.handle.latency().total() as u64 + grown) as u32);
         }
         // Idle, the output is exact zeros: the host may let the plugin sleep until
         // its next event. Otherwise the tail (releases, the models' ring-out) needs

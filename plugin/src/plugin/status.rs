@@ -25,7 +25,10 @@ pub struct StatusInner {
     pub model: String,
     pub instruments: Vec<InstrumentMark>,
     pub provider: String,
+    /// The latency the engine started with; underruns may add to it (the monitor's
+    /// `latency_grown`, in samples at `sample_rate`).
     pub latency_ms: f32,
+    pub sample_rate: f32,
     /// How the latency's margin was chosen (measured at start, or none offline).
     pub timing: String,
     /// Why the engine or the chosen model is not running, if so.
