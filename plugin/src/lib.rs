@@ -1,7 +1,7 @@
 //! Melwave: a real-time neural instrument.
 //!
 //! MIDI → piano roll → Mel2Mel (causal LSTM with FiLM timbre conditioning) → log-mel
-//! → streaming WaveNet vocoder driven by a note excitation → 24 kHz audio → host rate.
+//! → streaming source-filter vocoder driven by a note excitation → 24 kHz audio → host rate.
 //!
 //! This library holds everything both the plugin and the training crate need, defined
 //! once: the featurization ([`features`]), the model contract ([`contract`]), the ONNX

@@ -239,6 +239,47 @@ fn damaged_and_old_states_never_crash_the_plugin() {
 /// Hosts the debug build, whose `process()` aborts on any allocation
 /// (`assert_process_allocs`), in a child process so an abort fails this test
 /// instead of killing the test runner.
+/// A model folder with an instrument added by `melwave-train add-instrument` loads
+/// like any other, plays, and the pad lists the new instrument, marked (the plugin's
+/// log line at activation, which the editor's list is built from).
+#[test]
+fn a_model_folder_with_an_added_instrument_loads_plays_and_lists_it() {
+    let (ok, log) = run_ignored_in_child("added_instrument_child", "MELWAVE_ADDED_CHILD");
+    assert!(ok, "{log}");
+    assert!(log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by a_model_folder_with_an_added_instrument_loads_plays_and_lists_it in a child process"]
+fn added_instrument_child() {
+    use melwave::contract::Instrument;
+    if std::env::var_os("MELWAVE_ADDED_CHILD").is_none() {
+        return;
+    }
+    // nice-plug opens the file NICE_LOG names once, when the plugin first loads.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    // SAFETY: this child process runs this one test on one thread, before any plugin loads.
+    unsafe { std::env::set_var("NICE_LOG", log.path()) };
+    let mut model = ModelBytes::embedded().unwrap();
+    let (p, q) = (model.manifest.instruments[0].point.clone(), model.manifest.instruments[1].point.clone());
+    let mid = vec![(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0];
+    model.manifest.instruments.push(Instrument { added: Some("a test: FluidR3 program 73".into()), ..Instrument::trained("Test Flute", 73, mid) });
+    let folder = tempfile::tempdir().unwrap();
+    model.write_dir(folder.path()).unwrap();
+
+    let mut plugin = load(&bundle());
+    plugin.set_offline(true);
+    let state = edited_state(&mut plugin, |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string())).unwrap().into());
+    plugin.load_state(&state).expect("state with the folder loads");
+    let rate = 48_000.0;
+    let (audio, _) = plugin.render(rate, 256, &chord(rate), rate as usize * 2);
+    assert!(audio.iter().all(|v| v.is_finite()) && rms(&audio) > 1e-3, "it plays (rms {})", rms(&audio));
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let line = text.lines().rfind(|l| l.contains("the pad's instruments:")).unwrap_or_else(|| panic!("no instrument line in the log:\n{text}"));
+    assert!(line.contains(&folder.path().display().to_string()), "the folder is what plays: {line}");
+    assert!(line.contains("Test Flute (added)") && line.contains("Grand Piano,"), "{line}");
+}
+
 #[test]
 fn process_never_allocates() {
     let (ok, log) = run_ignored_in_child("alloc_child", "MELWAVE_ALLOC_CHILD");

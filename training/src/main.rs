@@ -88,39 +88,69 @@ struct TrainArgs {
     /// Vocoder loss: weight of the frame-level L1 term.
     #[arg(long, default_value_t = train::VocoderLoss::default().level)]
     level_weight: f64,
-    /// Mel2Mel: the LSTM's width.
-    #[arg(long, default_value_t = Mel2MelConfig::default().hidden)]
-    hidden: usize,
-    /// Mel2Mel: stacked LSTM layers.
-    #[arg(long, default_value_t = Mel2MelConfig::default().layers)]
-    lstm_layers: usize,
-    /// Vocoder: taps of each frame's filters (a multiple of 128).
-    #[arg(long, default_value_t = VocoderConfig::default().filter_taps)]
-    filter_taps: usize,
-    /// Vocoder: width of the filter net.
-    #[arg(long, default_value_t = VocoderConfig::default().filter_hidden)]
-    filter_hidden: usize,
-    /// Vocoder: WaveNet layers after the filters (0: none).
-    #[arg(long, default_value_t = VocoderConfig::default().layers)]
-    vocoder_layers: usize,
-    #[arg(long, default_value_t = VocoderConfig::default().channels)]
-    channels: usize,
+    /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Mel2Mel: stacked LSTM layers [default: 1]. A new mel2mel run only.
+    #[arg(long)]
+    lstm_layers: Option<usize>,
+    /// Vocoder: taps of each frame's filters, a multiple of 128 [default: 256]. A new
+    /// vocoder run only (a fine-tune keeps its run's size).
+    #[arg(long)]
+    filter_taps: Option<usize>,
+    /// Vocoder: width of the filter net [default: 256]. A new vocoder run only.
+    #[arg(long)]
+    filter_hidden: Option<usize>,
+    /// Vocoder: WaveNet layers after the filters, 0 for none [default: 0]. A new
+    /// vocoder run only.
+    #[arg(long)]
+    vocoder_layers: Option<usize>,
+    /// Vocoder: the WaveNet's channels [default: 16]. A new vocoder run only.
+    #[arg(long)]
+    channels: Option<usize>,
 }
 
 impl TrainArgs {
+    fn mel2mel_config(&self) -> Result<Mel2MelConfig> {
+        let d = Mel2MelConfig::default();
+        let cfg = Mel2MelConfig { hidden: self.hidden.unwrap_or(d.hidden), layers: self.lstm_layers.unwrap_or(d.layers) };
+        if cfg.hidden == 0 || cfg.layers == 0 {
+            bail!("Mel2Mel's --hidden and --lstm-layers must be positive");
+        }
+        Ok(cfg)
+    }
+
     fn vocoder_config(&self) -> Result<VocoderConfig> {
+        let d = VocoderConfig::default();
+        let channels = self.channels.unwrap_or(d.channels);
         let cfg = VocoderConfig {
-            filter_taps: self.filter_taps,
-            filter_hidden: self.filter_hidden,
-            layers: self.vocoder_layers,
-            channels: self.channels,
-            skip_channels: self.channels,
-            ..Default::default()
+            filter_taps: self.filter_taps.unwrap_or(d.filter_taps),
+            filter_hidden: self.filter_hidden.unwrap_or(d.filter_hidden),
+            layers: self.vocoder_layers.unwrap_or(d.layers),
+            channels,
+            skip_channels: channels,
+            ..d
         };
         if !cfg.is_valid() {
             bail!("vocoder size {cfg:?} is out of range (filter taps: a multiple of 128 up to 1024)");
         }
         Ok(cfg)
+    }
+
+    /// A size flag the stage would not use is an error, not silently ignored.
+    fn refuse_sizes_for(&self, stage: Stage) -> Result<()> {
+        let mel = [("--hidden", self.hidden), ("--lstm-layers", self.lstm_layers)];
+        let voc = [("--filter-taps", self.filter_taps), ("--filter-hidden", self.filter_hidden), ("--vocoder-layers", self.vocoder_layers), ("--channels", self.channels)];
+        let unused: Vec<&str> = match stage {
+            Stage::Mel2mel => voc.iter().filter(|f| f.1.is_some()).map(|f| f.0).collect(),
+            Stage::Vocoder => mel.iter().filter(|f| f.1.is_some()).map(|f| f.0).collect(),
+            Stage::Finetune => mel.iter().chain(&voc).filter(|f| f.1.is_some()).map(|f| f.0).collect(),
+        };
+        if !unused.is_empty() {
+            let why = if stage == Stage::Finetune { "a fine-tune keeps the size of the runs it continues" } else { "they size the other stage" };
+            bail!("{} cannot be used here: {why}", unused.join(", "));
+        }
+        Ok(())
     }
 }
 
@@ -270,13 +300,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train { stage, args } => {
             let opts = options(&args, stage);
+            args.refuse_sizes_for(stage)?;
             let state = match stage {
-                Stage::Mel2mel => {
-                    if args.hidden == 0 || args.lstm_layers == 0 {
-                        bail!("Mel2Mel's --hidden and --lstm-layers must be positive");
-                    }
-                    train::train_mel2mel(&opts, &Mel2MelConfig { hidden: args.hidden, layers: args.lstm_layers })?
-                }
+                Stage::Mel2mel => train::train_mel2mel(&opts, &args.mel2mel_config()?)?,
                 Stage::Vocoder => {
                     train::train_vocoder(&opts, &args.vocoder_config()?)?
                 }

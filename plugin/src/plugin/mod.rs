@@ -135,9 +135,12 @@ impl Plugin for Melwave {
                     None => "offline: no margin".into(),
                 };
                 nice_log!("Melwave: latency {:.1} ms at {} Hz, block {}: {timing}", latency as f32 * 1000.0 / config.sample_rate, cfg.sample_rate, cfg.max_block);
+                let marks = status::instrument_marks(&model);
+                let names: Vec<String> = marks.iter().map(|m| if m.added { format!("{} (added)", m.name) } else { m.name.clone() }).collect();
+                nice_log!("Melwave: playing {}; the pad's instruments: {}", model.origin, names.join(", "));
                 self.status.update(|s| {
                     s.model = model.origin.clone();
-                    s.instruments = status::instrument_marks(&model);
+                    s.instruments = marks;
                     s.provider = handle.provider().to_string();
                     s.latency_ms = latency as f32 * 1000.0 / config.sample_rate;
                     s.sample_rate = config.sample_rate;
@@ -254,7 +257,7 @@ impl Plugin for Melwave {
 
 impl ClapPlugin for Melwave {
     const CLAP_ID: &'static str = "org.melwave.melwave";
-    const CLAP_DESCRIPTION: Option<&'static str> = Some("A real-time neural instrument: Mel2Mel and a streaming WaveNet vocoder, with an XY timbre pad");
+    const CLAP_DESCRIPTION: Option<&'static str> = Some("A real-time neural instrument: Mel2Mel and a streaming source-filter vocoder, with an XY timbre pad");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
     const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo];
