@@ -1,5 +1,6 @@
 //! CPU load of the bundled `Melwave.clap` in a real CLAP host (clack-host), paced as a
-//! sound card would pace it: 48 kHz, 128-sample blocks, 0 and 8 held notes. Prints the
+//! sound card would pace it: 48 kHz, 128-sample blocks, 0 and 8 held notes, and 16
+//! idle instances at once (a producer's session). Prints the
 //! process's CPU time (audio and inference threads together) as a share of one core,
 //! and the audio thread's `process()` time against its 2.67 ms budget.
 //! Run with `cargo xtask bench` (which builds the bundle first).
@@ -62,6 +63,31 @@ fn main() {
             peak
         );
     }
+    // A producer's session: 16 instances on idle tracks, each on its own host thread
+    // paced in real time, none playing. Activation (two ONNX Runtime sessions and the
+    // margin's calibration) is inside the measured time.
+    const INSTANCES: usize = 16;
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let threads: Vec<_> = (0..INSTANCES)
+        .map(|_| {
+            let bundle = bundle.clone();
+            std::thread::spawn(move || {
+                let mut plugin = load(&bundle);
+                let (out, _, _) = plugin.render_timed(RATE, BLOCK, &[], length, true);
+                out.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+            })
+        })
+        .collect();
+    let peak = threads.into_iter().map(|t| t.join().expect("an instance thread")).fold(0.0f32, f32::max);
+    let (cpu, wall) = (cpu_time() - cpu0, wall0.elapsed());
+    println!(
+        "{INSTANCES} idle instances at once: CPU {:.1}% of one core ({:.2} s CPU over {:.2} s, {:.2}% per instance); output peak {peak} (exact silence: {})",
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64() / INSTANCES as f64,
+        peak == 0.0
+    );
     // The audio thread's worst case: a 1024-sample block carrying the host's whole
     // event capacity (8192: all 128 keys struck and released 32 times) plus automation.
     let mut plugin = load(&bundle);

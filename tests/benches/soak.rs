@@ -215,6 +215,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     if underruns.unwrap_or(0.0) > 0.0 {
         println!("last underrun ended {:.3} s into the run", field("last_underrun_at").unwrap_or(0.0) / RATE);
     }
+    println!("latency grown by underruns: {} ms", fmt(field("latency_grown").map(|s| s * 1000.0 / RATE)));
     println!("inference thread: {stalled_rounds} rounds stalled past the margin (late wake-up plus one group's work), latest wake-up {} ms late", fmt(field("max_wake_late_ms")));
     println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / RATE * 1e6);
     println!("host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late", latest.as_secs_f64() * 1e3);
