@@ -154,6 +154,8 @@ impl TrainArgs {
     }
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Render the training dataset from procedural phrases and Debian MIDI.
