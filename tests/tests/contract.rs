@@ -123,6 +123,15 @@ fn random_export_is_deterministic_and_loads() {
     assert_eq!(x, y);
 }
 
+/// The committed candidate (models/candidates/v3.1, see its README) is a model folder
+/// that passes every contract check and loads.
+#[test]
+fn the_committed_candidate_model_loads() {
+    let candidate = ModelBytes::from_dir(&repo_root().join("models/candidates/v3.1")).unwrap();
+    assert_eq!(candidate.manifest.instruments.len(), 10);
+    ModelRunner::new(&candidate, Provider::Cpu).expect("the candidate loads in ONNX Runtime");
+}
+
 #[test]
 fn the_shipped_default_model_is_valid_and_embedded() {
     let embedded = ModelBytes::embedded().unwrap();

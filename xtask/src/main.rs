@@ -221,8 +221,9 @@ const FULL_VOCODER_STEPS: &str = "5000";
 const FULL_VOCODER_BATCH: &str = "8";
 const FULL_VOCODER_FRAMES: &str = "64";
 const FULL_VOCODER_LR: &str = "5e-4";
-/// Mel2Mel (v3.1): the committed run continued from step 1 500 on a cosine schedule
-/// over 14 000 steps at lr 5e-4; its validation loss was still falling.
+/// Mel2Mel: the committed run (step 1 500) continues on a cosine schedule over 14 000
+/// steps at lr 5e-4, which made the candidate in models/candidates/v3.1 (better on
+/// every evaluation figure, flatter in velocity; see its README).
 const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
 const FULL_FINETUNE_STEPS: &str = "800";

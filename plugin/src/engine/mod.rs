@@ -260,7 +260,10 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         featurizer: Featurizer::new(config.seed),
         seed: config.seed,
         timbre,
-        idle: inference::Idle::default(),
+        // A fresh engine is in its silent state: it starts idle, so nothing runs and
+        // exact zeros come out until the first note (16 idle instances started
+        // otherwise ran 10 model steps each and let out noise up to −83 dBFS).
+        idle: inference::Idle { idle: true, ..Default::default() },
         resampler,
         output_stage: safety::OutputStage::new(config.sample_rate),
         plane,
