@@ -144,6 +144,28 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     assert!(rms(&tail) > 0.05 && tail.iter().all(|v| v.is_finite()));
 }
 
+/// While idle the late samples are zeros: a stall underruns, but the latency does
+/// not grow for it, and the output stays exact silence.
+#[test]
+fn a_stall_while_idle_does_not_grow_the_latency() {
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    let mut out = vec![0.0f32; BLOCK];
+    for _ in 0..50 {
+        audio.wait_for_inference(BLOCK);
+        audio.process(&mut out);
+    }
+    handle.inject_stall(true);
+    let mut heard = vec![0.0f32; 20 * BLOCK];
+    for chunk in heard.chunks_mut(BLOCK) {
+        audio.process(chunk);
+    }
+    handle.inject_stall(false);
+    let s = handle.monitor().stats();
+    assert!(s.underruns >= 1, "{s:?}");
+    assert_eq!(s.latency_grown, 0, "{s:?}");
+    assert!(heard.iter().all(|&v| v == 0.0));
+}
+
 #[test]
 fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();

@@ -144,9 +144,13 @@ impl AudioSide {
             // plugin tells the host. Past the budget they are owed instead, and
             // dropped when they arrive, so the stream stays in time.
             let missing = (out.len() - got) as u64;
-            let absorbed = missing.min(self.growth_left);
+            // An idle engine's late samples are zeros: owing them costs nothing
+            // audible, so a stall while idle does not grow the latency (measured: 16
+            // idle instances on 2 cores each grew 4–10 ms in 20 s, for nothing).
+            let idle = self.shared.timeline.idle.load(Ordering::Relaxed) && self.last == 0.0;
+            let absorbed = if idle { 0 } else { missing.min(self.growth_left) };
             // Headroom once per stall, not once per block of it.
-            let headroom = if self.underrunning { 0 } else { self.headroom.min(self.growth_left - absorbed) };
+            let headroom = if self.underrunning || idle { 0 } else { self.headroom.min(self.growth_left - absorbed) };
             self.underrunning = true;
             self.growth_left -= absorbed + headroom;
             self.hold += headroom;
