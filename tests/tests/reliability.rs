@@ -29,6 +29,17 @@ fn play(blocks: usize, mut during: impl FnMut(usize, &EngineHandle) -> bool) -> 
     (out, handle)
 }
 
+/// `blocks` blocks, each taken after waiting for inference as an offline host would;
+/// returns what came out.
+fn waited(audio: &mut AudioSide, blocks: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; blocks * BLOCK];
+    for chunk in out.chunks_mut(BLOCK) {
+        audio.wait_for_inference(BLOCK);
+        audio.process(chunk);
+    }
+    out
+}
+
 fn max_step(x: &[f32]) -> f32 {
     x.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
 }
@@ -99,13 +110,6 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     use engine::audio_side::{GROWTH_HEADROOM_SECONDS, GROWTH_LIMIT_SECONDS};
     let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
     audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
-    let mut out = vec![0.0f32; BLOCK];
-    let mut waited = |audio: &mut AudioSide, n: usize| {
-        for _ in 0..n {
-            audio.wait_for_inference(BLOCK);
-            audio.process(&mut out);
-        }
-    };
     waited(&mut audio, 100);
     assert_eq!(audio.latency_grown(), 0);
     let stall = |audio: &mut AudioSide, blocks: usize| {
@@ -136,11 +140,7 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     assert!(s.stale_dropped > 0, "{s:?}");
     assert!(s.to_string().contains(&format!("latency_grown={limit} ")), "the log line carries it: {s}");
     // And the note still plays.
-    let mut tail = vec![0.0f32; 50 * BLOCK];
-    for chunk in tail.chunks_mut(BLOCK) {
-        audio.wait_for_inference(BLOCK);
-        audio.process(chunk);
-    }
+    let tail = waited(&mut audio, 50);
     assert!(rms(&tail) > 0.05 && tail.iter().all(|v| v.is_finite()));
 }
 
@@ -149,11 +149,7 @@ fn underruns_grow_the_latency_up_to_its_limit() {
 #[test]
 fn a_stall_while_idle_does_not_grow_the_latency() {
     let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
-    let mut out = vec![0.0f32; BLOCK];
-    for _ in 0..50 {
-        audio.wait_for_inference(BLOCK);
-        audio.process(&mut out);
-    }
+    waited(&mut audio, 50);
     handle.inject_stall(true);
     let mut heard = vec![0.0f32; 20 * BLOCK];
     for chunk in heard.chunks_mut(BLOCK) {
@@ -266,28 +262,18 @@ fn variable_block_sizes_within_one_run() {
 fn a_model_loads_in_the_background_while_the_old_one_plays() {
     let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
     audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
-    let mut out = vec![0.0f32; BLOCK];
-    let mut play = |audio: &mut AudioSide, blocks: usize| {
-        let mut v = Vec::new();
-        for _ in 0..blocks {
-            audio.wait_for_inference(BLOCK);
-            audio.process(&mut out);
-            v.extend_from_slice(&out);
-        }
-        v
-    };
-    let before = play(&mut audio, 200);
+    let before = waited(&mut audio, 200);
     // A broken model (its two graphs swapped) is refused by the loader; the old one plays on.
     let mut broken = melwave_tests::random_model(5);
     std::mem::swap(&mut broken.mel2mel, &mut broken.vocoder);
     let refused = handle.monitor().load_model(broken, melwave::runtime::Provider::Cpu);
-    let during = play(&mut audio, 100);
+    let during = waited(&mut audio, 100);
     assert!(refused.join().unwrap().is_err(), "a broken model is refused with a reason");
     // A good one: the host keeps being served while the sessions are created.
     let loader = handle.monitor().load_model(melwave_tests::random_model(3), melwave::runtime::Provider::Cpu);
-    let while_loading = play(&mut audio, 100);
+    let while_loading = waited(&mut audio, 100);
     assert!(loader.join().unwrap().is_ok());
-    let after = play(&mut audio, 300);
+    let after = waited(&mut audio, 300);
     let stats = handle.monitor().stats();
     assert_eq!(stats.model_swaps, 1, "{stats:?}");
     assert_eq!(stats.underruns, 0);
