@@ -81,6 +81,9 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
 /// What one soak run saw.
 struct Run {
     underruns: Option<f64>,
+    /// Runs of consecutive underrunning blocks: the gaps heard. One stall spanning
+    /// several blocks is one, so it is these that are set against the stalls.
+    dropouts: Option<f64>,
     late_blocks: u64,
     /// Rounds of the plugin's inference thread that lost the margin to a late
     /// wake-up or a stalled group of frames (the plugin's `stalls`).
@@ -103,10 +106,10 @@ fn main() {
     // not wake late and then ask for a burst of blocks, and a real-time thread that
     // wakes milliseconds after its timer did not choose to, so such an underrun says
     // nothing about the plugin's work. Underruns without a stall fail.
-    let run = if first.failed.is_empty() && first.underruns.unwrap_or(0.0) > 0.0 && first.stalls() > 0 {
+    let run = if first.failed.is_empty() && first.dropouts.unwrap_or(0.0) > 0.0 && first.stalls() > 0 {
         println!(
-            "soak: {} underruns while the host thread ran late {} times and the inference thread stalled {} times; running once more",
-            fmt(first.underruns),
+            "soak: {} dropouts while the host thread ran late {} times and the inference thread stalled {} times; running once more",
+            fmt(first.dropouts),
             first.late_blocks,
             first.stalled_rounds
         );
@@ -123,21 +126,23 @@ fn main() {
     // same 97 samples). A stalled host then asks for a burst of blocks to catch up;
     // a stalled inference thread wakes from its 0.5 ms poll milliseconds late,
     // though it runs at real-time priority, or a group of frames (the same work
-    // whatever is played) takes several times the calibrated step. Such underruns
+    // whatever is played) takes several times the calibrated step. Such dropouts
     // are not the plugin's work running long, so they are reported, not failed on,
-    // while the stalls were at least as many as the underruns; any other underrun
-    // fails.
-    let underruns = run.underruns.unwrap_or(0.0);
-    if underruns > 0.0 && underruns > stalls as f64 {
+    // while the stalls were at least as many as the dropouts (each a run of
+    // underrunning blocks); any other dropout fails.
+    let dropouts = run.dropouts.unwrap_or(0.0);
+    if dropouts > 0.0 && dropouts > stalls as f64 {
         failed.push(format!(
-            "{} underruns after the warm-up, with the host thread late only {} times and the inference thread stalled only {} times",
+            "{} dropouts ({} underrunning blocks) after the warm-up, with the host thread late only {} times and the inference thread stalled only {} times",
+            fmt(run.dropouts),
             fmt(run.underruns),
             run.late_blocks,
             run.stalled_rounds
         ));
-    } else if underruns > 0.0 {
+    } else if dropouts > 0.0 {
         println!(
-            "soak: {} underruns, with the host thread late {} times and the inference thread stalled {} times (scheduling stalls): reported, not failed",
+            "soak: {} dropouts ({} underrunning blocks), with the host thread late {} times and the inference thread stalled {} times (scheduling stalls): reported, not failed",
+            fmt(run.dropouts),
             fmt(run.underruns),
             run.late_blocks,
             run.stalled_rounds
@@ -202,11 +207,13 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     let last = stats.last().copied().unwrap_or("");
     let field = |name: &str| -> Option<f64> { last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()) };
     let underruns = field("underruns");
+    let dropouts = field("dropouts");
     let stalled_rounds = field("stalls").unwrap_or(0.0) as u64;
     println!("blocks: {blocks}; output peak {peak:.3}, rms {:.4}; non-finite or out-of-range samples: {bad}", (sum_sq / (blocks as f64 * BLOCK as f64)).sqrt());
     println!(
-        "underruns: {}; underrun samples: {}; longest inference step: {} ms; inference busy: {} s; idle frames: {}",
+        "underruns: {} blocks in {} dropouts; underrun samples: {}; longest inference step: {} ms; inference busy: {} s; idle frames: {}",
         fmt(underruns),
+        fmt(dropouts),
         fmt(field("underrun_samples")),
         fmt(field("max_step_ms")),
         fmt(field("busy_s")),
@@ -237,7 +244,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     if peak < 1e-3 {
         failed.push("the performance was silent".into());
     }
-    Run { underruns, late_blocks, stalled_rounds, failed }
+    Run { underruns, dropouts, late_blocks, stalled_rounds, failed }
 }
 
 impl Run {

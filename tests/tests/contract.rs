@@ -123,15 +123,6 @@ fn random_export_is_deterministic_and_loads() {
     assert_eq!(x, y);
 }
 
-/// The committed candidate (models/candidates/v3.1, see its README) is a model folder
-/// that passes every contract check and loads.
-#[test]
-fn the_committed_candidate_model_loads() {
-    let candidate = ModelBytes::from_dir(&repo_root().join("models/candidates/v3.1")).unwrap();
-    assert_eq!(candidate.manifest.instruments.len(), 10);
-    ModelRunner::new(&candidate, Provider::Cpu).expect("the candidate loads in ONNX Runtime");
-}
-
 #[test]
 fn the_shipped_default_model_is_valid_and_embedded() {
     let embedded = ModelBytes::embedded().unwrap();
@@ -149,7 +140,7 @@ fn a_v1_model_folder_is_refused_naming_its_version() {
     let err = Manifest::parse(&v1).unwrap_err();
     assert_eq!(err, ManifestError::Version { found: 1 });
     let msg = err.to_string();
-    assert!(msg.contains("version 1") && msg.contains("version 3"), "{msg}");
+    assert!(msg.contains("version 1") && msg.contains("version 4"), "{msg}");
 }
 
 #[test]
@@ -159,5 +150,15 @@ fn a_v2_model_folder_is_refused_naming_its_version() {
     let err = Manifest::parse(&v2).unwrap_err();
     assert_eq!(err, ManifestError::Version { found: 2 });
     let msg = err.to_string();
-    assert!(msg.contains("version 2") && msg.contains("plays version 3"), "{msg}");
+    assert!(msg.contains("version 2") && msg.contains("plays version 4"), "{msg}");
+}
+
+#[test]
+fn a_v3_model_folder_is_refused_naming_its_version() {
+    // The v3 default model's manifest (a roll without velocity), as it shipped.
+    let v3 = std::fs::read(repo_root().join("tests/fixtures/v3-manifest.json")).unwrap();
+    let err = Manifest::parse(&v3).unwrap_err();
+    assert_eq!(err, ManifestError::Version { found: 3 });
+    let msg = err.to_string();
+    assert!(msg.contains("version 3") && msg.contains("plays version 4") && msg.contains("velocity"), "{msg}");
 }

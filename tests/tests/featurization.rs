@@ -30,6 +30,51 @@ fn event_lands_in_the_frame_that_contains_its_sample() {
     }
 }
 
+fn velocity(roll: &[f32], frame: usize, key: usize) -> f32 {
+    roll[frame * ROLL_DIM + 2 * KEYS + key]
+}
+
+/// The velocity channel carries each sounding key's last strike in every frame it
+/// sounds, through the pedal, and is 0 once the key is silent.
+#[test]
+fn velocity_channel_holds_each_sounding_keys_velocity() {
+    let h = HOP as u64;
+    let events = [
+        at(0, Event::NoteOn { key: 60, velocity: 127 }),
+        at(0, Event::NoteOn { key: 64, velocity: 20 }),
+        at(2 * h, Event::Sustain(true)),
+        at(3 * h, Event::NoteOff { key: 60 }),
+        at(5 * h, Event::NoteOn { key: 60, velocity: 40 }), // re-strike under the pedal
+        at(6 * h, Event::NoteOff { key: 60 }),
+        at(6 * h, Event::NoteOff { key: 64 }),
+        at(7 * h, Event::Sustain(false)),
+        at(9 * h + 10, Event::NoteOn { key: 67, velocity: 90 }), // shorter than a frame
+        at(9 * h + 20, Event::NoteOff { key: 67 }),
+    ];
+    let (roll, _) = featurize(&events, 11, 0);
+    let v = |x: f32| x / 127.0;
+    for f in 0..5 {
+        assert_eq!(velocity(&roll, f, 60), v(127.0), "frame {f}: held, then sustained");
+    }
+    for f in 5..8 {
+        assert_eq!(velocity(&roll, f, 60), v(40.0), "frame {f}: the re-strike's velocity");
+    }
+    for f in 0..7 {
+        assert_eq!(velocity(&roll, f, 64), v(20.0), "frame {f}: held, then sustained");
+    }
+    for f in 8..11 {
+        assert_eq!((velocity(&roll, f, 60), velocity(&roll, f, 64)), (0.0, 0.0), "frame {f}: the pedal lifted, both silent");
+    }
+    assert_eq!(velocity(&roll, 9, 67), v(90.0), "a note inside one frame has its velocity there");
+    assert_eq!(velocity(&roll, 10, 67), 0.0);
+    // Wherever a key is flagged it has a velocity, and nowhere else.
+    for f in 0..11 {
+        for k in 0..KEYS {
+            assert_eq!(active(&roll, f, k), velocity(&roll, f, k) > 0.0, "frame {f}, key {k}");
+        }
+    }
+}
+
 #[test]
 fn onset_holds_velocity_over_127() {
     let (roll, _) = featurize(&[at(0, Event::NoteOn { key: 10, velocity: 64 })], 1, 0);

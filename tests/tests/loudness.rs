@@ -29,6 +29,8 @@ fn the_default_models_level_tracks_velocity_for_every_instrument() {
         for w in levels.windows(2) {
             assert!(w[1] > w[0], "{}: level by velocity 20/60/100/127 = {levels:?} dBFS, not rising", inst.name);
         }
-        assert!(levels[3] - levels[0] > 3.0, "{}: velocity moves the level by only {:.1} dB", inst.name, levels[3] - levels[0]);
+        // FluidR3 moves about 32 dB; v3, with velocity only in the onset frame, moved
+        // 4.5–8.7 (training's velocity test holds the levels to FluidR3's).
+        assert!(levels[3] - levels[0] > 15.0, "{}: velocity moves the level by only {:.1} dB", inst.name, levels[3] - levels[0]);
     }
 }

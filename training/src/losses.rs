@@ -1,17 +1,53 @@
-//! The training losses: Mel2Mel's tanh-log-abs MSE (Kim et al.'s Mel2Mel), and the
+//! The training losses: Mel2Mel's tanh-log-abs MSE (Kim et al.'s Mel2Mel) with a
+//! frame-level term, and the
 //! vocoder's multi-resolution STFT loss (Parallel WaveGAN) plus a log-mel L1 term
 //! (HiFi-GAN), which weighs the level of every band evenly and so pulls the loudness
 //! of attacks, where the STFT terms alone let the vocoder stay soft.
 
+use std::sync::OnceLock;
+
 use melwave::contract::{HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE};
 use melwave::features::mel::mel_filterbank;
+use melwave::features::LogMel;
 use tch::{Kind, Tensor};
 
-/// Mel2Mel: tanh-log-abs MSE, `E(tanh(¼·log S_true) − tanh(¼·log S_pred))²`. The mels are
-/// already natural logs of magnitude.
-pub fn tanh_log_mse(pred: &Tensor, target: &Tensor) -> Tensor {
-    ((target / 4.0).tanh() - (pred / 4.0).tanh()).square().mean(Kind::Float)
+/// Mel2Mel's loss on log-mels `[B, T, 80]`, each frame weighted by `weight`
+/// `[B, T, 1]` (0 leaves it out): Kim et al.'s tanh-log-abs MSE,
+/// `E(tanh(¼·log S_true) − tanh(¼·log S_pred))²` (the mels are natural logs of
+/// magnitude), plus `level` times the L1 between the frames' levels.
+///
+/// tanh-log-abs squashes the quiet end of the range (a band at −60 dB moves it a
+/// seventh as much as one at −25 dB), so alone it lets soft notes come out nearly as
+/// loud as hard ones. A frame's level is the loud bands' business, and the level term
+/// holds it at every velocity.
+pub fn mel2mel_loss(pred: &Tensor, target: &Tensor, weight: &Tensor, level: f64) -> Tensor {
+    let total = weight.sum(Kind::Float).clamp_min(1.0);
+    let tanh = ((target / 4.0).tanh() - (pred / 4.0).tanh()).square().mean_dim([-1i64].as_slice(), true, Kind::Float);
+    let levels = (frame_level(pred) - frame_level(target)).abs();
+    ((tanh + levels * level) * weight).sum(Kind::Float) / total
 }
+
+/// Each log-mel frame's level `[B, T, 1]`: the log of its summed band power, floored
+/// [`LEVEL_RANGE_DB`] below a full-scale sine's, so that near-silent frames, whose
+/// level the net cannot and need not match, count as one.
+fn frame_level(mel: &Tensor) -> Tensor {
+    static FULL_SCALE: OnceLock<f64> = OnceLock::new();
+    let full_scale = *FULL_SCALE.get_or_init(|| {
+        let sine: Vec<f32> = (0..8 * N_FFT).map(|n| (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / SAMPLE_RATE as f64).sin() as f32).collect();
+        let mel = LogMel::new().compute(&sine);
+        let frame = &mel[(mel.len() / N_MELS / 2) * N_MELS..][..N_MELS];
+        frame.iter().map(|&m| (2.0 * m as f64).exp()).sum::<f64>().ln()
+    });
+    (mel * 2.0).logsumexp([-1i64].as_slice(), true).clamp_min(full_scale - LEVEL_RANGE_DB / 10.0 * std::f64::consts::LN_10)
+}
+
+/// The level range [`frame_level`] tells apart: a velocity-20 note is about 60 dB
+/// below a full-scale sine, and its decay is heard 20 dB further down.
+pub const LEVEL_RANGE_DB: f64 = 80.0;
+
+/// Mel2Mel's level weight: the level L1 (in nats of power) then weighs about as much
+/// as the tanh-log-abs MSE does late in training.
+pub const MEL2MEL_LEVEL_WEIGHT: f64 = 0.02;
 
 /// Multi-resolution STFT loss: spectral convergence plus log-magnitude L1, summed over
 /// three (n_fft, hop) resolutions.

@@ -88,6 +88,10 @@ struct TrainArgs {
     /// Vocoder loss: weight of the frame-level L1 term.
     #[arg(long, default_value_t = train::VocoderLoss::default().level)]
     level_weight: f64,
+    /// Mel2Mel loss: weight of the frame-level L1 on the log-mel (0: tanh-log-abs MSE
+    /// alone, as in Kim et al.).
+    #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
+    mel2mel_level_weight: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.
     #[arg(long)]
     hidden: Option<usize>,
@@ -282,6 +286,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         until: a.until,
         warm_start: a.warm_start.clone(),
         loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
+        mel2mel_level: a.mel2mel_level_weight,
     }
 }
 

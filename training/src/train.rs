@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use melwave::contract::{Mel2MelConfig, VocoderConfig, HOP, N_MELS, ROLL_DIM, SOURCE_CHANNELS};
-use melwave::features::{featurize, featurize_roll};
+use melwave::features::{featurize, featurize_roll, Event};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -17,7 +17,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::losses::{frame_level_l1, tanh_log_mse, MelL1, MultiResStft};
+use crate::losses::{frame_level_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::mel2mel::Mel2Mel;
 use crate::nets::vocoder::Vocoder;
 use crate::optim::Adam;
@@ -62,6 +62,32 @@ pub struct Options {
     pub warm_start: Option<PathBuf>,
     /// The vocoder loss's weights (see [`VocoderLoss`]).
     pub loss: VocoderLoss,
+    /// Mel2Mel's level weight (see [`crate::losses::mel2mel_loss`]).
+    pub mel2mel_level: f64,
+}
+
+impl Options {
+    /// A run of `steps` on `data` into `run`, with the defaults of every other knob;
+    /// tests set what they need on top.
+    pub fn new(data: &Path, run: &Path, steps: u64) -> Self {
+        Self {
+            data: data.into(),
+            run: run.into(),
+            steps,
+            batch: 16,
+            frames: 384,
+            lr: 1e-3,
+            clip: 1.0,
+            checkpoint_every: 100,
+            validate_every: 50,
+            seed: 1,
+            threads: 2,
+            until: None,
+            warm_start: None,
+            loss: VocoderLoss::default(),
+            mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
+        }
+    }
 }
 
 /// The vocoder's loss: `sc · SC + MR-STFT log-magnitude + mel · log-mel L1 + level ·
@@ -172,20 +198,55 @@ fn instruments_of(items: &[Item], crops: &[(usize, usize)]) -> Tensor {
     Tensor::from_slice(&crops.iter().map(|&(i, _)| items[i].instrument as i64).collect::<Vec<_>>())
 }
 
-/// Roll `[B,T,256]` and target mel `[B,T,80]` for crops; the roll comes from the
-/// engine's own featurizer.
-fn mel2mel_batch(items: &[Item], crops: &[(usize, usize)], frames: usize) -> (Tensor, Tensor) {
+/// Mel2Mel crops: item, first frame, and whether the crop starts fresh. The engine
+/// runs Mel2Mel from its zero state at a fresh start and whenever it leaves idle, so
+/// the first frames it sees are a new note's onset after silence; a crop from the
+/// middle of an item instead starts from the zero state with notes already sounding
+/// whose velocities it never saw. Trained on the second kind alone, the net learned
+/// that the first note after a reset is of average loudness, whatever its velocity
+/// (a first C4 at velocity 20 came out 25–30 dB too loud). So a quarter of the crops
+/// start at an item's first onset (every item is rendered from silence), and the
+/// others count no loss over their first [`BURN_IN`] frames, where the net cannot know
+/// the sounding notes' levels.
+fn mel2mel_crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize, bool)> {
+    crops(rng, items, n, frames)
+        .into_iter()
+        .map(|(i, s)| {
+            if !rng.random_bool(FRESH_SHARE) {
+                return (i, s, false);
+            }
+            let first = items[i].events.iter().find(|e| matches!(e.event, Event::NoteOn { .. })).map_or(0, |e| e.time as usize / HOP);
+            // The onset lands in the first frames, as when the engine leaves idle.
+            let start = first.saturating_sub(rng.random_range(0..=FRESH_LEAD)).min(items[i].frames() - frames);
+            (i, start, true)
+        })
+        .collect()
+}
+
+const FRESH_SHARE: f64 = 0.25;
+/// Frames of silence a fresh crop may have before its first onset.
+const FRESH_LEAD: usize = 4;
+/// Frames (0.34 s) of a mid-item crop that count no loss.
+pub const BURN_IN: usize = 64;
+
+/// Roll `[B,T,384]`, target mel `[B,T,80]` and loss weights `[B,T,1]` for crops; the
+/// roll comes from the engine's own featurizer.
+fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize) -> (Tensor, Tensor, Tensor) {
     let mut roll = Vec::with_capacity(crops.len() * frames * ROLL_DIM);
     let mut mel = Vec::with_capacity(crops.len() * frames * N_MELS);
-    for &(i, s) in crops {
+    let mut weight = Vec::with_capacity(crops.len() * frames);
+    for &(i, s, fresh) in crops {
         let r = featurize_roll(&items[i].events, s + frames);
         roll.extend_from_slice(&r[s * ROLL_DIM..]);
         mel.extend_from_slice(&items[i].mel[s * N_MELS..(s + frames) * N_MELS]);
+        let burn_in = if fresh { 0 } else { BURN_IN.min(frames / 2) };
+        weight.extend((0..frames).map(|t| if t < burn_in { 0.0f32 } else { 1.0 }));
     }
     let b = crops.len() as i64;
     (
         Tensor::from_slice(&roll).reshape([b, frames as i64, ROLL_DIM as i64]),
         Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]),
+        Tensor::from_slice(&weight).reshape([b, frames as i64, 1]),
     )
 }
 
@@ -345,22 +406,23 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     }
     let state = TrainState { kind: "mel2mel".into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
-    let vcrops = crops(&mut vrng, &data.validation, 16, opts.frames);
-    let (vroll, vmel) = mel2mel_batch(&data.validation, &vcrops, opts.frames);
-    let vinst = instruments_of(&data.validation, &vcrops);
+    let vcrops = mel2mel_crops(&mut vrng, &data.validation, 16, opts.frames);
+    let (vroll, vmel, vweight) = mel2mel_batch(&data.validation, &vcrops, opts.frames);
+    let vinst = instruments_of(&data.validation, &vcrops.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>());
     let frames = opts.frames;
+    let w = opts.mel2mel_level;
     run_loop(
         opts,
         "mel2mel",
         &mut vs,
         state,
         |rng| {
-            let c = crops(rng, &data.train, opts.batch, frames);
-            let (roll, mel) = mel2mel_batch(&data.train, &c, frames);
-            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
-            tanh_log_mse(&model.forward(&roll, &e), &mel)
+            let c = mel2mel_crops(rng, &data.train, opts.batch, frames);
+            let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames);
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>()));
+            mel2mel_loss(&model.forward(&roll, &e), &mel, &weight, w)
         },
-        || tanh_log_mse(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel).double_value(&[]),
+        || mel2mel_loss(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel, &vweight, w).double_value(&[]),
     )
 }
 

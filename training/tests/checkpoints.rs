@@ -17,7 +17,7 @@ fn data(dir: &Path) {
 }
 
 fn opts(data: &Path, run: &Path, steps: u64) -> Options {
-    Options { data: data.into(), run: run.into(), steps, batch: 2, frames: 64, lr: 3e-3, clip: 1.0, checkpoint_every: 5, validate_every: 5, seed: 3, threads: 1, until: None, warm_start: None, loss: Default::default() }
+    Options { batch: 2, frames: 64, lr: 3e-3, checkpoint_every: 5, validate_every: 5, seed: 3, threads: 1, ..Options::new(data, run, steps) }
 }
 
 fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {

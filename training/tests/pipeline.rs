@@ -13,7 +13,7 @@ use melwave_train::train::{self, Options};
 use melwave_train::{export, nets};
 
 fn opts(data: &Path, run: &Path, steps: u64, batch: usize, frames: usize, lr: f64) -> Options {
-    Options { data: data.into(), run: run.into(), steps, batch, frames, lr, clip: 1.0, checkpoint_every: 10, validate_every: 10, seed: 1, threads: 2, until: None, warm_start: None, loss: Default::default() }
+    Options { batch, frames, lr, checkpoint_every: 10, validate_every: 10, ..Options::new(data, run, steps) }
 }
 
 fn first_and_last(run: &Path) -> (f64, f64) {

@@ -10,6 +10,8 @@ use super::source::{CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SEC
 use super::state::StateSpec;
 
 pub const FORMAT: &str = "melwave-model";
+/// The piano roll's features per key, in order (see `features::roll`).
+pub const ROLL_FEATURES: [&str; 3] = ["onset", "frame", "velocity"];
 
 /// The ten General MIDI instruments of Mel2Mel: program and preset name.
 pub const TRAINING_INSTRUMENTS: [(u8, &str); 10] = [
@@ -125,7 +127,7 @@ pub enum ManifestError {
     Parse(String),
     #[error("manifest field `{field}` is {found}, but this Melwave needs {expected}")]
     Mismatch { field: String, found: String, expected: String },
-    #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation, version 3 its architecture: filters designed from the mel); retrain it, or use a Melwave release that plays version {found}")]
+    #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation, version 3 its architecture: filters designed from the mel, version 4 gave the piano roll a velocity channel); retrain it, or use a Melwave release that plays version {found}")]
     Version { found: u32 },
     #[error("manifest is inconsistent: {0}")]
     Invalid(String),
@@ -152,7 +154,7 @@ impl Manifest {
             mel_fmin: 0.0,
             mel_fmax: SAMPLE_RATE as f32 / 2.0,
             log_floor_db: LOG_FLOOR_DB,
-            roll: RollLayout { keys: KEYS, features: vec!["onset".into(), "frame".into()] },
+            roll: RollLayout { keys: KEYS, features: ROLL_FEATURES.map(String::from).to_vec() },
             excitation: ExcitationSpec::default(),
             embedding_dim: EMBED_DIM,
             instruments,
@@ -197,7 +199,7 @@ impl Manifest {
         expect("mel_fmax", &self.mel_fmax, &(SAMPLE_RATE as f32 / 2.0))?;
         expect("log_floor_db", &self.log_floor_db, &LOG_FLOOR_DB)?;
         expect("roll.keys", &self.roll.keys, &KEYS)?;
-        expect("roll.features", &self.roll.features, &vec!["onset".to_string(), "frame".to_string()])?;
+        expect("roll.features", &self.roll.features, &ROLL_FEATURES.map(String::from).to_vec())?;
         expect("excitation", &self.excitation, &ExcitationSpec::default())?;
         expect("embedding_dim", &self.embedding_dim, &EMBED_DIM)?;
         expect("opset", &self.opset, &OPSET)?;

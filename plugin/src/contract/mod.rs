@@ -36,8 +36,8 @@ pub const N_FFT: usize = 1024;
 pub const N_MELS: usize = 80;
 /// MIDI keys in the roll.
 pub const KEYS: usize = 128;
-/// Roll features per frame: `onset[128]` then `frame[128]`.
-pub const ROLL_DIM: usize = 2 * KEYS;
+/// Roll features per frame: `onset[128]`, `frame[128]`, `velocity[128]`.
+pub const ROLL_DIM: usize = 3 * KEYS;
 /// Log floor: natural log of magnitude clipped at −100 dB.
 pub const LOG_FLOOR: f32 = -11.512925; // ln(1e-5)
 /// Floor in dB, as written in the manifest.
@@ -53,8 +53,9 @@ pub const OPSET: i64 = 17;
 /// with release tails) replaced v1's sines-plus-noise. 3: the vocoder filters that
 /// source with per-frame filters designed from the mel (`vocoder`), its WaveNet became
 /// optional, and the source gained a `level` channel; a v2 vocoder's graph and state
-/// do not fit.
-pub const FORMAT_VERSION: u32 = 3;
+/// do not fit. 4: the piano roll gained a `velocity` channel (each sounding key's
+/// velocity in every frame, not only at its onset), so Mel2Mel's input is wider.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The embedded default model (`models/default`).
 pub mod default_model {

@@ -151,6 +151,7 @@ impl AudioSide {
             let absorbed = if idle { 0 } else { missing.min(self.growth_left) };
             // Headroom once per stall, not once per block of it.
             let headroom = if self.underrunning || idle { 0 } else { self.headroom.min(self.growth_left - absorbed) };
+            let new_dropout = !self.underrunning && !idle;
             self.underrunning = true;
             self.growth_left -= absorbed + headroom;
             self.hold += headroom;
@@ -158,9 +159,17 @@ impl AudioSide {
             self.shared.counters.latency_grown.store(self.grown, Ordering::Relaxed);
             self.debt += missing - absorbed;
             self.fade_in = FADE;
-            self.shared.counters.underruns.fetch_add(1, Ordering::Relaxed);
-            self.shared.counters.underrun_samples.fetch_add(missing, Ordering::Relaxed);
-            self.shared.counters.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
+            if idle {
+                // Silence late is silence: nothing was heard, so it is no dropout.
+                self.shared.counters.idle_underruns.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.shared.counters.underruns.fetch_add(1, Ordering::Relaxed);
+                if new_dropout {
+                    self.shared.counters.dropouts.fetch_add(1, Ordering::Relaxed);
+                }
+                self.shared.counters.underrun_samples.fetch_add(missing, Ordering::Relaxed);
+                self.shared.counters.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
+            }
         } else {
             self.underrunning = false;
         }

@@ -4,8 +4,15 @@
 //! sample `s` belongs to frame `s / HOP`. Per frame the roll holds
 //! `onset[k]` = the largest velocity/127 of note-ons on key `k` in the frame, and
 //! `frame[k]` = 1 if key `k` sounded at any moment of the frame (held, or sustained
-//! by the pedal). "At any moment" is what lets a note shorter than a frame still
-//! produce both its onset and its frame flag.
+//! by the pedal), and `velocity[k]` = velocity/127 of the note sounding on key `k`
+//! (its last strike) in every frame it sounds, else 0. "At any moment" is what lets a
+//! note shorter than a frame still produce its onset, frame flag and velocity.
+//!
+//! The velocity channel repeats what the onset said: with the onset alone, Mel2Mel
+//! had to carry each note's velocity in its LSTM state for the whole note, and from
+//! the zero state the engine starts from (and returns to when idle) it did not. A
+//! first C4 at velocity 20 came out 25–30 dB too loud, and a whole model's level
+//! moved only 2–9 dB from velocity 20 to 127 where FluidR3's moves 32 dB.
 
 use super::events::{Event, HeldKeys, TimedEvent};
 use super::excitation::Excitation;
@@ -23,6 +30,8 @@ pub struct RollState {
     pedal: bool,
     bend: f32,
     onset: [f32; KEYS],
+    /// Velocity/127 of each key's last strike, while it sounds.
+    velocity: [f32; KEYS],
     touched: [bool; KEYS],
     /// Keys whose sound must stop at once (choke, All Sound Off) after this frame.
     cut: [bool; KEYS],
@@ -36,6 +45,7 @@ impl Default for RollState {
             pedal: false,
             bend: 0.0,
             onset: [0.0; KEYS],
+            velocity: [0.0; KEYS],
             touched: [false; KEYS],
             cut: [false; KEYS],
         }
@@ -68,6 +78,7 @@ impl RollState {
                 self.sustained[k] = false;
                 self.cut[k] = false;
                 self.onset[k] = self.onset[k].max(velocity.min(127) as f32 / 127.0);
+                self.velocity[k] = velocity.min(127) as f32 / 127.0;
                 self.touched[k] = true;
             }
             Event::NoteOff { key } => {
@@ -117,22 +128,27 @@ impl RollState {
         std::mem::replace(&mut self.cut, [false; KEYS])
     }
 
-    /// Closes the current frame: writes `onset[128]` then `frame[128]` into `roll`
-    /// (length [`ROLL_DIM`]) and starts the next frame.
+    /// Closes the current frame: writes `onset[128]`, `frame[128]` then
+    /// `velocity[128]` into `roll` (length [`ROLL_DIM`]) and starts the next frame.
     pub fn end_frame(&mut self, roll: &mut [f32]) {
         debug_assert_eq!(roll.len(), ROLL_DIM);
         for k in 0..KEYS {
+            let flagged = self.touched[k] || self.sounding(k);
             roll[k] = self.onset[k];
-            roll[KEYS + k] = if self.touched[k] || self.sounding(k) { 1.0 } else { 0.0 };
+            roll[KEYS + k] = if flagged { 1.0 } else { 0.0 };
+            roll[2 * KEYS + k] = if flagged { self.velocity[k] } else { 0.0 };
             self.onset[k] = 0.0;
             self.touched[k] = self.sounding(k);
+            if !self.touched[k] {
+                self.velocity[k] = 0.0;
+            }
         }
     }
 }
 
 /// One frame of model input: the roll row and the excitation block.
 pub struct FrameFeatures<'a> {
-    /// `onset[128]` followed by `frame[128]`.
+    /// `onset[128]`, `frame[128]`, `velocity[128]`.
     pub roll: &'a [f32],
     /// `SOURCE_CHANNELS × HOP` samples, channel-major.
     pub source: &'a [f32],

@@ -10,6 +10,7 @@ pub mod griffin_lim;
 pub mod metrics;
 pub mod probes;
 mod report;
+pub mod velocity;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -90,6 +91,7 @@ pub struct EvalResults {
     pub split: String,
     pub items: Vec<ItemResult>,
     pub morphs: Vec<MorphResult>,
+    pub velocity: Vec<velocity::VelocityResponse>,
     /// Largest |streamed − whole| sample difference over every item.
     pub streamed_vs_whole_max_abs: f64,
     pub wall_seconds: f64,
@@ -274,12 +276,14 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
     let morphs = morphs(&model, &plane, opts.quick)?;
+    let velocity = velocity::measure(&model, &font)?;
     let results = EvalResults {
         model: opts.model.display().to_string(),
         split: format!("{split:?}"),
         streamed_vs_whole_max_abs: rendered.iter().map(|r| r.streamed_vs_whole).fold(0.0, f64::max),
         items: rendered.into_iter().map(|r| r.result).collect(),
         morphs,
+        velocity,
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     let (md, summary) = report::markdown(&results, &names);

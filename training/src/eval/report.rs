@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::metrics::{mean_ci, NoteTally, VELOCITY_GROUPS};
+use super::velocity::VELOCITIES;
 use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
 
 fn ci(values: &[f64], digits: usize) -> String {
@@ -148,6 +149,17 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
 
     let _ = writeln!(
         md,
+        "\n## Velocity response (C4, the struck half second from a fresh start, RMS dBFS at velocity {})\n\n| instrument | truth | Melwave | range truth / Melwave (dB) | worst error (dB) |\n|---|---|---|---|---|",
+        VELOCITIES.map(|v| v.to_string()).join(" / ")
+    );
+    let levels = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" / ");
+    for v in &r.velocity {
+        let (truth, ours) = v.ranges();
+        let _ = writeln!(md, "| {} | {} | {} | {truth:.1} / {ours:.1} | {:.1} |", v.instrument, levels(&v.truth_db), levels(&v.melwave_db), v.worst_error());
+    }
+
+    let _ = writeln!(
+        md,
         "\n## Morphs (no ground truth)\n\nThe morph phrase rendered at 9 evenly spaced points on the straight line between two instruments' learned points; spectral centroid in Hz. The largest step's share of the path's total variation is 0.125 for a perfectly even path and 1 for a single jump.\n\n| from → to | centroid at 0 / ½ / 1 (Hz) | largest step share | midpoint between ends |\n|---|---|---|---|"
     );
     for m in &r.morphs {
@@ -156,5 +168,8 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     }
     let shares: Vec<f64> = r.morphs.iter().map(|m| m.largest_step_share).collect();
     let _ = writeln!(md, "\nMean largest step share: {}.", ci(&shares, 2));
-    (md, format!("{}\n{summary}", r.model))
+    let ranges: Vec<(f64, f64)> = r.velocity.iter().map(|v| v.ranges()).collect();
+    let mean = |f: fn(&(f64, f64)) -> f64| ranges.iter().map(f).sum::<f64>() / ranges.len().max(1) as f64;
+    let velocity = format!("velocity {} → {}: level rises {:.1} dB in the truth, {:.1} dB in Melwave (mean over instruments)", VELOCITIES[0], VELOCITIES[3], mean(|r| r.0), mean(|r| r.1));
+    (md, format!("{}\n{summary}\n{velocity}", r.model))
 }

@@ -11,7 +11,7 @@ use melwave::runtime::{ModelRunner, Provider};
 use tch::Tensor;
 
 use super::Take;
-use crate::losses::tanh_log_mse;
+use crate::losses::{mel2mel_loss, MEL2MEL_LEVEL_WEIGHT};
 
 /// How hard to search.
 #[derive(Clone, Copy, Debug)]
@@ -85,7 +85,9 @@ impl Scorer {
                             runner.reset();
                             runner.predict_mel(roll, point).map_err(anyhow::Error::msg)?;
                             let f = mel.len() / N_MELS;
-                            let l = tanh_log_mse(&Tensor::from_slice(runner.mel()), &Tensor::from_slice(mel)).double_value(&[]);
+                            let frames_of = |m: &[f32]| Tensor::from_slice(m).reshape([-1, N_MELS as i64]);
+                            let every = Tensor::ones([f as i64, 1], (tch::Kind::Float, tch::Device::Cpu));
+                            let l = mel2mel_loss(&frames_of(runner.mel()), &frames_of(mel), &every, MEL2MEL_LEVEL_WEIGHT).double_value(&[]);
                             sum += l * f as f64;
                             frames += f;
                         }

@@ -1,4 +1,4 @@
-//! `Linear(256→H) → FiLM(e) → LSTM → FiLM(e) → Linear(H→80)`, batch-first.
+//! `Linear(384→H) → FiLM(e) → LSTM → FiLM(e) → Linear(H→80)`, batch-first.
 
 use melwave::contract::{Mel2MelConfig, N_MELS, ROLL_DIM};
 use tch::nn::{self, Module, RNN};
@@ -35,7 +35,7 @@ impl Mel2Mel {
         }
     }
 
-    /// `roll [B,T,256]`, `e [B,2]` → log-mel `[B,T,80]`, from zero state.
+    /// `roll [B,T,384]`, `e [B,2]` → log-mel `[B,T,80]`, from zero state.
     pub fn forward(&self, roll: &Tensor, e: &Tensor) -> Tensor {
         let x = apply_film(&self.input.forward(roll), &self.film_in.forward(e), self.hidden);
         let (y, _) = self.lstm.seq(&x);
