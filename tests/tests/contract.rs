@@ -143,22 +143,15 @@ fn a_v1_model_folder_is_refused_naming_its_version() {
     assert!(msg.contains("version 1") && msg.contains("version 4"), "{msg}");
 }
 
+/// The v2.2 (WaveNet-only vocoder) and v3 (a roll without velocity) default models'
+/// manifests, as they shipped, are refused naming their version and what changed.
 #[test]
-fn a_v2_model_folder_is_refused_naming_its_version() {
-    // The v2.2 default model's manifest (a WaveNet-only vocoder), as it shipped.
-    let v2 = std::fs::read(repo_root().join("tests/fixtures/v2-manifest.json")).unwrap();
-    let err = Manifest::parse(&v2).unwrap_err();
-    assert_eq!(err, ManifestError::Version { found: 2 });
-    let msg = err.to_string();
-    assert!(msg.contains("version 2") && msg.contains("plays version 4"), "{msg}");
-}
-
-#[test]
-fn a_v3_model_folder_is_refused_naming_its_version() {
-    // The v3 default model's manifest (a roll without velocity), as it shipped.
-    let v3 = std::fs::read(repo_root().join("tests/fixtures/v3-manifest.json")).unwrap();
-    let err = Manifest::parse(&v3).unwrap_err();
-    assert_eq!(err, ManifestError::Version { found: 3 });
-    let msg = err.to_string();
-    assert!(msg.contains("version 3") && msg.contains("plays version 4") && msg.contains("velocity"), "{msg}");
+fn v2_and_v3_model_folders_are_refused_naming_their_version() {
+    for (found, fixture, change) in [(2, "v2-manifest.json", "architecture"), (3, "v3-manifest.json", "velocity")] {
+        let bytes = std::fs::read(repo_root().join("tests/fixtures").join(fixture)).unwrap();
+        let err = Manifest::parse(&bytes).unwrap_err();
+        assert_eq!(err, ManifestError::Version { found });
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("version {found}")) && msg.contains("plays version 4") && msg.contains(change), "{msg}");
+    }
 }

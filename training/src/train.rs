@@ -194,8 +194,9 @@ fn crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) 
         .collect()
 }
 
-fn instruments_of(items: &[Item], crops: &[(usize, usize)]) -> Tensor {
-    Tensor::from_slice(&crops.iter().map(|&(i, _)| items[i].instrument as i64).collect::<Vec<_>>())
+/// The instrument of each crop's item, `crops` giving the items' indices.
+fn instruments_of(items: &[Item], crops: impl IntoIterator<Item = usize>) -> Tensor {
+    Tensor::from_slice(&crops.into_iter().map(|i| items[i].instrument as i64).collect::<Vec<_>>())
 }
 
 /// Mel2Mel crops: item, first frame, and whether the crop starts fresh. The engine
@@ -408,7 +409,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = mel2mel_crops(&mut vrng, &data.validation, 16, opts.frames);
     let (vroll, vmel, vweight) = mel2mel_batch(&data.validation, &vcrops, opts.frames);
-    let vinst = instruments_of(&data.validation, &vcrops.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>());
+    let vinst = instruments_of(&data.validation, vcrops.iter().map(|c| c.0));
     let frames = opts.frames;
     let w = opts.mel2mel_level;
     run_loop(
@@ -419,7 +420,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
         |rng| {
             let c = mel2mel_crops(rng, &data.train, opts.batch, frames);
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames);
-            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>()));
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0)));
             mel2mel_loss(&model.forward(&roll, &e), &mel, &weight, w)
         },
         || mel2mel_loss(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel, &vweight, w).double_value(&[]),
@@ -457,7 +458,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5EED);
         let c = crops(&mut rng, &data.train, opts.batch.max(4), opts.frames);
         let b = vocoder_batch(&data.train, &c, opts.frames, CONTEXT);
-        let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
+        let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0)));
         eprintln!("{}", calibrate_level(&model, &b, &e));
     }
     let mel2mel = match finetune_from {
@@ -500,7 +501,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = crops(&mut vrng, &data.validation, 8, frames);
     let vb = vocoder_batch(&data.validation, &vcrops, frames, CONTEXT);
-    let ve = model.embedding.index_select(0, &instruments_of(&data.validation, &vcrops));
+    let ve = model.embedding.index_select(0, &instruments_of(&data.validation, vcrops.iter().map(|c| c.0)));
     let vmel = mel_for(&vb, &ve);
     run_loop(
         opts,
@@ -510,7 +511,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
         |rng| {
             let c = crops(rng, &data.train, opts.batch, frames);
             let b = vocoder_batch(&data.train, &c, frames, CONTEXT);
-            let e = model.embedding.index_select(0, &instruments_of(&data.train, &c));
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0)));
             let mel = mel_for(&b, &e);
             loss(&model.forward(&b.source, &mel, &e), &b.audio)
         },

@@ -127,9 +127,13 @@ impl PitchCheck {
 /// RMS level in dB (floor −120 dB) of the 100 ms after `start`.
 pub fn level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
     let n = (NOTE_WINDOW_SECONDS * rate) as usize;
-    let seg = audio.get(start..start + n)?;
-    let ms = seg.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / n as f64;
-    Some(10.0 * (ms + 1e-12).log10())
+    Some(rms_db(audio.get(start..start + n)?))
+}
+
+/// RMS level of `x` in dB (floor −120 dB).
+pub fn rms_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * (ms + 1e-12).log10()
 }
 
 /// Velocity groups for the loudness error.

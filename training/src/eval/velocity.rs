@@ -14,6 +14,7 @@ use melwave::render::render;
 use rustysynth::SoundFont;
 use serde::Serialize;
 
+use super::metrics::rms_db;
 use crate::dataset::synth;
 
 pub const VELOCITIES: [u8; 4] = [20, 60, 100, 127];
@@ -42,11 +43,6 @@ impl VelocityResponse {
     }
 }
 
-fn level_db(x: &[f32]) -> f64 {
-    let ms = x.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * ms.max(1e-18).log10()
-}
-
 /// The probe for every instrument of `model` that the font can render (added
 /// instruments have no ground truth here and are left out).
 pub fn measure(model: &ModelBytes, font: &Arc<SoundFont>) -> Result<Vec<VelocityResponse>> {
@@ -59,9 +55,9 @@ pub fn measure(model: &ModelBytes, font: &Arc<SoundFont>) -> Result<Vec<Velocity
         for velocity in VELOCITIES {
             let events = [TimedEvent { time: 0, event: Event::NoteOn { key: KEY, velocity } }, TimedEvent { time: len as u64, event: Event::NoteOff { key: KEY } }];
             let truth = synth::render(font, &events, inst.bank, inst.program, SECONDS)?;
-            truth_db.push(level_db(&truth[..len.min(truth.len())]));
+            truth_db.push(rms_db(&truth[..len.min(truth.len())]));
             let ours = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), pad, &events, len, 512, |_, _| {})?.audio;
-            melwave_db.push(level_db(&ours));
+            melwave_db.push(rms_db(&ours));
         }
         out.push(VelocityResponse { instrument: inst.name.clone(), truth_db, melwave_db });
     }
