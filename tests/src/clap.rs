@@ -1,11 +1,13 @@
 //! A small CLAP host on clack-host: loads a `.clap`, plays events, automates
 //! parameters, reads latency, saves and restores state.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use clack_extensions::latency::PluginLatency;
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
@@ -14,18 +16,43 @@ use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "org.melwave.melwave";
 
-pub struct Shared;
+/// What the plugin asked of the host, counted.
+#[derive(Default)]
+pub struct Shared {
+    pub restarts_requested: AtomicUsize,
+    pub callbacks_requested: AtomicUsize,
+}
 impl<'a> SharedHandler<'a> for Shared {
-    fn request_restart(&self) {}
+    fn request_restart(&self) {
+        self.restarts_requested.fetch_add(1, Ordering::SeqCst);
+    }
     fn request_process(&self) {}
-    fn request_callback(&self) {}
+    fn request_callback(&self) {
+        self.callbacks_requested.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The main thread's side: how often the plugin said its latency changed.
+#[derive(Default)]
+pub struct MainThread {
+    pub latency_changes: Cell<usize>,
+}
+impl MainThreadHandler<'_> for MainThread {}
+impl HostLatencyImpl for MainThread {
+    fn changed(&self) {
+        self.latency_changes.set(self.latency_changes.get() + 1);
+    }
 }
 
 pub struct Host;
 impl HostHandlers for Host {
     type Shared<'a> = Shared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = MainThread;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostLatency>();
+    }
 }
 
 /// What the test plays: at `time` (host samples), a note, a raw MIDI message (pedal,
@@ -75,8 +102,14 @@ pub fn load(path: &Path) -> Loaded {
     let entry = unsafe { PluginEntry::load(path) }.expect("the plugin entry loads");
     let info = HostInfo::new("melwave-tests", "Melwave", "https://melwave.invalid", "1.0").unwrap();
     let id = std::ffi::CString::new(PLUGIN_ID).unwrap();
-    let mut instance = PluginInstance::<Host>::new(|_| Shared, |_| (), &entry, &id, &info)
-        .expect("the plugin instantiates");
+    let mut instance = PluginInstance::<Host>::new(
+        |_| Shared::default(),
+        |_| MainThread::default(),
+        &entry,
+        &id,
+        &info,
+    )
+    .expect("the plugin instantiates");
     let mut params = HashMap::new();
     let handle = instance.plugin_handle();
     let ext: PluginParams = handle.get_extension().expect("params extension");
@@ -95,6 +128,31 @@ pub fn load(path: &Path) -> Loaded {
 }
 
 impl Loaded {
+    /// The latency the plugin reports now (the latency extension).
+    pub fn reported_latency(&mut self) -> u32 {
+        let handle = self.instance.plugin_handle();
+        handle
+            .get_extension::<PluginLatency>()
+            .map_or(0, |l| l.get(&handle))
+    }
+
+    /// Runs the plugin's main-thread tasks if it asked for that, as a host's main loop
+    /// does; returns (restarts requested, latency changes announced) so far.
+    pub fn host_requests(&mut self) -> (usize, usize) {
+        if self
+            .instance
+            .access_shared_handler(|s| s.callbacks_requested.swap(0, Ordering::SeqCst))
+            > 0
+        {
+            self.instance.call_on_main_thread_callback();
+        }
+        (
+            self.instance
+                .access_shared_handler(|s| s.restarts_requested.load(Ordering::SeqCst)),
+            self.instance.access_handler(|m| m.latency_changes.get()),
+        )
+    }
+
     pub fn param_value(&mut self, name: &str) -> f64 {
         let id = self.params[name];
         let handle = self.instance.plugin_handle();

@@ -41,6 +41,42 @@ fn descriptor_is_an_instrument() {
     }
 }
 
+/// A machine that cannot keep up (here a host that asks for real-time blocks as fast as
+/// it can, far faster than real time) makes underruns grow the latency. The plugin
+/// tells the host, and once the host restarts processing, the latency it reads
+/// includes that growth: the margin this machine was found to need is kept, not
+/// calibrated away again.
+#[test]
+fn grown_latency_reaches_the_host_and_survives_its_restart() {
+    let (rate, block) = (48_000.0, 128usize);
+    let mut p = load(&bundle());
+    p.set_offline(false);
+    let held = [(0u64, Cue::NoteOn(60, 0.8))];
+    let first = p.stream(rate, block, &held, (3.0 * rate) as usize, false, |_, _| {});
+    let grown = p.reported_latency().saturating_sub(first);
+    assert!(
+        grown > 0,
+        "the underruns grew the latency (reported {first} at activation)"
+    );
+    let (restarts, changes) = p.host_requests();
+    assert!(
+        restarts + changes >= 1,
+        "the host was told: {restarts} restarts requested, {changes} latency changes"
+    );
+    let second = p.stream(rate, block, &held, 4 * block, true, |_, _| {});
+    let offline = EngineConfig {
+        margin: engine::Margin::Fixed(0.0),
+        ..EngineConfig::new(rate as u32, block)
+    };
+    let minimum = engine::start(&ModelBytes::embedded().unwrap(), &offline)
+        .unwrap()
+        .1
+        .latency()
+        .total() as u32;
+    let floor = (engine::calibrate::FLOOR.as_secs_f64() * rate).ceil() as u32;
+    assert!(second >= minimum + floor + grown, "after the restart: {second} samples, not the minimum {minimum} + the margin's floor {floor} + the growth {grown}");
+}
+
 #[test]
 fn plays_morphs_and_releases_at_several_rates_and_blocks() {
     let model = ModelBytes::embedded().unwrap();

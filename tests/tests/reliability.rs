@@ -210,6 +210,50 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     assert!(rms(&tail) > 0.05 && tail.iter().all(|v| v.is_finite()));
 }
 
+/// The growth an earlier engine of the instance needed is carried into the next (the
+/// plugin does so at the host's restart of processing, when the host applies the
+/// grown latency): it is part of the new margin from the start, and only the rest of
+/// the limit is left to grow by.
+#[test]
+fn carried_growth_starts_in_the_margin_and_counts_against_the_limit() {
+    use engine::audio_side::GROWTH_LIMIT_SECONDS;
+    let carried = std::time::Duration::from_millis(15);
+    let cfg = EngineConfig {
+        carried_growth: carried,
+        ..EngineConfig::new(RATE, BLOCK)
+    };
+    let (mut audio, handle) = engine::start(&passthrough_model(), &cfg).unwrap();
+    let samples = |d: std::time::Duration| (d.as_secs_f64() * RATE as f64).ceil() as usize;
+    let calibrated = handle
+        .calibration()
+        .expect("a calibrated margin")
+        .margin_samples(RATE);
+    assert_eq!(
+        handle.latency().margin,
+        calibrated + samples(carried),
+        "{:?}",
+        handle.latency()
+    );
+    audio.push_event(
+        0,
+        Event::NoteOn {
+            key: 69,
+            velocity: 100,
+        },
+    );
+    waited(&mut audio, 100);
+    let mut out = vec![0.0f32; BLOCK];
+    handle.inject_stall(true);
+    for _ in 0..40 {
+        audio.process(&mut out);
+    }
+    handle.inject_stall(false);
+    waited(&mut audio, 100);
+    let s = handle.monitor().stats();
+    let left = (GROWTH_LIMIT_SECONDS * RATE as f64) as u64 - samples(carried) as u64;
+    assert_eq!(s.latency_grown, left, "only the rest of the limit: {s:?}");
+}
+
 /// While idle the late samples are zeros: a stall is counted as an idle underrun, not
 /// a dropout, the latency does not grow for it, and the output stays exact silence.
 #[test]

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use ringbuf::traits::{Producer, Split};
 use ringbuf::HeapRb;
 
-pub use audio_side::AudioSide;
+pub use audio_side::{AudioSide, GROWTH_LIMIT_SECONDS};
 pub use cue::{Cue, TimedCue};
 pub use inference::{IDLE_TAIL_SECONDS, RUNAWAY};
 pub use latency::Latency;
@@ -64,6 +64,11 @@ pub struct EngineConfig {
     /// Ask the OS for real-time priority for the inference thread (live playing; a
     /// bounce or a test has no deadline to keep).
     pub realtime_priority: bool,
+    /// What underruns grew an earlier engine's latency by (the plugin keeps it across
+    /// the host's restarts of processing): added to a calibrated margin and taken from
+    /// its growth allowance, so the latency the host applies at the restart is the one
+    /// this machine was found to need, not the calibration's guess again.
+    pub carried_growth: std::time::Duration,
 }
 
 /// How much latency the inference thread gets beyond the exact minimum.
@@ -87,6 +92,7 @@ impl EngineConfig {
             margin: Margin::Calibrated,
             offline_patience: audio_side::OFFLINE_PATIENCE,
             realtime_priority: false,
+            carried_growth: std::time::Duration::ZERO,
         }
     }
 
@@ -270,6 +276,9 @@ pub fn start(
     }
     let mut runner = ModelRunner::new(model, config.provider)?;
     let provider = runner.provider.clone();
+    let growth_limit = (audio_side::GROWTH_LIMIT_SECONDS * config.sample_rate as f64) as u64;
+    let carried = ((config.carried_growth.as_secs_f64() * config.sample_rate as f64).ceil() as u64)
+        .min(growth_limit);
     let (margin, calibration) = match config.margin {
         Margin::Fixed(ms) => (
             (ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize,
@@ -281,7 +290,10 @@ pub fn start(
                     "the model failed while timing it: {e}"
                 )))
             })?;
-            (c.margin_samples(config.sample_rate), Some(c))
+            (
+                c.margin_samples(config.sample_rate) + carried as usize,
+                Some(c),
+            )
         }
     };
     let latency = latency::compute(
@@ -381,7 +393,7 @@ pub fn start(
         debt: 0,
         // Offline nothing underruns; a fixed margin (tests) keeps its latency.
         growth_left: if matches!(config.margin, Margin::Calibrated) {
-            (audio_side::GROWTH_LIMIT_SECONDS * config.sample_rate as f64) as u64
+            growth_limit - carried
         } else {
             0
         },

@@ -24,6 +24,16 @@ struct Running {
     handle: EngineHandle,
     /// The latency growth (host samples) last reported to the host.
     reported_growth: u64,
+    sample_rate: u32,
+}
+
+impl Running {
+    /// What underruns grew this engine's latency by.
+    fn growth(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(
+            self.audio.latency_grown() as f64 / self.sample_rate as f64,
+        )
+    }
 }
 
 pub struct Melwave {
@@ -37,6 +47,10 @@ pub struct Melwave {
     offline: bool,
     /// The pad position last sent to the engine.
     pad: (f32, f32),
+    /// What underruns grew the latency by in this instance's earlier engines: the
+    /// host applies a grown latency at its next restart of processing, which starts
+    /// a new engine, so the new one keeps it (see `EngineConfig::carried_growth`).
+    carried_growth: std::time::Duration,
 }
 
 /// Samples between two timbre cues while the pad moves: finer than a model frame
@@ -53,11 +67,25 @@ impl Default for Melwave {
             was_playing: false,
             offline: false,
             pad: (f32::NAN, f32::NAN),
+            carried_growth: std::time::Duration::ZERO,
         }
     }
 }
 
 impl Melwave {
+    /// Stops the engine, keeping what underruns taught it about this machine.
+    fn retire_engine(&mut self) {
+        if let Some(e) = self.engine.take() {
+            let limit = std::time::Duration::from_secs_f64(engine::GROWTH_LIMIT_SECONDS);
+            if !self.offline {
+                self.carried_growth = (self.carried_growth + e.growth()).min(limit);
+            }
+            // One line per session in the log (NICE_LOG picks where): what a user
+            // reporting a glitch, and the soak test, need to know.
+            nice_log!("Melwave engine stats: {}", e.handle.monitor().stats());
+        }
+    }
+
     /// The model the user chose, or the embedded one if there is none or it fails to
     /// load (with the reason kept for the editor and the log).
     fn model(&self) -> (ModelBytes, Option<String>) {
@@ -120,7 +148,7 @@ impl Plugin for Melwave {
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
         // Stop the previous engine before starting the next: one inference thread at a time.
-        self.engine = None;
+        self.retire_engine();
         let (model, problem) = self.model();
         let mut cfg = EngineConfig::new(
             config.sample_rate.round() as u32,
@@ -139,6 +167,7 @@ impl Plugin for Melwave {
             cfg.margin = engine::Margin::Fixed(0.0);
         } else {
             cfg.realtime_priority = true;
+            cfg.carried_growth = self.carried_growth;
         }
         if let Some(p) = &problem {
             nice_log!("Melwave: {p}");
@@ -165,6 +194,11 @@ impl Plugin for Melwave {
                 let latency = handle.latency().total();
                 context.set_latency_samples(latency as u32);
                 let timing = match handle.calibration() {
+                    Some(c) if !cfg.carried_growth.is_zero() => format!(
+                        "{c}, plus {:.1} ms that underruns added before the host restarted processing; inference at {}",
+                        cfg.carried_growth.as_secs_f64() * 1e3,
+                        handle.priority()
+                    ),
                     Some(c) => format!("{c}; inference at {}", handle.priority()),
                     None => "offline: no margin".into(),
                 };
@@ -206,6 +240,7 @@ impl Plugin for Melwave {
                     audio,
                     handle,
                     reported_growth: 0,
+                    sample_rate: cfg.sample_rate,
                 });
             }
             Err(e) => {
@@ -230,11 +265,7 @@ impl Plugin for Melwave {
     }
 
     fn deactivate(&mut self) {
-        if let Some(e) = self.engine.take() {
-            // One line per session in the log (NICE_LOG picks where): what a user
-            // reporting a glitch, and the soak test, need to know.
-            nice_log!("Melwave engine stats: {}", e.handle.monitor().stats());
-        }
+        self.retire_engine();
     }
 
     fn process(
