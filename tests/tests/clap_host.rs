@@ -58,6 +58,8 @@ fn grown_latency_reaches_the_host_and_survives_its_restart() {
         grown > 0,
         "the underruns grew the latency (reported {first} at activation)"
     );
+    // Processing was active: the plugin asks for a restart, or, if its task runs after
+    // deactivation, says the latency changed.
     let (restarts, changes) = p.host_requests();
     assert!(
         restarts + changes >= 1,
@@ -75,6 +77,17 @@ fn grown_latency_reaches_the_host_and_survives_its_restart() {
         .total() as u32;
     let floor = (engine::calibrate::FLOOR.as_secs_f64() * rate).ceil() as u32;
     assert!(second >= minimum + floor + grown, "after the restart: {second} samples, not the minimum {minimum} + the margin's floor {floor} + the growth {grown}");
+    // A bounce waits for inference and takes no margin, carried or not; playing live
+    // again, the growth is still there.
+    p.set_offline(true);
+    let bounce = p.stream(rate, block, &held, 4 * block, false, |_, _| {});
+    assert_eq!(
+        bounce, minimum,
+        "an offline bounce's latency is the machine-independent minimum"
+    );
+    p.set_offline(false);
+    let live = p.stream(rate, block, &held, 4 * block, true, |_, _| {});
+    assert!(live >= minimum + floor + grown, "live again: {live}");
 }
 
 #[test]

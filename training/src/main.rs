@@ -325,6 +325,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         },
         mel2mel_level: a.mel2mel_level_weight,
         adversarial: a.adversarial_weight,
+        critic_warmup: melwave_train::nets::discriminator::WARMUP,
         // Set from `--device` by the caller, where an unusable device is an error.
         device: tch::Device::Cpu,
     }

@@ -71,6 +71,9 @@ pub struct Options {
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
     /// [`crate::nets::discriminator`]).
     pub adversarial: f64,
+    /// Discriminator steps before the generator hears from them (see
+    /// [`discriminator::WARMUP`]).
+    pub critic_warmup: u64,
     /// Where the nets train (see [`device`]).
     pub device: Device,
 }
@@ -96,6 +99,7 @@ impl Options {
             loss: VocoderLoss::default(),
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
             adversarial: 0.0,
+            critic_warmup: discriminator::WARMUP,
             device: Device::Cpu,
         }
     }
@@ -479,6 +483,8 @@ fn run_loop(
     mut state: TrainState,
     mut batch_loss: impl FnMut(&mut Xoshiro256PlusPlus) -> Tensor,
     mut validate: impl FnMut() -> f64,
+    // What else a checkpoint writes into the run folder (the discriminators).
+    save_extra: &dyn Fn(&Path) -> Result<()>,
 ) -> Result<TrainState> {
     install_ctrlc();
     tch::set_num_threads(opts.threads);
@@ -500,6 +506,7 @@ fn run_loop(
     let save = |state: &mut TrainState, adam: &Adam, vs: &nn::VarStore| -> Result<()> {
         state.cpu_seconds = cpu_seconds() - cpu0;
         checkpoint::save(&opts.run, vs, adam, state)?;
+        save_extra(&opts.run)?;
         plot::loss_curves(&state.history, &opts.run.join("loss.png"), kind)
     };
     let end = opts.until.map_or(opts.steps, |u| u.min(opts.steps));
@@ -601,6 +608,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
             )
             .double_value(&[])
         },
+        &|_| Ok(()),
     )
 }
 
@@ -699,16 +707,14 @@ fn vocoder_loop(
     };
     let mut critics =
         (opts.adversarial > 0.0).then(|| Discriminators::new(DISCRIMINATOR_LR, opts.clip, dev));
-    let critics_file = opts.run.join("discriminators.safetensors");
     if let Some(d) = &mut critics {
-        if d.resume(&critics_file)? {
-            eprintln!(
-                "resuming the discriminators from {}",
-                critics_file.display()
-            );
-            d.steps = discriminator::WARMUP;
+        if d.resume(&opts.run.join(discriminator::FILE))? {
+            eprintln!("resuming the discriminators from {}", opts.run.display());
+            d.steps = opts.critic_warmup;
         }
     }
+    // The batch closure trains them, the checkpoint saves them.
+    let critics = std::cell::RefCell::new(critics);
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = crops(&mut vrng, &data.validation, 8, frames);
     let vb = vocoder_batch(&data.validation, &vcrops, frames, CONTEXT, dev);
@@ -731,27 +737,39 @@ fn vocoder_loop(
             let mel = mel_for(&b, &e);
             let pred = model.forward(&b.source, &mel, &e);
             let reconstruction = loss(&pred, &b.audio);
-            let Some(d) = &mut critics else {
+            let mut critics = critics.borrow_mut();
+            let Some(d) = critics.as_mut() else {
                 return reconstruction;
             };
             d.train_step(&b.audio, &pred);
-            if d.steps.is_multiple_of(opts.checkpoint_every) {
-                if let Err(e) = d.save(&critics_file) {
-                    eprintln!("warning: {e:#}");
-                }
-            }
-            if d.steps <= discriminator::WARMUP {
+            if d.steps <= opts.critic_warmup {
                 return reconstruction;
             }
             reconstruction + d.generator_loss(&b.audio, &pred) * opts.adversarial
         },
         || loss(&model.forward(&vb.source, &vmel, &ve), &vb.audio).double_value(&[]),
+        &|run| match critics.borrow().as_ref() {
+            Some(d) => d.save(&run.join(discriminator::FILE)),
+            None => Ok(()),
+        },
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CUDA build of torch must reach the binary whole: without its CUDA half torch
+    /// sees no GPU, and `--device auto` would train on the CPU on a machine with one.
+    #[test]
+    fn a_cuda_build_of_torch_is_linked_with_its_cuda_half() {
+        if option_env!("MELWAVE_TORCH_CUDA").is_some() {
+            assert!(
+                tch::utils::has_cudart(),
+                "libtorch_cuda is in the torch venv but not loaded: see training/build.rs"
+            );
+        }
+    }
 
     #[test]
     fn device_choice_follows_what_torch_sees() {

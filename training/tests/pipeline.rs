@@ -48,6 +48,38 @@ fn quick_pipeline_trains_exports_and_plays() {
     train::train_mel2mel(&opts(&data, &m2m, 60, 4, 128, 3e-3), &Default::default()).unwrap();
     train::train_vocoder(&opts(&data, &voc, 30, 2, 16, 2e-3), &Default::default()).unwrap();
     train::finetune_vocoder(&opts(&data, &ft, 10, 2, 16, 5e-4), &voc, &m2m).unwrap();
+    // The same fine-tune with the discriminators (past their warm-up from step 3): they
+    // are trained and saved with the checkpoint, and their terms add to the loss.
+    let adv = tmp.path().join("adv");
+    let adversarial = Options {
+        adversarial: 1.0,
+        critic_warmup: 2,
+        ..opts(&data, &adv, 10, 2, 16, 5e-4)
+    };
+    train::finetune_vocoder(&adversarial, &voc, &m2m).unwrap();
+    assert!(
+        adv.join(nets::discriminator::FILE).is_file(),
+        "the discriminators are saved with the checkpoint"
+    );
+    let (plain, with) = (first_and_last(&ft).0, first_and_last(&adv).0);
+    assert!(
+        with > plain,
+        "adversarial and feature-matching terms add to the same crops' loss: {plain} → {with}"
+    );
+    let resumed = Options {
+        steps: 20,
+        ..adversarial
+    };
+    let state = train::finetune_vocoder(&resumed, &voc, &m2m).unwrap();
+    assert_eq!(state.step, 20);
+    assert!(
+        state
+            .history
+            .iter()
+            .all(|p| p.train.is_finite() && p.validation.is_some_and(f64::is_finite)),
+        "{:?}",
+        state.history
+    );
     let (a, b) = first_and_last(&m2m);
     assert!(b < a, "Mel2Mel loss falls: {a} → {b}");
     let (a, b) = first_and_last(&voc);

@@ -24,6 +24,8 @@ const FEATURE_MATCHING: f64 = 2.0;
 /// Discriminator steps taken before the generator hears from it: a fresh critic's
 /// verdicts are noise, and would only shake a pretrained vocoder.
 pub const WARMUP: u64 = 100;
+/// Their weights in a run folder, saved with every checkpoint.
+pub const FILE: &str = "discriminators.safetensors";
 
 fn leaky(x: &Tensor) -> Tensor {
     x.maximum(&(x * SLOPE))
@@ -207,13 +209,19 @@ impl Discriminators {
         Ok(true)
     }
 
+    /// Written to a temporary file and renamed, like the checkpoint beside it, as host
+    /// tensors whatever the device.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        self.vs
-            .save(path)
-            .with_context(|| format!("saving the discriminators to {}", path.display()))
+        let tensors: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (n, t.to_device(tch::Device::Cpu)))
+            .collect();
+        melwave::files::replace_with(path, |tmp| {
+            Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other)
+        })
+        .with_context(|| format!("saving the discriminators to {}", path.display()))
     }
 
     /// One least-squares update of the critics on `real` against the detached `fake`
