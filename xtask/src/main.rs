@@ -326,10 +326,16 @@ const FULL_VOCODER_STEPS: &str = "5000";
 const FULL_VOCODER_BATCH: &str = "8";
 const FULL_VOCODER_FRAMES: &str = "64";
 const FULL_VOCODER_LR: &str = "5e-4";
-/// Mel2Mel: 14 000 steps on a cosine schedule at lr 5e-4 (about 1 CPU h on 2 threads):
+/// Mel2Mel: 14 000 steps on a cosine schedule at lr 5e-4 (about 2 CPU h on 2 threads):
 /// past the 1 500 steps v3 had, every evaluation figure kept improving (docs/training.md).
+/// A model of other instruments (`--font`) runs this from the shipped weights.
 const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
+/// The shipped Mel2Mel (v4.1) then ran 6 000 more steps warm-started from those, at lr
+/// 2.5e-4; the committed checkpoint is that second stage's, which `cargo xtask train`
+/// continues.
+const CONTINUED_MEL2MEL_STEPS: &str = "6000";
+const CONTINUED_MEL2MEL_LR: &str = "2.5e-4";
 const FULL_FINETUNE_STEPS: &str = "800";
 /// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
 /// onsets were 13–18 dB soft without it, 8–14 dB with it (docs/training.md §3).
@@ -421,10 +427,11 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         )
     } else {
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
-        // input), so each contract trains in its own folder.
+        // input), and a run of an older model would be resumed instead of the shipped
+        // checkpoints, so each model version trains in its own folder.
         (
             cache_dir().join("datasets").join("full-v2"),
-            cache_dir().join("runs").join("contract-4"),
+            cache_dir().join("runs").join("v4.1"),
             workspace_root().join("models").join("default"),
         )
     };
@@ -477,6 +484,11 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
             .join("models")
             .join("default")
             .join("checkpoints");
+        let (m2m_steps, m2m_lr) = if custom.is_some() {
+            (FULL_MEL2MEL_STEPS, FULL_MEL2MEL_LR)
+        } else {
+            (CONTINUED_MEL2MEL_STEPS, CONTINUED_MEL2MEL_LR)
+        };
         let mut mel2mel = tool(&[
             "train",
             "mel2mel",
@@ -487,9 +499,9 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
             "--threads",
             "1",
             "--steps",
-            FULL_MEL2MEL_STEPS,
+            m2m_steps,
             "--lr",
-            FULL_MEL2MEL_LR,
+            m2m_lr,
             "--checkpoint-every",
             "500",
         ]);
