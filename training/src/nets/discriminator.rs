@@ -246,6 +246,8 @@ impl Discriminators {
 
     /// The generator's adversarial loss plus feature matching, differentiable in `fake`
     /// only: the critics are frozen while the generator learns from them.
+    // New tensors, not `+=`: tch's `+=` adds in place, which autograd must not see.
+    #[allow(clippy::assign_op_pattern)]
     pub fn generator_loss(&mut self, real: &Tensor, fake: &Tensor) -> Tensor {
         self.vs.freeze();
         let mut adversarial = Tensor::zeros([], (Kind::Float, real.device()));
