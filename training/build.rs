@@ -11,10 +11,7 @@ fn main() {
     // themselves when the library loads), so the linker's --as-needed drops it and
     // torch then sees no GPU. Linking it again without --as-needed keeps the
     // CUDA half of a CUDA build loaded (tch-rs issue 980); a CPU-only build has none.
-    if std::path::Path::new(&dir)
-        .join("libtorch_cuda.so")
-        .is_file()
-    {
+    if std::path::Path::new(&dir).join("libtorch_cuda.so").is_file() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch_cuda");
         // For the test that checks it stays linked.

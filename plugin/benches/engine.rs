@@ -5,9 +5,7 @@
 
 use std::time::Instant;
 
-use melwave::contract::{
-    Mel2MelConfig, ModelBytes, VocoderConfig, EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS,
-};
+use melwave::contract::{Mel2MelConfig, ModelBytes, VocoderConfig, EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use melwave::engine::{self, EngineConfig};
 use melwave::features::{Event, TimedEvent};
 use melwave::midi_file;
@@ -15,23 +13,15 @@ use melwave::render::render;
 use melwave::runtime::{ModelRunner, Provider};
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
 }
 
 fn describe(v: &VocoderConfig) -> String {
-    let filters = format!(
-        "filter net {} wide, {}-tap filters",
-        v.filter_hidden, v.filter_taps
-    );
+    let filters = format!("filter net {} wide, {}-tap filters", v.filter_hidden, v.filter_taps);
     if v.layers == 0 {
         filters
     } else {
-        format!(
-            "{filters}, then WaveNet {} layers × {} channels",
-            v.layers, v.channels
-        )
+        format!("{filters}, then WaveNet {} layers × {} channels", v.layers, v.channels)
     }
 }
 
@@ -48,9 +38,7 @@ fn vocoder_call_us(model: &ModelBytes, rounds: usize) -> f64 {
         .map(|_| {
             let t = Instant::now();
             for _ in 0..200 {
-                runner
-                    .vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio)
-                    .unwrap();
+                runner.vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio).unwrap();
             }
             t.elapsed().as_secs_f64() * 1e6 / 200.0
         })
@@ -74,11 +62,7 @@ fn main() {
         describe(v),
         v.receptive_field()
     );
-    println!(
-        "machine: {} cores, load average before: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        loadavg()
-    );
+    println!("machine: {} cores, load average before: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), loadavg());
 
     // ORT time per call.
     let mut runner = ModelRunner::new(&model, Provider::Cpu).expect("model loads");
@@ -97,9 +81,7 @@ fn main() {
         let mel = runner.mel().to_vec();
         let t = Instant::now();
         for _ in 0..iters {
-            runner
-                .vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio)
-                .unwrap();
+            runner.vocode(&mel, &source, [0.0; EMBED_DIM], &mut audio).unwrap();
         }
         let voc_us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
         let budget_us = frames as f64 * HOP as f64 / 24_000.0 * 1e6;
@@ -118,68 +100,22 @@ fn main() {
     let sizes: [(&str, VocoderConfig); 4] = [
         ("this model", v.clone()),
         ("filters only (default size)", VocoderConfig::default()),
-        (
-            "filters + WaveNet 6 × 16",
-            VocoderConfig {
-                layers: 6,
-                channels: 16,
-                skip_channels: 16,
-                dilation_cycle: 6,
-                ..VocoderConfig::default()
-            },
-        ),
-        (
-            "filters + WaveNet 12 × 32 (v1/v2's)",
-            VocoderConfig {
-                layers: 12,
-                channels: 32,
-                skip_channels: 32,
-                dilation_cycle: 6,
-                ..VocoderConfig::default()
-            },
-        ),
+        ("filters + WaveNet 6 × 16", VocoderConfig { layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 6, ..VocoderConfig::default() }),
+        ("filters + WaveNet 12 × 32 (v1/v2's)", VocoderConfig { layers: 12, channels: 32, skip_channels: 32, dilation_cycle: 6, ..VocoderConfig::default() }),
     ];
-    let timed: Vec<(String, f64)> = sizes
-        .iter()
-        .map(|(name, cfg)| {
-            (
-                format!("{name}: {}", describe(cfg)),
-                vocoder_call_us(&ModelBytes::random(1, mel_cfg.clone(), cfg.clone()), 5),
-            )
-        })
-        .collect();
+    let timed: Vec<(String, f64)> = sizes.iter().map(|(name, cfg)| (format!("{name}: {}", describe(cfg)), vocoder_call_us(&ModelBytes::random(1, mel_cfg.clone(), cfg.clone()), 5))).collect();
     let reference = timed[3].1;
     for (name, us) in &timed {
-        println!(
-            "  {name:80} {us:8.1} µs/frame = {:.3} of real time, {:.2}× the 12 × 32 WaveNet row",
-            us / (HOP as f64 / 24_000.0 * 1e6),
-            us / reference
-        );
+        println!("  {name:80} {us:8.1} µs/frame = {:.3} of real time, {:.2}× the 12 × 32 WaveNet row", us / (HOP as f64 / 24_000.0 * 1e6), us / reference);
     }
 
     // Streamed RTF through the engine, the demo MIDI, at 48 kHz.
-    let song = midi_file::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../assets/demo.mid"
-    )))
-    .expect("demo MIDI");
-    println!(
-        "\nStreamed through the engine at 48 kHz (demo.mid, {:.1} s):",
-        song.duration
-    );
+    let song = midi_file::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo.mid"))).expect("demo MIDI");
+    println!("\nStreamed through the engine at 48 kHz (demo.mid, {:.1} s):", song.duration);
     for block in [128usize, 512] {
         let events = song.timed_events(48_000);
         let len = (song.duration * 48_000.0) as usize + 48_000;
-        let r = render(
-            &model,
-            &EngineConfig::new(48_000, block),
-            (0.5, 0.5),
-            &events,
-            len,
-            block,
-            |_, _| {},
-        )
-        .unwrap();
+        let r = render(&model, &EngineConfig::new(48_000, block), (0.5, 0.5), &events, len, block, |_, _| {}).unwrap();
         println!(
             "  block {block:4}: real-time factor {:.4} (inference thread busy {:.4} of real time, longest step {:.2} ms), latency {:.2} ms",
             r.real_time_factor(),
@@ -194,39 +130,16 @@ fn main() {
         let mut line = format!("  {rate:6} Hz:");
         for block in [64usize, 128, 256, 512, 1024] {
             let (_, h) = engine::start(&model, &EngineConfig::new(rate, block)).unwrap();
-            line += &format!(
-                "  block {block}: {:.2} ms",
-                h.latency().total() as f64 * 1e3 / rate as f64
-            );
+            line += &format!("  block {block}: {:.2} ms", h.latency().total() as f64 * 1e3 / rate as f64);
         }
         println!("{line}");
     }
 
     println!("\nCost of held notes (48 kHz, block 128, 5 s):");
     for notes in [1usize, 8, 64] {
-        let events: Vec<TimedEvent> = (0..notes)
-            .map(|i| TimedEvent {
-                time: 0,
-                event: Event::NoteOn {
-                    key: (30 + i) as u8,
-                    velocity: 100,
-                },
-            })
-            .collect();
-        let r = render(
-            &model,
-            &EngineConfig::new(48_000, 128),
-            (0.5, 0.5),
-            &events,
-            5 * 48_000,
-            128,
-            |_, _| {},
-        )
-        .unwrap();
-        println!(
-            "  {notes:2} note(s): real-time factor {:.4}",
-            r.real_time_factor()
-        );
+        let events: Vec<TimedEvent> = (0..notes).map(|i| TimedEvent { time: 0, event: Event::NoteOn { key: (30 + i) as u8, velocity: 100 } }).collect();
+        let r = render(&model, &EngineConfig::new(48_000, 128), (0.5, 0.5), &events, 5 * 48_000, 128, |_, _| {}).unwrap();
+        println!("  {notes:2} note(s): real-time factor {:.4}", r.real_time_factor());
     }
     println!("\nload average after: {}", loadavg());
 }

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 /// The temporary name `path` is written under: hidden, beside it, so the rename stays
 /// on one file system.
 pub fn temporary_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp"))
 }
 
@@ -21,9 +18,7 @@ pub fn temporary_name(path: &Path) -> PathBuf {
 /// temporary file is removed and `path` is untouched.
 pub fn replace_with(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
     let tmp = temporary_name(path);
-    let result = write(&tmp)
-        .and_then(|_| File::open(&tmp)?.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, path));
+    let result = write(&tmp).and_then(|_| File::open(&tmp)?.sync_all()).and_then(|_| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
         return result;

@@ -30,10 +30,7 @@ pub struct Song {
 #[derive(Debug, thiserror::Error)]
 pub enum MidiError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("not a MIDI file (no MThd header)")]
     NotMidi,
     #[error("truncated MIDI file: {0}")]
@@ -54,15 +51,8 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
     let mut tracks = 0usize;
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
-        let len = u32::from_be_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]) as usize;
-        let end = pos
-            .checked_add(8 + len)
-            .ok_or_else(|| MidiError::Invalid("chunk length overflows".into()))?;
+        let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let end = pos.checked_add(8 + len).ok_or_else(|| MidiError::Invalid("chunk length overflows".into()))?;
         if end > bytes.len() {
             return Err(MidiError::Truncated(format!(
                 "{} chunk at byte {pos} declares {len} bytes but only {} remain",
@@ -77,9 +67,7 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
     }
     let declared = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
     if tracks < declared {
-        return Err(MidiError::Truncated(format!(
-            "header declares {declared} tracks, file holds {tracks}"
-        )));
+        return Err(MidiError::Truncated(format!("header declares {declared} tracks, file holds {tracks}")));
     }
     Ok(())
 }
@@ -104,9 +92,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
                     raw.push((tick, order, channel.as_int(), message));
                     order += 1;
                 }
-                TrackEventKind::Meta(MetaMessage::Tempo(t)) => {
-                    tempo.push((tick, t.as_int().max(1)))
-                }
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo.push((tick, t.as_int().max(1))),
                 _ => {}
             }
         }
@@ -139,24 +125,14 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
         bytes.clear();
         // One codec for every source: midly's message back to its bytes, then the
         // instrument's own decoder.
-        let live = LiveEvent::Midi {
-            channel: channel.into(),
-            message,
-        };
+        let live = LiveEvent::Midi { channel: channel.into(), message };
         if live.write_std(&mut bytes).is_err() || bytes.is_empty() {
             continue;
         }
         let status = bytes[0];
-        let (d1, d2) = (
-            bytes.get(1).copied().unwrap_or(0),
-            bytes.get(2).copied().unwrap_or(0),
-        );
+        let (d1, d2) = (bytes.get(1).copied().unwrap_or(0), bytes.get(2).copied().unwrap_or(0));
         if let Some((_, event)) = Event::from_midi(status, d1, d2) {
-            events.push(SongEvent {
-                seconds: seconds_at(tick),
-                channel,
-                event,
-            });
+            events.push(SongEvent { seconds: seconds_at(tick), channel, event });
         }
     }
     let duration = seconds_at(last_tick).max(events.last().map_or(0.0, |e| e.seconds));
@@ -164,10 +140,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
 }
 
 pub fn load(path: &Path) -> Result<Song, MidiError> {
-    let bytes = std::fs::read(path).map_err(|source| MidiError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| MidiError::Read { path: path.display().to_string(), source })?;
     parse(&bytes)
 }
 
@@ -178,10 +151,7 @@ impl Song {
         self.events
             .iter()
             .filter(|e| e.channel != DRUM_CHANNEL)
-            .map(|e| TimedEvent {
-                time: (e.seconds * rate as f64).floor().max(0.0) as u64,
-                event: e.event,
-            })
+            .map(|e| TimedEvent { time: (e.seconds * rate as f64).floor().max(0.0) as u64, event: e.event })
             .collect()
     }
 }
@@ -198,50 +168,26 @@ impl Song {
     pub fn to_smf(&self) -> Vec<u8> {
         use midly::num::{u15, u24, u28, u4};
         use midly::{Format, Header, TrackEvent};
-        let ticks_per_second =
-            WRITE_TICKS_PER_QUARTER as f64 * 1e6 / WRITE_MICROS_PER_QUARTER as f64;
-        let mut track: Vec<TrackEvent<'static>> = vec![TrackEvent {
-            delta: u28::new(0),
-            kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(WRITE_MICROS_PER_QUARTER))),
-        }];
+        let ticks_per_second = WRITE_TICKS_PER_QUARTER as f64 * 1e6 / WRITE_MICROS_PER_QUARTER as f64;
+        let mut track: Vec<TrackEvent<'static>> = vec![TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(WRITE_MICROS_PER_QUARTER))) }];
         let mut last = 0u64;
         let mut messages = Vec::new();
         for e in &self.events {
             let bytes = e.event.to_midi(e.channel & 0x0f);
-            let Ok(LiveEvent::Midi { channel, message }) = LiveEvent::parse(&bytes) else {
-                continue;
-            };
+            let Ok(LiveEvent::Midi { channel, message }) = LiveEvent::parse(&bytes) else { continue };
             let tick = (e.seconds.max(0.0) * ticks_per_second).round() as u64;
             messages.push((tick, channel, message));
         }
         for (tick, channel, message) in messages {
-            let delta = tick
-                .saturating_sub(last)
-                .min(u28::max_value().as_int() as u64);
+            let delta = tick.saturating_sub(last).min(u28::max_value().as_int() as u64);
             last = tick;
-            track.push(TrackEvent {
-                delta: u28::new(delta as u32),
-                kind: TrackEventKind::Midi {
-                    channel: u4::new(channel.as_int()),
-                    message,
-                },
-            });
+            track.push(TrackEvent { delta: u28::new(delta as u32), kind: TrackEventKind::Midi { channel: u4::new(channel.as_int()), message } });
         }
         let end = ((self.duration.max(0.0) * ticks_per_second).round() as u64).saturating_sub(last);
-        track.push(TrackEvent {
-            delta: u28::new(end.min(u28::max_value().as_int() as u64) as u32),
-            kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
-        });
-        let smf = Smf {
-            header: Header::new(
-                Format::SingleTrack,
-                Timing::Metrical(u15::new(WRITE_TICKS_PER_QUARTER)),
-            ),
-            tracks: vec![track],
-        };
+        track.push(TrackEvent { delta: u28::new(end.min(u28::max_value().as_int() as u64) as u32), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+        let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(WRITE_TICKS_PER_QUARTER))), tracks: vec![track] };
         let mut out = Vec::new();
-        smf.write_std(&mut out)
-            .expect("writing to memory cannot fail");
+        smf.write_std(&mut out).expect("writing to memory cannot fail");
         out
     }
 }

@@ -30,23 +30,13 @@ impl Timbre {
             Timbre::Instrument(name) => match model.manifest.instrument(name) {
                 Some(i) => Ok(plane.to_pad(&i.point)),
                 None => {
-                    let names: Vec<_> = model
-                        .manifest
-                        .instruments
-                        .iter()
-                        .map(|i| i.name.as_str())
-                        .collect();
-                    Err(format!(
-                        "unknown instrument `{name}`; this model has: {}",
-                        names.join(", ")
-                    ))
+                    let names: Vec<_> = model.manifest.instruments.iter().map(|i| i.name.as_str()).collect();
+                    Err(format!("unknown instrument `{name}`; this model has: {}", names.join(", ")))
                 }
             },
             Timbre::Pad(x, y) => {
                 if !(0.0..=1.0).contains(x) || !(0.0..=1.0).contains(y) {
-                    return Err(format!(
-                        "timbre {x},{y} is off the pad: both coordinates must be within 0..1"
-                    ));
+                    return Err(format!("timbre {x},{y} is off the pad: both coordinates must be within 0..1"));
                 }
                 Ok((*x, *y))
             }
@@ -124,18 +114,10 @@ pub fn render(
 /// Writes mono 32-bit float WAV.
 #[cfg(feature = "cli")]
 pub fn write_wav(path: &std::path::Path, audio: &[f32], sample_rate: u32) -> Result<(), String> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     for &s in audio {
-        w.write_sample(s)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        w.write_sample(s).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    w.finalize()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    w.finalize().map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -19,19 +19,12 @@ fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|v| v.parse().expect("ticks"))
-        .collect();
+    let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|v| v.parse().expect("ticks")).collect();
     Duration::from_millis((f[0] + f[1]) * 10)
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
 }
 
 fn main() {
@@ -43,16 +36,9 @@ fn main() {
         let mut plugin = load(&bundle);
         // An open-voiced chord over three octaves, struck at once and held throughout,
         // with the timbre moving slowly so the morph path is exercised too.
-        let mut cues: Vec<(u64, Cue)> = [36u8, 43, 48, 52, 55, 60, 64, 67]
-            .iter()
-            .take(held)
-            .map(|&k| (0, Cue::NoteOn(k, 0.8)))
-            .collect();
+        let mut cues: Vec<(u64, Cue)> = [36u8, 43, 48, 52, 55, 60, 64, 67].iter().take(held).map(|&k| (0, Cue::NoteOn(k, 0.8))).collect();
         for i in 0..20 {
-            cues.push((
-                (i as f64 * RATE) as u64,
-                Cue::Param("Timbre X", (i % 10) as f64 / 10.0),
-            ));
+            cues.push(((i as f64 * RATE) as u64, Cue::Param("Timbre X", (i % 10) as f64 / 10.0)));
         }
         cues.sort_by_key(|c| c.0);
         let (cpu0, wall0) = (cpu_time(), Instant::now());
@@ -92,10 +78,7 @@ fn main() {
             })
         })
         .collect();
-    let peak = threads
-        .into_iter()
-        .map(|t| t.join().expect("an instance thread"))
-        .fold(0.0f32, f32::max);
+    let peak = threads.into_iter().map(|t| t.join().expect("an instance thread")).fold(0.0f32, f32::max);
     let (cpu, wall) = (cpu_time() - cpu0, wall0.elapsed());
     println!(
         "{INSTANCES} idle instances at once: CPU {:.1}% of one core ({:.2} s CPU over {:.2} s, {:.2}% per instance); output peak {peak} (exact silence: {})",

@@ -24,12 +24,7 @@ const MEMORY_BOUND_MB: f64 = 32.0;
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
 }
 
 /// A performance of `seconds`, repeating a 16-second phrase with variations.
@@ -41,20 +36,9 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
     while t + 16.0 < seconds {
         let root = 36 + (bar * 5 % 24) as u8;
         // Chords.
-        for (i, c) in [
-            [0u8, 7, 12, 16],
-            [5, 9, 12, 17],
-            [7, 11, 14, 19],
-            [0, 4, 7, 12],
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, c) in [[0u8, 7, 12, 16], [5, 9, 12, 17], [7, 11, 14, 19], [0, 4, 7, 12]].iter().enumerate() {
             for &k in c {
-                cues.push((
-                    s(t + i as f64),
-                    Cue::NoteOn(root + k, 0.4 + 0.15 * i as f64),
-                ));
+                cues.push((s(t + i as f64), Cue::NoteOn(root + k, 0.4 + 0.15 * i as f64)));
                 cues.push((s(t + i as f64 + 0.9), Cue::NoteOff(root + k)));
             }
         }
@@ -66,10 +50,7 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
         }
         // Fast repeated notes.
         for i in 0..40 {
-            cues.push((
-                s(t + 8.0 + i as f64 * 0.05),
-                Cue::NoteOn(root + 24, 0.5 + (i % 5) as f64 * 0.1),
-            ));
+            cues.push((s(t + 8.0 + i as f64 * 0.05), Cue::NoteOn(root + 24, 0.5 + (i % 5) as f64 * 0.1)));
             cues.push((s(t + 8.0 + i as f64 * 0.05 + 0.03), Cue::NoteOff(root + 24)));
         }
         // A long chord with eight voices, under the sustain pedal, bent up a tone and
@@ -81,23 +62,14 @@ fn performance(seconds: f64) -> Vec<(u64, Cue)> {
         }
         for i in 0..=200u32 {
             let v = (8192.0 + 8191.0 * (std::f64::consts::PI * i as f64 / 200.0).sin()) as u16;
-            cues.push((
-                s(t + 12.0 + i as f64 * 0.01),
-                Cue::Midi([0xE0, (v & 0x7F) as u8, (v >> 7) as u8]),
-            ));
+            cues.push((s(t + 12.0 + i as f64 * 0.01), Cue::Midi([0xE0, (v & 0x7F) as u8, (v >> 7) as u8])));
         }
         cues.push((s(t + 15.5), Cue::Midi([0xB0, 64, 0])));
         // The pad sweeps a circle every phrase, moving every 20 ms.
         for i in 0..800 {
             let a = i as f64 / 800.0 * std::f64::consts::TAU;
-            cues.push((
-                s(t + i as f64 * 0.02),
-                Cue::Param("Timbre X", 0.5 + 0.45 * a.cos()),
-            ));
-            cues.push((
-                s(t + i as f64 * 0.02),
-                Cue::Param("Timbre Y", 0.5 + 0.45 * a.sin()),
-            ));
+            cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre X", 0.5 + 0.45 * a.cos())));
+            cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre Y", 0.5 + 0.45 * a.sin())));
         }
         t += 16.0;
         bar += 1;
@@ -120,16 +92,10 @@ struct Run {
 }
 
 fn main() {
-    let seconds: f64 = std::env::var("MELWAVE_SOAK_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3600.0);
+    let seconds: f64 = std::env::var("MELWAVE_SOAK_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600.0);
     // A sound card's thread is real-time scheduled: so is this host's, above the
     // plugin's inference thread, where the OS grants it.
-    println!(
-        "soak host thread: {}",
-        melwave::engine::priority::promote(HOST_PRIORITY)
-    );
+    println!("soak host thread: {}", melwave::engine::priority::promote(HOST_PRIORITY));
     // nice-plug's logger writes to the file NICE_LOG names, opened once per process
     // when the plugin first loads: set before that, kept for every run.
     let log = std::env::temp_dir().join(format!("melwave-soak-{}.log", std::process::id()));
@@ -140,10 +106,7 @@ fn main() {
     // not wake late and then ask for a burst of blocks, and a real-time thread that
     // wakes milliseconds after its timer did not choose to, so such an underrun says
     // nothing about the plugin's work. Underruns without a stall fail.
-    let run = if first.failed.is_empty()
-        && first.dropouts.unwrap_or(0.0) > 0.0
-        && first.stalls() > 0
-    {
+    let run = if first.failed.is_empty() && first.dropouts.unwrap_or(0.0) > 0.0 && first.stalls() > 0 {
         println!(
             "soak: {} dropouts while the host thread ran late {} times and the inference thread stalled {} times; running once more",
             fmt(first.dropouts),
@@ -207,8 +170,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     // Warm up for a second so the start figure includes ONNX Runtime's arenas.
     plugin.stream(RATE, BLOCK, &cues[..0], RATE as usize, true, |_, _| {});
     let start_mb = rss_mb();
-    let (mut worst, mut blocks, mut bad, mut peak, mut sum_sq) =
-        (Duration::ZERO, 0u64, 0u64, 0.0f32, 0.0f64);
+    let (mut worst, mut blocks, mut bad, mut peak, mut sum_sq) = (Duration::ZERO, 0u64, 0u64, 0.0f32, 0.0f64);
     let mut minute_mb = Vec::new();
     let (mut late_blocks, mut latest) = (0u64, Duration::ZERO);
     let mut began: Option<std::time::Instant> = None;
@@ -237,24 +199,13 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     });
     let end_mb = rss_mb();
     drop(plugin);
-    let text = std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .get(logged_before..)
-        .unwrap_or_default()
-        .to_string();
+    let text = std::fs::read_to_string(log).unwrap_or_default().get(logged_before..).unwrap_or_default().to_string();
     if let Some(line) = text.lines().rfind(|l| l.contains("Melwave: latency")) {
         println!("{}", line.trim());
     }
-    let stats: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("Melwave engine stats"))
-        .collect();
+    let stats: Vec<&str> = text.lines().filter(|l| l.contains("Melwave engine stats")).collect();
     let last = stats.last().copied().unwrap_or("");
-    let field = |name: &str| -> Option<f64> {
-        last.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse().ok())
-    };
+    let field = |name: &str| -> Option<f64> { last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()) };
     let underruns = field("underruns");
     let dropouts = field("dropouts");
     let stalled_rounds = field("stalls").unwrap_or(0.0) as u64;
@@ -269,25 +220,12 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
         fmt(field("idle_frames"))
     );
     if underruns.unwrap_or(0.0) > 0.0 {
-        println!(
-            "last underrun ended {:.3} s into the run",
-            field("last_underrun_at").unwrap_or(0.0) / RATE
-        );
+        println!("last underrun ended {:.3} s into the run", field("last_underrun_at").unwrap_or(0.0) / RATE);
     }
-    println!(
-        "latency grown by underruns: {} ms",
-        fmt(field("latency_grown").map(|s| s * 1000.0 / RATE))
-    );
+    println!("latency grown by underruns: {} ms", fmt(field("latency_grown").map(|s| s * 1000.0 / RATE)));
     println!("inference thread: {stalled_rounds} rounds stalled past the margin (late wake-up plus one group's work), latest wake-up {} ms late", fmt(field("max_wake_late_ms")));
-    println!(
-        "longest process() call: {:.1} µs (budget {:.0} µs)",
-        worst.as_secs_f64() * 1e6,
-        BLOCK as f64 / RATE * 1e6
-    );
-    println!(
-        "host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late",
-        latest.as_secs_f64() * 1e3
-    );
+    println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / RATE * 1e6);
+    println!("host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late", latest.as_secs_f64() * 1e3);
     println!(
         "memory (RSS): {start_mb:.1} MB after warm-up, {end_mb:.1} MB at the end ({:+.1} MB; bound {MEMORY_BOUND_MB} MB); per minute: {:?}",
         end_mb - start_mb,
@@ -306,13 +244,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     if peak < 1e-3 {
         failed.push("the performance was silent".into());
     }
-    Run {
-        underruns,
-        dropouts,
-        late_blocks,
-        stalled_rounds,
-        failed,
-    }
+    Run { underruns, dropouts, late_blocks, stalled_rounds, failed }
 }
 
 impl Run {

@@ -78,38 +78,17 @@ pub struct Loaded {
 pub fn descriptor(entry: &PluginEntry) -> (String, String, String, Vec<String>) {
     let factory = entry.get_plugin_factory().expect("a plugin factory");
     let d = factory.plugin_descriptors().next().expect("one plugin");
-    let s = |c: Option<&CStr>| {
-        c.map(|c| c.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    (
-        s(d.id()),
-        s(d.name()),
-        s(d.vendor()),
-        d.features()
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect(),
-    )
+    let s = |c: Option<&CStr>| c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    (s(d.id()), s(d.name()), s(d.vendor()), d.features().map(|f| f.to_string_lossy().into_owned()).collect())
 }
 
 pub fn load(path: &Path) -> Loaded {
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo xtask test` builds it (`cargo xtask bundle melwave --release`)",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: `cargo xtask test` builds it (`cargo xtask bundle melwave --release`)", path.display());
     // SAFETY: loading a plugin runs its initialiser; Melwave's is ours and has no preconditions.
     let entry = unsafe { PluginEntry::load(path) }.expect("the plugin entry loads");
     let info = HostInfo::new("melwave-tests", "Melwave", "https://melwave.invalid", "1.0").unwrap();
     let id = std::ffi::CString::new(PLUGIN_ID).unwrap();
-    let mut instance = PluginInstance::<Host>::new(
-        |_| Shared::default(),
-        |_| MainThread::default(),
-        &entry,
-        &id,
-        &info,
-    )
-    .expect("the plugin instantiates");
+    let mut instance = PluginInstance::<Host>::new(|_| Shared::default(), |_| MainThread::default(), &entry, &id, &info).expect("the plugin instantiates");
     let mut params = HashMap::new();
     let handle = instance.plugin_handle();
     let ext: PluginParams = handle.get_extension().expect("params extension");
@@ -119,38 +98,23 @@ pub fn load(path: &Path) -> Loaded {
             params.insert(String::from_utf8_lossy(p.name).into_owned(), p.id);
         }
     }
-    Loaded {
-        entry,
-        instance,
-        params,
-        announced_max: None,
-    }
+    Loaded { entry, instance, params, announced_max: None }
 }
 
 impl Loaded {
     /// The latency the plugin reports now (the latency extension).
     pub fn reported_latency(&mut self) -> u32 {
         let handle = self.instance.plugin_handle();
-        handle
-            .get_extension::<PluginLatency>()
-            .map_or(0, |l| l.get(&handle))
+        handle.get_extension::<PluginLatency>().map_or(0, |l| l.get(&handle))
     }
 
     /// Runs the plugin's main-thread tasks if it asked for that, as a host's main loop
     /// does; returns (restarts requested, latency changes announced) so far.
     pub fn host_requests(&mut self) -> (usize, usize) {
-        if self
-            .instance
-            .access_shared_handler(|s| s.callbacks_requested.swap(0, Ordering::SeqCst))
-            > 0
-        {
+        if self.instance.access_shared_handler(|s| s.callbacks_requested.swap(0, Ordering::SeqCst)) > 0 {
             self.instance.call_on_main_thread_callback();
         }
-        (
-            self.instance
-                .access_shared_handler(|s| s.restarts_requested.load(Ordering::SeqCst)),
-            self.instance.access_handler(|m| m.latency_changes.get()),
-        )
+        (self.instance.access_shared_handler(|s| s.restarts_requested.load(Ordering::SeqCst)), self.instance.access_handler(|m| m.latency_changes.get()))
     }
 
     pub fn param_value(&mut self, name: &str) -> f64 {
@@ -171,8 +135,7 @@ impl Loaded {
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
         let handle = self.instance.plugin_handle();
         let ext: PluginState = handle.get_extension().expect("state extension");
-        ext.load(&handle, &mut std::io::Cursor::new(bytes))
-            .map_err(|e| e.to_string())
+        ext.load(&handle, &mut std::io::Cursor::new(bytes)).map_err(|e| e.to_string())
     }
 
     /// Tells the plugin whether it renders offline (a bounce, where the host waits for
@@ -180,40 +143,19 @@ impl Loaded {
     pub fn set_offline(&mut self, offline: bool) {
         let handle = self.instance.plugin_handle();
         let ext: PluginRender = handle.get_extension().expect("render extension");
-        ext.set(
-            &handle,
-            if offline {
-                RenderMode::Offline
-            } else {
-                RenderMode::Realtime
-            },
-        )
-        .expect("render mode accepted");
+        ext.set(&handle, if offline { RenderMode::Offline } else { RenderMode::Realtime }).expect("render mode accepted");
     }
 
     /// Activates at `rate` with blocks of `block`, plays `cues` (sorted by time) over
     /// `length` samples, deactivates. Returns (left channel, reported latency).
-    pub fn render(
-        &mut self,
-        rate: f64,
-        block: usize,
-        cues: &[(u64, Cue)],
-        length: usize,
-    ) -> (Vec<f32>, u32) {
+    pub fn render(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize) -> (Vec<f32>, u32) {
         let (out, latency, _) = self.render_timed(rate, block, cues, length, false);
         (out, latency)
     }
 
     /// [`Loaded::render`], also timing every `process()` call; with `realtime`, blocks
     /// are handed over no faster than a sound card would ask for them.
-    pub fn render_timed(
-        &mut self,
-        rate: f64,
-        block: usize,
-        cues: &[(u64, Cue)],
-        length: usize,
-        realtime: bool,
-    ) -> (Vec<f32>, u32, Vec<std::time::Duration>) {
+    pub fn render_timed(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool) -> (Vec<f32>, u32, Vec<std::time::Duration>) {
         let mut out = Vec::with_capacity(length);
         let mut times = Vec::with_capacity(length / block + 1);
         let latency = self.stream(rate, block, cues, length, realtime, |left, t| {
@@ -226,29 +168,12 @@ impl Loaded {
     /// Activates, plays `cues` over `length` samples handing each block's left channel
     /// and `process()` time to `sink` (so hours of audio need no memory), deactivates.
     /// Returns the reported latency.
-    pub fn stream(
-        &mut self,
-        rate: f64,
-        block: usize,
-        cues: &[(u64, Cue)],
-        length: usize,
-        realtime: bool,
-        mut sink: impl FnMut(&[f32], std::time::Duration),
-    ) -> u32 {
-        let config = PluginAudioConfiguration {
-            sample_rate: rate,
-            min_frames_count: 1,
-            max_frames_count: self.announced_max.unwrap_or(block) as u32,
-        };
-        let processor = self
-            .instance
-            .activate(|_, _| (), config)
-            .expect("activates");
+    pub fn stream(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool, mut sink: impl FnMut(&[f32], std::time::Duration)) -> u32 {
+        let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: self.announced_max.unwrap_or(block) as u32 };
+        let processor = self.instance.activate(|_, _| (), config).expect("activates");
         let latency = {
             let handle = self.instance.plugin_handle();
-            handle
-                .get_extension::<PluginLatency>()
-                .map_or(0, |l| l.get(&handle))
+            handle.get_extension::<PluginLatency>().map_or(0, |l| l.get(&handle))
         };
         let mut processor = processor.start_processing().expect("starts processing");
         let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
@@ -269,49 +194,18 @@ impl Loaded {
             while next < cues.len() && (cues[next].0 as usize) < pos + n {
                 let at = (cues[next].0 as usize).saturating_sub(pos) as u32;
                 match cues[next].1 {
-                    Cue::NoteOn(k, v) => events.push(&NoteOnEvent::new(
-                        at,
-                        Pckn::new(0u16, 0u16, k as u16, k as u32),
-                        v,
-                    )),
-                    Cue::NoteOff(k) => events.push(&NoteOffEvent::new(
-                        at,
-                        Pckn::new(0u16, 0u16, k as u16, k as u32),
-                        0.0,
-                    )),
+                    Cue::NoteOn(k, v) => events.push(&NoteOnEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), v)),
+                    Cue::NoteOff(k) => events.push(&NoteOffEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), 0.0)),
                     Cue::Midi(bytes) => events.push(&MidiEvent::new(at, 0, bytes)),
-                    Cue::Param(name, v) => events.push(&ParamValueEvent::new(
-                        at,
-                        self.params[name],
-                        Pckn::match_all(),
-                        v,
-                    )),
+                    Cue::Param(name, v) => events.push(&ParamValueEvent::new(at, self.params[name], Pckn::match_all(), v)),
                 }
                 next += 1;
             }
-            let input = in_ports.with_input_buffers(std::iter::empty::<
-                AudioPortBuffer<
-                    std::iter::Empty<InputChannel<f32>>,
-                    std::iter::Empty<InputChannel<f64>>,
-                >,
-            >());
-            let mut output = out_ports.with_output_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_output_only(
-                    [&mut left[..n], &mut right[..n]].into_iter(),
-                ),
-            }]);
+            let input = in_ports.with_input_buffers(std::iter::empty::<AudioPortBuffer<std::iter::Empty<InputChannel<f32>>, std::iter::Empty<InputChannel<f64>>>>());
+            let mut output =
+                out_ports.with_output_buffers([AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()) }]);
             let t0 = std::time::Instant::now();
-            processor
-                .process(
-                    &input,
-                    &mut output,
-                    &InputEvents::from_buffer(&events),
-                    &mut OutputEvents::from_buffer(&mut out_events),
-                    Some(pos as u64),
-                    None,
-                )
-                .expect("processes");
+            processor.process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None).expect("processes");
             sink(&left[..n], t0.elapsed());
             pos += n;
         }

@@ -8,29 +8,12 @@ use std::path::PathBuf;
 use melwave::contract::{Mel2MelConfig, ModelBytes, VocoderConfig, Weights};
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is in the workspace")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
 }
 
 /// A small random model (fast to run) built through the contract.
 pub fn random_model(seed: u64) -> ModelBytes {
-    ModelBytes::random(
-        seed,
-        Mel2MelConfig {
-            hidden: 64,
-            layers: 1,
-        },
-        VocoderConfig {
-            filter_hidden: 64,
-            layers: 6,
-            channels: 16,
-            skip_channels: 16,
-            dilation_cycle: 3,
-            ..Default::default()
-        },
-    )
+    ModelBytes::random(seed, Mel2MelConfig { hidden: 64, layers: 1 }, VocoderConfig { filter_hidden: 64, layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3, ..Default::default() })
 }
 
 /// A model whose vocoder passes the excitation's sine straight through (within
@@ -54,9 +37,7 @@ pub fn passthrough_model_with_gain(gain: f32) -> ModelBytes {
         w.insert(&name, dims, vec![0.0; n]);
     }
     let (c, s) = (cfg.channels, cfg.skip_channels);
-    let set = |w: &mut Weights, name: &str, idx: usize, v: f32| {
-        w.0.get_mut(name).expect("spec'd weight").data[idx] = v
-    };
+    let set = |w: &mut Weights, name: &str, idx: usize, v: f32| w.0.get_mut(name).expect("spec'd weight").data[idx] = v;
     let bins = cfg.filter_bins();
     for i in 0..2 * bins {
         set(&mut w, "filter.output.bias", i, -1000.0);
@@ -77,8 +58,7 @@ pub fn passthrough_model_with_gain(gain: f32) -> ModelBytes {
     set(&mut w, "post2.weight", 0, gain);
     set(&mut w, "post2.weight", 1, -gain);
     let mel = Weights::random(&base.manifest.mel2mel.config.weight_specs(), 7, |_| 1.0);
-    let mut m = ModelBytes::from_weights(base.manifest.clone(), &mel, &w)
-        .expect("weights follow the specs");
+    let mut m = ModelBytes::from_weights(base.manifest.clone(), &mel, &w).expect("weights follow the specs");
     m.origin = "passthrough test model".into();
     m
 }
@@ -91,29 +71,17 @@ pub fn spectrum(x: &[f32]) -> Vec<f32> {
     let window = (0..n)
         .map(|i| {
             let a = std::f64::consts::TAU * i as f64 / n as f64;
-            (0.35875 - 0.48829 * a.cos() + 0.14128 * (2.0 * a).cos() - 0.01168 * (3.0 * a).cos())
-                as f32
+            (0.35875 - 0.48829 * a.cos() + 0.14128 * (2.0 * a).cos() - 0.01168 * (3.0 * a).cos()) as f32
         })
         .collect();
-    melwave::features::stft::Spectrum::new(n, window).frame(x, 0)[..n / 2]
-        .iter()
-        .map(|c| c.norm())
-        .collect()
+    melwave::features::stft::Spectrum::new(n, window).frame(x, 0)[..n / 2].iter().map(|c| c.norm()).collect()
 }
 
 /// Frequency of the strongest spectral peak, refined by parabolic interpolation.
 pub fn peak_frequency(x: &[f32], rate: f32) -> f32 {
     let s = spectrum(x);
-    let (i, _) =
-        s.iter().enumerate().skip(1).fold(
-            (0, 0.0f32),
-            |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-        );
-    let (a, b, c) = (
-        s[i - 1].max(1e-12).ln(),
-        s[i].max(1e-12).ln(),
-        s[(i + 1).min(s.len() - 1)].max(1e-12).ln(),
-    );
+    let (i, _) = s.iter().enumerate().skip(1).fold((0, 0.0f32), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+    let (a, b, c) = (s[i - 1].max(1e-12).ln(), s[i].max(1e-12).ln(), s[(i + 1).min(s.len() - 1)].max(1e-12).ln());
     let d = 0.5 * (a - c) / (a - 2.0 * b + c);
     (i as f32 + if d.is_finite() { d } else { 0.0 }) * rate / x.len() as f32
 }
@@ -127,23 +95,9 @@ pub fn rms(x: &[f32]) -> f32 {
 /// must not take the test runner down. Returns (exited successfully, stdout + stderr).
 pub fn run_ignored_in_child(name: &str, env_flag: &str) -> (bool, String) {
     let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads", "1"])
         .env(env_flag, "1")
         .output()
         .expect("the test binary runs");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }

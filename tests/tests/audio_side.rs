@@ -56,10 +56,7 @@ fn the_allocation_check_is_armed() {
     assert!(!ok, "an allocation under assert_no_alloc went unnoticed");
     // It must be the check that stopped the child (the allocator's failure hook,
     // which assert_no_alloc calls), not some other failure.
-    assert!(
-        log.contains("memory allocation of") && !log.contains("test result: ok"),
-        "the child failed for another reason:\n{log}"
-    );
+    assert!(log.contains("memory allocation of") && !log.contains("test result: ok"), "the child failed for another reason:\n{log}");
 }
 
 #[test]
@@ -84,8 +81,7 @@ fn every_path_child() {
     }
     let rate = 48_000;
     let b = 512;
-    let (mut audio, handle): (AudioSide, EngineHandle) =
-        engine::start(&passthrough_model(), &EngineConfig::new(rate, 8192)).unwrap();
+    let (mut audio, handle): (AudioSide, EngineHandle) = engine::start(&passthrough_model(), &EngineConfig::new(rate, 8192)).unwrap();
     let mut out = vec![0.0f32; 8192];
     let mut events: Vec<(usize, Event)> = Vec::with_capacity(20_000);
     // Note storm: 10 000 events in one block, every key at velocities 127 and off,
@@ -93,14 +89,7 @@ fn every_path_child() {
     for i in 0..10_000usize {
         let key = (i % 128) as u8;
         let at = (i * b / 10_000).min(b - 1);
-        events.push((
-            at,
-            if i % 3 == 2 {
-                Event::NoteOff { key }
-            } else {
-                Event::NoteOn { key, velocity: 127 }
-            },
-        ));
+        events.push((at, if i % 3 == 2 { Event::NoteOff { key } } else { Event::NoteOn { key, velocity: 127 } }));
     }
     block(&mut audio, &events, &mut out[..b]);
     // Pedal toggled and the bend swept to both extremes on every sample, and the pad
@@ -109,10 +98,7 @@ fn every_path_child() {
         events.clear();
         for s in 0..8192 {
             events.push((s, Event::Sustain(s % 2 == 0)));
-            events.push((
-                s,
-                Event::pitch_bend_from_midi(if s % 2 == 0 { 0 } else { 16383 }),
-            ));
+            events.push((s, Event::pitch_bend_from_midi(if s % 2 == 0 { 0 } else { 16383 })));
         }
         assert_no_alloc(|| {
             for s in (0..8192).step_by(64) {
@@ -126,17 +112,7 @@ fn every_path_child() {
     // every size, including 1.
     handle.inject_stall(true);
     for size in [1usize, 2, 3, 64, 511, 4096, 8192] {
-        block(
-            &mut audio,
-            &[(
-                0,
-                Event::NoteOn {
-                    key: 60,
-                    velocity: 90,
-                },
-            )],
-            &mut out[..size],
-        );
+        block(&mut audio, &[(0, Event::NoteOn { key: 60, velocity: 90 })], &mut out[..size]);
     }
     handle.inject_stall(false);
     // A model swapped in while playing, then a panic, then a restart.
@@ -148,10 +124,7 @@ fn every_path_child() {
     assert_no_alloc(|| audio.request_restart());
     play(&mut audio, 20, &mut out[..b]);
     let stats = handle.monitor().stats();
-    assert!(
-        stats.underruns > 0 && stats.panics == 1 && stats.model_swaps == 1 && !stats.failed,
-        "every path was taken: {stats:?}"
-    );
+    assert!(stats.underruns > 0 && stats.panics == 1 && stats.model_swaps == 1 && !stats.failed, "every path was taken: {stats:?}");
     assert_eq!(stats.dropped_events, 0, "10 000 events fit the event ring");
     assert!(out.iter().all(|v| v.is_finite()));
 }
@@ -184,29 +157,18 @@ fn random_streams_child() {
                 let at = rng.random_range(0..size);
                 let key = rng.random_range(0..128u8);
                 let e = match rng.random_range(0..10) {
-                    0..=3 => Event::NoteOn {
-                        key,
-                        velocity: [1u8, 64, 127][rng.random_range(0..3usize)],
-                    },
+                    0..=3 => Event::NoteOn { key, velocity: [1u8, 64, 127][rng.random_range(0..3usize)] },
                     4..=6 => Event::NoteOff { key },
                     7 => Event::Sustain(rng.random_bool(0.5)),
                     8 => Event::pitch_bend_from_midi(rng.random_range(0..=16383u16)),
-                    _ => [
-                        Event::AllNotesOff,
-                        Event::AllSoundOff,
-                        Event::ResetControllers,
-                        Event::Choke { key },
-                    ][rng.random_range(0..4usize)],
+                    _ => [Event::AllNotesOff, Event::AllSoundOff, Event::ResetControllers, Event::Choke { key }][rng.random_range(0..4usize)],
                 };
                 events.push((at, e));
             }
             events.sort_by_key(|e| e.0);
             audio.wait_for_inference(size);
             block(&mut audio, &events, &mut out[..size]);
-            assert!(
-                out[..size].iter().all(|v| v.is_finite() && v.abs() < 16.0),
-                "seed {seed}: output out of bounds"
-            );
+            assert!(out[..size].iter().all(|v| v.is_finite() && v.abs() < 16.0), "seed {seed}: output out of bounds");
         }
         // All notes off, then a second of audio: the tail must be silent.
         let mut tail = Vec::new();
@@ -221,11 +183,7 @@ fn random_streams_child() {
         }
         // What is left is the excitation's faint noise floor (std 0.003).
         let last = &tail[latency + rate as usize / 2..];
-        assert!(
-            rms(last) < 0.005,
-            "seed {seed} at {rate} Hz: a note is stuck after all-notes-off (rms {})",
-            rms(last)
-        );
+        assert!(rms(last) < 0.005, "seed {seed} at {rate} Hz: a note is stuck after all-notes-off (rms {})", rms(last));
         let stats = handle.monitor().stats();
         assert_eq!((stats.dropped_events, stats.underruns), (0, 0), "{stats:?}");
     }

@@ -33,11 +33,7 @@ fn descriptor_is_an_instrument() {
     assert_eq!(vendor, "Melwave");
     assert!(features.iter().any(|f| f == "instrument"), "{features:?}");
     for param in ["Timbre X", "Timbre Y", "Gain"] {
-        assert!(
-            p.params.contains_key(param),
-            "parameter {param} in {:?}",
-            p.params.keys()
-        );
+        assert!(p.params.contains_key(param), "parameter {param} in {:?}", p.params.keys());
     }
 }
 
@@ -54,37 +50,21 @@ fn grown_latency_reaches_the_host_and_survives_its_restart() {
     let held = [(0u64, Cue::NoteOn(60, 0.8))];
     let first = p.stream(rate, block, &held, (3.0 * rate) as usize, false, |_, _| {});
     let grown = p.reported_latency().saturating_sub(first);
-    assert!(
-        grown > 0,
-        "the underruns grew the latency (reported {first} at activation)"
-    );
+    assert!(grown > 0, "the underruns grew the latency (reported {first} at activation)");
     // Processing was active: the plugin asks for a restart, or, if its task runs after
     // deactivation, says the latency changed.
     let (restarts, changes) = p.host_requests();
-    assert!(
-        restarts + changes >= 1,
-        "the host was told: {restarts} restarts requested, {changes} latency changes"
-    );
+    assert!(restarts + changes >= 1, "the host was told: {restarts} restarts requested, {changes} latency changes");
     let second = p.stream(rate, block, &held, 4 * block, true, |_, _| {});
-    let offline = EngineConfig {
-        margin: engine::Margin::Fixed(0.0),
-        ..EngineConfig::new(rate as u32, block)
-    };
-    let minimum = engine::start(&ModelBytes::embedded().unwrap(), &offline)
-        .unwrap()
-        .1
-        .latency()
-        .total() as u32;
+    let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, block) };
+    let minimum = engine::start(&ModelBytes::embedded().unwrap(), &offline).unwrap().1.latency().total() as u32;
     let floor = (engine::calibrate::FLOOR.as_secs_f64() * rate).ceil() as u32;
     assert!(second >= minimum + floor + grown, "after the restart: {second} samples, not the minimum {minimum} + the margin's floor {floor} + the growth {grown}");
     // A bounce waits for inference and takes no margin, carried or not; playing live
     // again, the growth is still there.
     p.set_offline(true);
     let bounce = p.stream(rate, block, &held, 4 * block, false, |_, _| {});
-    assert_eq!(
-        bounce, minimum,
-        "an offline bounce's latency is the machine-independent minimum"
-    );
+    assert_eq!(bounce, minimum, "an offline bounce's latency is the machine-independent minimum");
     p.set_offline(false);
     let live = p.stream(rate, block, &held, 4 * block, true, |_, _| {});
     assert!(live >= minimum + floor + grown, "live again: {live}");
@@ -99,37 +79,19 @@ fn plays_morphs_and_releases_at_several_rates_and_blocks() {
         let len = (2.5 * rate) as usize;
         let (audio, latency) = p.render(rate, block, &chord(rate), len);
         // Offline, the engine takes no margin: the latency is the machine-independent minimum.
-        let offline = EngineConfig {
-            margin: engine::Margin::Fixed(0.0),
-            ..EngineConfig::new(rate as u32, block)
-        };
+        let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, block) };
         let expected = engine::start(&model, &offline).unwrap().1.latency().total() as u32;
         assert_eq!(latency, expected, "{rate}/{block}: reported latency");
-        assert!(
-            audio.iter().all(|v| v.is_finite()),
-            "{rate}/{block}: finite"
-        );
+        assert!(audio.iter().all(|v| v.is_finite()), "{rate}/{block}: finite");
         let at = |t: f64| (t * rate) as usize + latency as usize;
         let sounding = rms(&audio[at(0.2)..at(0.95)]);
         let tail = rms(&audio[at(2.0)..]);
         let before = rms(&audio[..at(0.09)]);
-        assert!(
-            sounding > 1e-3,
-            "{rate}/{block}: non-silent while the chord sounds (rms {sounding})"
-        );
-        assert!(
-            tail < sounding * 0.25,
-            "{rate}/{block}: decays after release ({sounding} → {tail})"
-        );
-        assert!(
-            before < sounding * 0.25,
-            "{rate}/{block}: quiet before the chord ({before} vs {sounding})"
-        );
+        assert!(sounding > 1e-3, "{rate}/{block}: non-silent while the chord sounds (rms {sounding})");
+        assert!(tail < sounding * 0.25, "{rate}/{block}: decays after release ({sounding} → {tail})");
+        assert!(before < sounding * 0.25, "{rate}/{block}: quiet before the chord ({before} vs {sounding})");
     }
-    assert!(
-        (p.param_value("Timbre X") - 0.9).abs() < 1e-6,
-        "the morph reached the plugin's parameters"
-    );
+    assert!((p.param_value("Timbre X") - 0.9).abs() < 1e-6, "the morph reached the plugin's parameters");
 }
 
 /// A host that sends blocks four times longer than it announced: played in pieces,
@@ -146,15 +108,8 @@ fn blocks_longer_than_announced_keep_the_clock() {
     p.announced_max = Some(128);
     let (broken, broken_latency) = p.render(rate, 512, &chord(rate), len);
     assert_eq!(latency, broken_latency);
-    let worst = kept
-        .iter()
-        .zip(&broken)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst < 1e-6 && rms(&kept) > 1e-3,
-        "oversized blocks changed the output by {worst}"
-    );
+    let worst = kept.iter().zip(&broken).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6 && rms(&kept) > 1e-3, "oversized blocks changed the output by {worst}");
 }
 
 /// A bounce with timbre automation: the same samples every time, and the morph is
@@ -166,16 +121,9 @@ fn automated_bounces_are_bit_identical_and_the_morph_lands_on_its_frame() {
     let rate = 48_000.0;
     let len = (1.2 * rate) as usize;
     // The project starts with the pad at one place and moves it at 0.5 s.
-    let mut morph = vec![
-        (0, Cue::Param("Timbre X", 0.2)),
-        (0, Cue::Param("Timbre Y", 0.6)),
-    ];
+    let mut morph = vec![(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.6))];
     morph.extend(chord(rate));
-    let still: Vec<(u64, Cue)> = morph
-        .iter()
-        .filter(|(t, c)| *t == 0 || !matches!(c, Cue::Param(..)))
-        .cloned()
-        .collect();
+    let still: Vec<(u64, Cue)> = morph.iter().filter(|(t, c)| *t == 0 || !matches!(c, Cue::Param(..))).cloned().collect();
     // Parameters persist between bounces, as in a host: a first bounce leaves them
     // where every later one starts.
     p.render(rate, 512, &morph, len);
@@ -184,27 +132,15 @@ fn automated_bounces_are_bit_identical_and_the_morph_lands_on_its_frame() {
     assert!(a == b, "two bounces of the same automated project differ");
     p.render(rate, 512, &morph, len);
     let (c, _) = p.render(rate, 512, &still, len);
-    let first = (0..len)
-        .find(|&i| (a[i] - c[i]).abs() > 1e-6)
-        .expect("the morph changes the sound");
+    let first = (0..len).find(|&i| (a[i] - c[i]).abs() > 1e-6).expect("the morph changes the sound");
     // At most one model frame early (the cue applies from the start of the frame it
     // falls in: 256 samples at 48 kHz) and the resampler's filter reach (its delay);
     // the pad's smoothing ramp starts at once.
     let cue = (0.5 * rate) as usize + latency as usize;
     let model = ModelBytes::embedded().unwrap();
-    let offline = EngineConfig {
-        margin: engine::Margin::Fixed(0.0),
-        ..EngineConfig::new(rate as u32, 512)
-    };
-    let reach = engine::start(&model, &offline)
-        .unwrap()
-        .1
-        .latency()
-        .resampler_delay;
-    assert!(
-        first + 256 + reach >= cue && first <= cue + 256,
-        "the morph was heard at {first}, its cue is at {cue}"
-    );
+    let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, 512) };
+    let reach = engine::start(&model, &offline).unwrap().1.latency().resampler_delay;
+    assert!(first + 256 + reach >= cue && first <= cue + 256, "the morph was heard at {first}, its cue is at {cue}");
 }
 
 #[test]
@@ -213,11 +149,7 @@ fn state_round_trip_restores_the_exact_sound() {
     let mut a = load(&bundle());
     a.set_offline(true);
     // CLAP carries nice-plug's continuous parameters normalised: gain −6 dB on −36…+12 dB is 0.625.
-    let set = [
-        (0, Cue::Param("Timbre X", 0.2)),
-        (0, Cue::Param("Timbre Y", 0.8)),
-        (0, Cue::Param("Gain", 0.625)),
-    ];
+    let set = [(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.8)), (0, Cue::Param("Gain", 0.625))];
     a.render(rate, 256, &set, 256);
     let saved = a.save_state();
     let embedded_sound = a.render(rate, 256, &chord(rate), rate as usize).0;
@@ -226,15 +158,11 @@ fn state_round_trip_restores_the_exact_sound() {
     let folder = tempfile::tempdir().unwrap();
     passthrough_model().write_dir(folder.path()).unwrap();
     // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
-    json["fields"]["model-dir"] = serde_json::Value::String(
-        serde_json::to_string(&Some(folder.path().display().to_string())).unwrap(),
-    );
+    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
+    json["fields"]["model-dir"] = serde_json::Value::String(serde_json::to_string(&Some(folder.path().display().to_string())).unwrap());
     let body = serde_json::to_vec(&json).unwrap();
     let edited = [&(body.len() as u64).to_le_bytes()[..], &body].concat();
-    a.load_state(&edited)
-        .expect("state with a model folder loads");
+    a.load_state(&edited).expect("state with a model folder loads");
     let state = a.save_state();
     let reference = a.render(rate, 256, &chord(rate), rate as usize).0;
 
@@ -244,23 +172,12 @@ fn state_round_trip_restores_the_exact_sound() {
     assert!((b.param_value("Timbre X") - 0.2).abs() < 1e-6);
     assert!((b.param_value("Gain") - 0.625).abs() < 1e-4);
     let restored = b.render(rate, 256, &chord(rate), rate as usize).0;
-    let worst = reference
-        .iter()
-        .zip(&restored)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
+    let worst = reference.iter().zip(&restored).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
     assert!(worst <= 1e-5, "restored instance differs by {worst}");
     assert!(rms(&restored) > 1e-4);
     // And the sound really is the chosen model's, not the embedded one's.
-    let change = rms(&reference
-        .iter()
-        .zip(&embedded_sound)
-        .map(|(x, y)| x - y)
-        .collect::<Vec<_>>());
-    assert!(
-        change > 0.1 * rms(&reference),
-        "the model folder in the state was not used (difference rms {change})"
-    );
+    let change = rms(&reference.iter().zip(&embedded_sound).map(|(x, y)| x - y).collect::<Vec<_>>());
+    assert!(change > 0.1 * rms(&reference), "the model folder in the state was not used (difference rms {change})");
 }
 
 #[test]
@@ -275,13 +192,9 @@ fn corrupt_state_is_refused_without_crashing() {
 }
 
 /// nice-plug's CLAP state with its JSON edited by `edit`.
-fn edited_state(
-    p: &mut melwave_tests::clap::Loaded,
-    edit: impl FnOnce(&mut serde_json::Value),
-) -> Vec<u8> {
+fn edited_state(p: &mut melwave_tests::clap::Loaded, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let saved = p.save_state();
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
+    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
     edit(&mut json);
     let body = serde_json::to_vec(&json).unwrap();
     [&(body.len() as u64).to_le_bytes()[..], &body].concat()
@@ -291,16 +204,7 @@ fn edited_state(
 fn state_written_by_this_version_reads_back_identically() {
     let mut a = load(&bundle());
     a.set_offline(true);
-    a.render(
-        48_000.0,
-        256,
-        &[
-            (0, Cue::Param("Timbre X", 0.3)),
-            (0, Cue::Param("Timbre Y", 0.7)),
-            (0, Cue::Param("Gain", 0.4)),
-        ],
-        256,
-    );
+    a.render(48_000.0, 256, &[(0, Cue::Param("Timbre X", 0.3)), (0, Cue::Param("Timbre Y", 0.7)), (0, Cue::Param("Gain", 0.4))], 256);
     let first = a.save_state();
     let mut b = load(&bundle());
     b.load_state(&first).expect("loads");
@@ -321,26 +225,10 @@ fn damaged_and_old_states_never_crash_the_plugin() {
     let broken_dir = broken.path().display().to_string();
     type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![
-        (
-            "a model folder that no longer exists",
-            Box::new(move |j| {
-                j["fields"]["model-dir"] = serde_json::to_string(&Some(missing_dir)).unwrap().into()
-            }),
-        ),
-        (
-            "a model folder with a truncated ONNX",
-            Box::new(move |j| {
-                j["fields"]["model-dir"] = serde_json::to_string(&Some(broken_dir)).unwrap().into()
-            }),
-        ),
-        (
-            "an unknown execution provider",
-            Box::new(|j| j["fields"]["provider"] = "\"Quantum\"".into()),
-        ),
-        (
-            "a field that is not JSON",
-            Box::new(|j| j["fields"]["model-dir"] = "{{{".into()),
-        ),
+        ("a model folder that no longer exists", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(missing_dir)).unwrap().into())),
+        ("a model folder with a truncated ONNX", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(broken_dir)).unwrap().into())),
+        ("an unknown execution provider", Box::new(|j| j["fields"]["provider"] = "\"Quantum\"".into())),
+        ("a field that is not JSON", Box::new(|j| j["fields"]["model-dir"] = "{{{".into())),
         (
             "parameter values far out of range",
             Box::new(|j| {
@@ -378,40 +266,15 @@ fn damaged_and_old_states_never_crash_the_plugin() {
         let state = edited_state(&mut p, edit);
         let loaded = p.load_state(&state);
         let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
-        assert!(
-            audio.iter().all(|v| v.is_finite() && v.abs() < 4.0),
-            "{what}: finite, bounded output ({loaded:?})"
-        );
-        assert!(
-            rms(&audio) > 1e-4,
-            "{what}: the plugin plays afterwards ({loaded:?})"
-        );
-        let (x, y, g) = (
-            p.param_value("Timbre X"),
-            p.param_value("Timbre Y"),
-            p.param_value("Gain"),
-        );
-        assert!(
-            [x, y, g].iter().all(|v| (0.0..=1.0).contains(v)),
-            "{what}: parameters in range afterwards ({x}, {y}, {g})"
-        );
-        println!(
-            "{what}: load {}",
-            if loaded.is_ok() {
-                "accepted"
-            } else {
-                "refused"
-            }
-        );
+        assert!(audio.iter().all(|v| v.is_finite() && v.abs() < 4.0), "{what}: finite, bounded output ({loaded:?})");
+        assert!(rms(&audio) > 1e-4, "{what}: the plugin plays afterwards ({loaded:?})");
+        let (x, y, g) = (p.param_value("Timbre X"), p.param_value("Timbre Y"), p.param_value("Gain"));
+        assert!([x, y, g].iter().all(|v| (0.0..=1.0).contains(v)), "{what}: parameters in range afterwards ({x}, {y}, {g})");
+        println!("{what}: load {}", if loaded.is_ok() { "accepted" } else { "refused" });
     }
     let mut p = load(&bundle());
     p.set_offline(true);
-    for junk in [
-        &b""[..],
-        b"\x05\0\0\0\0\0\0\0{\"a\"",
-        &[0xff; 64],
-        b"\xff\xff\xff\xff\xff\xff\xff\x7f{}",
-    ] {
+    for junk in [&b""[..], b"\x05\0\0\0\0\0\0\0{\"a\"", &[0xff; 64], b"\xff\xff\xff\xff\xff\xff\xff\x7f{}"] {
         assert!(p.load_state(junk).is_err(), "junk state refused");
     }
     let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
@@ -443,48 +306,23 @@ fn added_instrument_child() {
     // SAFETY: this child process runs this one test on one thread, before any plugin loads.
     unsafe { std::env::set_var("NICE_LOG", log.path()) };
     let mut model = ModelBytes::embedded().unwrap();
-    let (p, q) = (
-        model.manifest.instruments[0].point.clone(),
-        model.manifest.instruments[1].point.clone(),
-    );
+    let (p, q) = (model.manifest.instruments[0].point.clone(), model.manifest.instruments[1].point.clone());
     let mid = vec![(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0];
-    model.manifest.instruments.push(Instrument {
-        added: Some("a test: FluidR3 program 73".into()),
-        ..Instrument::trained("Test Flute", 73, mid)
-    });
+    model.manifest.instruments.push(Instrument { added: Some("a test: FluidR3 program 73".into()), ..Instrument::trained("Test Flute", 73, mid) });
     let folder = tempfile::tempdir().unwrap();
     model.write_dir(folder.path()).unwrap();
 
     let mut plugin = load(&bundle());
     plugin.set_offline(true);
-    let state = edited_state(&mut plugin, |j| {
-        j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string()))
-            .unwrap()
-            .into()
-    });
-    plugin
-        .load_state(&state)
-        .expect("state with the folder loads");
+    let state = edited_state(&mut plugin, |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string())).unwrap().into());
+    plugin.load_state(&state).expect("state with the folder loads");
     let rate = 48_000.0;
     let (audio, _) = plugin.render(rate, 256, &chord(rate), rate as usize * 2);
-    assert!(
-        audio.iter().all(|v| v.is_finite()) && rms(&audio) > 1e-3,
-        "it plays (rms {})",
-        rms(&audio)
-    );
+    assert!(audio.iter().all(|v| v.is_finite()) && rms(&audio) > 1e-3, "it plays (rms {})", rms(&audio));
     let text = std::fs::read_to_string(log.path()).unwrap();
-    let line = text
-        .lines()
-        .rfind(|l| l.contains("the pad's instruments:"))
-        .unwrap_or_else(|| panic!("no instrument line in the log:\n{text}"));
-    assert!(
-        line.contains(&folder.path().display().to_string()),
-        "the folder is what plays: {line}"
-    );
-    assert!(
-        line.contains("Test Flute (added)") && line.contains("Grand Piano,"),
-        "{line}"
-    );
+    let line = text.lines().rfind(|l| l.contains("the pad's instruments:")).unwrap_or_else(|| panic!("no instrument line in the log:\n{text}"));
+    assert!(line.contains(&folder.path().display().to_string()), "the folder is what plays: {line}");
+    assert!(line.contains("Test Flute (added)") && line.contains("Grand Piano,"), "{line}");
 }
 
 #[test]
@@ -514,13 +352,7 @@ fn alloc_child() {
         }
         // Automation on every sample for a stretch, and 2 000 notes in one block.
         for t in 10_000..14_000u64 {
-            cues.push((
-                t,
-                Cue::Param(
-                    if t % 2 == 0 { "Timbre X" } else { "Timbre Y" },
-                    (t % 97) as f64 / 97.0,
-                ),
-            ));
+            cues.push((t, Cue::Param(if t % 2 == 0 { "Timbre X" } else { "Timbre Y" }, (t % 97) as f64 / 97.0)));
             cues.push((t, Cue::Param("Gain", (t % 13) as f64 / 13.0)));
         }
         for i in 0..1000u64 {

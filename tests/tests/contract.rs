@@ -13,8 +13,7 @@ fn load_err(model: &ModelBytes) -> String {
 }
 
 fn edited(f: impl FnOnce(&mut serde_json::Value)) -> Result<Manifest, ManifestError> {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&random_model(1).manifest.to_json()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&random_model(1).manifest.to_json()).unwrap();
     f(&mut v);
     Manifest::parse(v.to_string().as_bytes())
 }
@@ -33,18 +32,9 @@ fn manifest_mismatches_are_refused_naming_the_field() {
         ("hop", Box::new(|v| v["hop"] = 256.into())),
         ("n_mels", Box::new(|v| v["n_mels"] = 128.into())),
         ("embedding_dim", Box::new(|v| v["embedding_dim"] = 3.into())),
-        (
-            "vocoder.state",
-            Box::new(|v| v["vocoder"]["state"][0]["shape"][1] = 99.into()),
-        ),
-        (
-            "vocoder.state",
-            Box::new(|v| v["vocoder"]["state"][1]["shape"][2] = 99.into()),
-        ),
-        (
-            "mel2mel.state",
-            Box::new(|v| v["mel2mel"]["config"]["hidden"] = 32.into()),
-        ),
+        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][0]["shape"][1] = 99.into())),
+        ("vocoder.state", Box::new(|v| v["vocoder"]["state"][1]["shape"][2] = 99.into())),
+        ("mel2mel.state", Box::new(|v| v["mel2mel"]["config"]["hidden"] = 32.into())),
         ("opset", Box::new(|v| v["opset"] = 9.into())),
     ];
     for (field, edit) in cases {
@@ -55,8 +45,7 @@ fn manifest_mismatches_are_refused_naming_the_field() {
 
 #[test]
 fn inconsistent_manifests_are_refused() {
-    let err =
-        edited(|v| v["instruments"][0]["point"] = serde_json::json!([1.0, 2.0, 3.0])).unwrap_err();
+    let err = edited(|v| v["instruments"][0]["point"] = serde_json::json!([1.0, 2.0, 3.0])).unwrap_err();
     assert!(err.to_string().contains("3-D point"), "{err}");
     let err = edited(|v| v["instruments"] = serde_json::json!([])).unwrap_err();
     assert!(err.to_string().contains("no instruments"), "{err}");
@@ -83,17 +72,11 @@ fn model_folders_with_bad_files_are_refused() {
     let mut m = model.clone();
     m.vocoder = m.vocoder[..m.vocoder.len() / 2].to_vec().into();
     let err = load_err(&m);
-    assert!(
-        err.contains("vocoder.onnx") && err.contains("cannot load"),
-        "{err}"
-    );
+    assert!(err.contains("vocoder.onnx") && err.contains("cannot load"), "{err}");
 
     // Random bytes.
     let mut m = model.clone();
-    m.mel2mel = (0..5000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    m.mel2mel = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<u8>>().into();
     let err = load_err(&m);
     assert!(err.contains("mel2mel.onnx"), "{err}");
 
@@ -105,18 +88,7 @@ fn model_folders_with_bad_files_are_refused() {
 
     // Graph and manifest disagree on the state shapes (a bigger vocoder's graph).
     let other = melwave_tests::passthrough_model();
-    let mut bigger = ModelBytes::random(
-        1,
-        other.manifest.mel2mel.config.clone(),
-        melwave::contract::VocoderConfig {
-            filter_hidden: 64,
-            layers: 6,
-            channels: 24,
-            skip_channels: 24,
-            dilation_cycle: 3,
-            ..Default::default()
-        },
-    );
+    let mut bigger = ModelBytes::random(1, other.manifest.mel2mel.config.clone(), melwave::contract::VocoderConfig { filter_hidden: 64, layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3, ..Default::default() });
     bigger.manifest = model.manifest.clone();
     let err = load_err(&bigger);
     assert!(err.contains("shape"), "{err}");
@@ -138,31 +110,16 @@ fn random_export_is_deterministic_and_loads() {
     assert_ne!(a.vocoder, random_model(10).vocoder);
     // Loads in ONNX Runtime and steps: the first frame of a struck key gives a frame
     // of finite, non-silent audio, the same from both copies.
-    let (roll, source) = featurize(
-        &[TimedEvent {
-            time: 0,
-            event: Event::NoteOn {
-                key: 60,
-                velocity: 100,
-            },
-        }],
-        1,
-        0,
-    );
+    let (roll, source) = featurize(&[TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } }], 1, 0);
     let run = |m: &ModelBytes| {
         let mut runner = ModelRunner::new(m, Provider::Cpu).expect("a random export loads");
         let mut audio = Vec::new();
-        runner
-            .step(&roll, &source, [0.1; EMBED_DIM], &mut audio)
-            .expect("and runs");
+        runner.step(&roll, &source, [0.1; EMBED_DIM], &mut audio).expect("and runs");
         audio
     };
     let (x, y) = (run(&a), run(&b));
     assert_eq!(x.len(), HOP);
-    assert!(
-        x.iter().all(|v| v.is_finite()) && x.iter().any(|&v| v != 0.0),
-        "{x:?}"
-    );
+    assert!(x.iter().all(|v| v.is_finite()) && x.iter().any(|&v| v != 0.0), "{x:?}");
     assert_eq!(x, y);
 }
 
@@ -183,29 +140,18 @@ fn a_v1_model_folder_is_refused_naming_its_version() {
     let err = Manifest::parse(&v1).unwrap_err();
     assert_eq!(err, ManifestError::Version { found: 1 });
     let msg = err.to_string();
-    assert!(
-        msg.contains("version 1") && msg.contains("version 4"),
-        "{msg}"
-    );
+    assert!(msg.contains("version 1") && msg.contains("version 4"), "{msg}");
 }
 
 /// The v2.2 (WaveNet-only vocoder) and v3 (a roll without velocity) default models'
 /// manifests, as they shipped, are refused naming their version and what changed.
 #[test]
 fn v2_and_v3_model_folders_are_refused_naming_their_version() {
-    for (found, fixture, change) in [
-        (2, "v2-manifest.json", "architecture"),
-        (3, "v3-manifest.json", "velocity"),
-    ] {
+    for (found, fixture, change) in [(2, "v2-manifest.json", "architecture"), (3, "v3-manifest.json", "velocity")] {
         let bytes = std::fs::read(repo_root().join("tests/fixtures").join(fixture)).unwrap();
         let err = Manifest::parse(&bytes).unwrap_err();
         assert_eq!(err, ManifestError::Version { found });
         let msg = err.to_string();
-        assert!(
-            msg.contains(&format!("version {found}"))
-                && msg.contains("plays version 4")
-                && msg.contains(change),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("version {found}")) && msg.contains("plays version 4") && msg.contains(change), "{msg}");
     }
 }

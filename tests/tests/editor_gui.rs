@@ -15,17 +15,9 @@ fn editor_opens_and_the_pad_drags_the_timbre() {
         .arg(&shot)
         .output()
         .expect("bash runs");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "editor test failed:\n{log}");
     assert!(log.contains("editor drag: ok"), "{log}");
     let png = std::fs::read(&shot).expect("a screenshot was written");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "the screenshot is a real picture ({} bytes)",
-        png.len()
-    );
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "the screenshot is a real picture ({} bytes)", png.len());
 }

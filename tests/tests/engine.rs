@@ -14,31 +14,13 @@ use melwave_tests::{passthrough_model, peak_frequency, random_model, rms, spectr
 fn the_played_pitch_comes_out_at_every_rate() {
     let model = passthrough_model();
     for rate in [22_050, 44_100, 48_000, 96_000] {
-        let events = [TimedEvent {
-            time: 0,
-            event: Event::NoteOn {
-                key: 69,
-                velocity: 100,
-            },
-        }];
+        let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 69, velocity: 100 } }];
         let len = rate as usize;
-        let r = render(
-            &model,
-            &EngineConfig::new(rate, 512),
-            (0.5, 0.5),
-            &events,
-            len,
-            512,
-            |_, _| {},
-        )
-        .unwrap();
+        let r = render(&model, &EngineConfig::new(rate, 512), (0.5, 0.5), &events, len, 512, |_, _| {}).unwrap();
         let f = peak_frequency(&r.audio[rate as usize / 4..], rate as f32);
         assert!((f - 440.0).abs() < 1.0, "{rate} Hz: A4 came out at {f} Hz");
         let level = rms(&r.audio[rate as usize / 4..]);
-        assert!(
-            (level - 0.1 / 2f32.sqrt()).abs() < 0.01,
-            "{rate} Hz: level {level}"
-        );
+        assert!((level - 0.1 / 2f32.sqrt()).abs() < 0.01, "{rate} Hz: level {level}");
     }
 }
 
@@ -47,58 +29,23 @@ fn reported_latency_is_exact() {
     // A note starting exactly on a frame boundary starts a sine at phase 0 there. After
     // trimming the reported latency, the sound must start at that very sample.
     let model = passthrough_model();
-    for (rate, block) in [
-        (48_000u32, 128usize),
-        (48_000, 1000),
-        (44_100, 64),
-        (24_000, 77),
-        (96_000, 4096),
-    ] {
+    for (rate, block) in [(48_000u32, 128usize), (48_000, 1000), (44_100, 64), (24_000, 77), (96_000, 4096)] {
         let frame = 100u64;
         let onset = (frame * HOP as u64 * rate as u64).div_ceil(SAMPLE_RATE as u64);
-        let events = [TimedEvent {
-            time: onset,
-            event: Event::NoteOn {
-                key: 81,
-                velocity: 100,
-            },
-        }];
+        let events = [TimedEvent { time: onset, event: Event::NoteOn { key: 81, velocity: 100 } }];
         let len = onset as usize + rate as usize / 10;
-        let r = render(
-            &model,
-            &EngineConfig::new(rate, block),
-            (0.5, 0.5),
-            &events,
-            len,
-            block,
-            |_, _| {},
-        )
-        .unwrap();
+        let r = render(&model, &EngineConfig::new(rate, block), (0.5, 0.5), &events, len, block, |_, _| {}).unwrap();
         let before = &r.audio[onset as usize - rate as usize / 100..onset as usize - 20];
         let after = &r.audio[onset as usize + 20..onset as usize + rate as usize / 100];
         // Before: only the faint excitation noise (std 0.003) and resampler ringing.
-        assert!(
-            rms(before) < 0.01,
-            "{rate}/{block}: sound before the note: {}",
-            rms(before)
-        );
-        assert!(
-            rms(after) > 0.05,
-            "{rate}/{block}: no sound after the note: {}",
-            rms(after)
-        );
+        assert!(rms(before) < 0.01, "{rate}/{block}: sound before the note: {}", rms(before));
+        assert!(rms(after) > 0.05, "{rate}/{block}: no sound after the note: {}", rms(after));
         // The sine starts at phase 0 on the onset, so it first crosses the threshold
         // a known fraction of a period later: asin(threshold / amplitude) / 2πf.
         let amplitude = after.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
         let threshold = 0.03;
-        let first = r
-            .audio
-            .iter()
-            .position(|v| v.abs() as f64 > threshold)
-            .unwrap();
-        let expected = onset as f64
-            + (threshold / amplitude).asin() / (std::f64::consts::TAU * key_frequency(81, 0.0))
-                * rate as f64;
+        let first = r.audio.iter().position(|v| v.abs() as f64 > threshold).unwrap();
+        let expected = onset as f64 + (threshold / amplitude).asin() / (std::f64::consts::TAU * key_frequency(81, 0.0)) * rate as f64;
         // Two samples of slack: the resampler's sinc delay is a fraction of a sample
         // off the whole number reported at 44.1 kHz, and it rings before a step.
         assert!((first as f64 - expected).abs() <= 2.0, "{rate}/{block}: the sound should cross {threshold} at {expected:.1}, it does at {first} (latency {:?})", r.latency);
@@ -113,11 +60,7 @@ fn resampler_hits_the_frequency_with_images_80_db_down() {
         let mut out = Vec::new();
         for f in 0..frames {
             let frame: Vec<f32> = (0..HOP)
-                .map(|i| {
-                    (std::f64::consts::TAU * 1000.0 * (f * HOP + i) as f64 / SAMPLE_RATE as f64)
-                        .sin() as f32
-                        * 0.5
-                })
+                .map(|i| (std::f64::consts::TAU * 1000.0 * (f * HOP + i) as f64 / SAMPLE_RATE as f64).sin() as f32 * 0.5)
                 .collect();
             r.process(&frame, &mut out);
         }
@@ -141,27 +84,9 @@ fn a_model_that_outputs_nan_gives_silence_and_is_counted() {
     let mut voc = Weights::random(&base.manifest.vocoder.config.weight_specs(), 2, |_| 1.0);
     voc.0.get_mut("post2.bias").unwrap().data[0] = f32::NAN;
     let model = ModelBytes::from_weights(base.manifest.clone(), &mel, &voc).unwrap();
-    let events = [TimedEvent {
-        time: 0,
-        event: Event::NoteOn {
-            key: 60,
-            velocity: 100,
-        },
-    }];
-    let r = render(
-        &model,
-        &EngineConfig::new(48_000, 256),
-        (0.5, 0.5),
-        &events,
-        24_000,
-        256,
-        |_, _| {},
-    )
-    .unwrap();
-    assert!(
-        r.audio.iter().all(|&v| v == 0.0),
-        "NaN output is replaced by silence"
-    );
+    let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 100 } }];
+    let r = render(&model, &EngineConfig::new(48_000, 256), (0.5, 0.5), &events, 24_000, 256, |_, _| {}).unwrap();
+    assert!(r.audio.iter().all(|&v| v == 0.0), "NaN output is replaced by silence");
     assert!(r.stats.nan_resets > 0);
     assert_eq!(r.stats.underruns, 0);
 }
@@ -169,36 +94,16 @@ fn a_model_that_outputs_nan_gives_silence_and_is_counted() {
 #[test]
 fn a_gpu_provider_is_used_where_it_runs_and_otherwise_falls_back_to_cpu_saying_why() {
     for requested in [Provider::Cuda, Provider::TensorRt] {
-        let runner =
-            ModelRunner::new(&random_model(2), requested).expect("loads on the GPU or the CPU");
+        let runner = ModelRunner::new(&random_model(2), requested).expect("loads on the GPU or the CPU");
         assert_eq!(runner.provider.requested, requested);
         if runner.provider.active == requested {
             // A GPU build of ONNX Runtime on a machine with a GPU: no fallback to explain.
-            assert!(
-                runner.provider.fallback_reason.is_none(),
-                "{}",
-                runner.provider
-            );
+            assert!(runner.provider.fallback_reason.is_none(), "{}", runner.provider);
         } else {
-            assert_eq!(
-                runner.provider.active,
-                Provider::Cpu,
-                "a failed request falls back to the CPU, nothing else"
-            );
-            let why = runner
-                .provider
-                .fallback_reason
-                .clone()
-                .expect("a reason is given");
+            assert_eq!(runner.provider.active, Provider::Cpu, "a failed request falls back to the CPU, nothing else");
+            let why = runner.provider.fallback_reason.clone().expect("a reason is given");
             assert!(!why.is_empty());
-            assert!(
-                runner
-                    .provider
-                    .to_string()
-                    .contains("requested but unavailable"),
-                "{}",
-                runner.provider
-            );
+            assert!(runner.provider.to_string().contains("requested but unavailable"), "{}", runner.provider);
         }
     }
     let cpu = ModelRunner::new(&random_model(2), Provider::Cpu).unwrap();
@@ -208,16 +113,8 @@ fn a_gpu_provider_is_used_where_it_runs_and_otherwise_falls_back_to_cpu_saying_w
 #[test]
 fn bad_sample_rates_and_blocks_are_refused_with_a_message() {
     let model = random_model(1);
-    for (rate, block) in [
-        (0u32, 128usize),
-        (1_000, 128),
-        (1_000_000, 128),
-        (48_000, 0),
-        (48_000, 1 << 20),
-    ] {
-        let err = engine::start(&model, &EngineConfig::new(rate, block))
-            .err()
-            .expect("refused");
+    for (rate, block) in [(0u32, 128usize), (1_000, 128), (1_000_000, 128), (48_000, 0), (48_000, 1 << 20)] {
+        let err = engine::start(&model, &EngineConfig::new(rate, block)).err().expect("refused");
         let msg = err.to_string();
         assert!(msg.contains("not supported"), "{msg}");
     }
@@ -226,22 +123,10 @@ fn bad_sample_rates_and_blocks_are_refused_with_a_message() {
 #[test]
 fn latency_grows_with_block_size_and_is_reported_per_rate() {
     let model = random_model(1);
-    let fixed = |rate, block| EngineConfig {
-        margin: engine::Margin::Fixed(0.0),
-        ..EngineConfig::new(rate, block)
-    };
-    let lat = |rate, block| {
-        engine::start(&model, &fixed(rate, block))
-            .unwrap()
-            .1
-            .latency()
-    };
+    let fixed = |rate, block| EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate, block) };
+    let lat = |rate, block| engine::start(&model, &fixed(rate, block)).unwrap().1.latency();
     assert!(lat(48_000, 1024).total() > lat(48_000, 128).total());
-    assert_eq!(
-        lat(48_000, 512).total() - lat(48_000, 128).total(),
-        384,
-        "block size adds exactly its own length"
-    );
+    assert_eq!(lat(48_000, 512).total() - lat(48_000, 128).total(), 384, "block size adds exactly its own length");
     // At 48 kHz a frame is exactly 256 host samples: a block must wait for the whole
     // frame its first sample falls in, so the ring needs one frame plus one block,
     // less the one sample the frame's completion is seen on, plus what the resampler
@@ -267,23 +152,11 @@ fn latency_grows_with_block_size_and_is_reported_per_rate() {
     let ms = |l: engine::latency::Latency, rate: u32| l.total() as f64 * 1000.0 / rate as f64;
     assert!(ms(l, 48_000) <= 10.0, "{:.2} ms at 48 kHz", ms(l, 48_000));
     let l441 = lat(44_100, 128);
-    assert!(
-        ms(l441, 44_100) <= 11.0,
-        "{:.2} ms at 44.1 kHz ({l441:?})",
-        ms(l441, 44_100)
-    );
+    assert!(ms(l441, 44_100) <= 11.0, "{:.2} ms at 44.1 kHz ({l441:?})", ms(l441, 44_100));
     // A calibrated margin is what the calibration measured, added on top.
     let (_, handle) = engine::start(&model, &EngineConfig::new(48_000, 128)).unwrap();
     let c = handle.calibration().expect("calibrated by default");
-    assert!(
-        c.worst_step >= c.second_worst_step
-            && c.second_worst_step >= c.mean_step
-            && c.margin >= engine::calibrate::FLOOR,
-        "{c:?}"
-    );
+    assert!(c.worst_step >= c.second_worst_step && c.second_worst_step >= c.mean_step && c.margin >= engine::calibrate::FLOOR, "{c:?}");
     assert_eq!(handle.latency().margin, c.margin_samples(48_000));
-    assert_eq!(
-        handle.latency().total(),
-        l.total() + c.margin_samples(48_000)
-    );
+    assert_eq!(handle.latency().total(), l.total() + c.margin_samples(48_000));
 }

@@ -2,10 +2,7 @@
 //! continuous phase, the release rule, and one definition for engine and training.
 
 use melwave::contract::{HOP, KEYS, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
-use melwave::features::excitation::{
-    key_frequency, CHANNELS, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS,
-    SINE_AMPLITUDE,
-};
+use melwave::features::excitation::{key_frequency, CHANNELS, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SINE_AMPLITUDE};
 use melwave::features::{featurize, Event, Excitation, Featurizer, TimedEvent};
 use melwave_tests::spectrum;
 
@@ -16,10 +13,7 @@ fn at(time: u64, event: Event) -> TimedEvent {
 }
 
 fn channel(source: &[f32], name: &str, frames: usize) -> Vec<f32> {
-    let c = CHANNELS
-        .iter()
-        .position(|c| *c == name)
-        .expect("known channel");
+    let c = CHANNELS.iter().position(|c| *c == name).expect("known channel");
     source[c * frames * HOP..(c + 1) * frames * HOP].to_vec()
 }
 
@@ -31,27 +25,14 @@ fn db(x: f32) -> f32 {
 fn sawtooth_carries_every_partial_below_nyquist_and_nothing_else() {
     // 220 Hz: 24 000 / 220 is not whole, so any alias would fall between partials.
     let frames = 2 * 8192 / HOP;
-    let (_, source) = featurize(
-        &[at(
-            0,
-            Event::NoteOn {
-                key: 57,
-                velocity: 100,
-            },
-        )],
-        frames + 64,
-        0,
-    );
+    let (_, source) = featurize(&[at(0, Event::NoteOn { key: 57, velocity: 100 })], frames + 64, 0);
     let saw = channel(&source, "sawtooth", frames + 64);
     let s = spectrum(&saw[64 * HOP..64 * HOP + 16384]);
     let bin = |f: f64| f * 16384.0 / SR;
     let f0 = key_frequency(57, 0.0);
     let peak_near = |f: f64| {
         let b = bin(f).round() as usize;
-        s[b.saturating_sub(3)..(b + 4).min(s.len())]
-            .iter()
-            .copied()
-            .fold(0.0, f32::max)
+        s[b.saturating_sub(3)..(b + 4).min(s.len())].iter().copied().fold(0.0, f32::max)
     };
     let fundamental = peak_near(f0);
     let top = (SR / 2.0 / f0).floor() as usize;
@@ -60,10 +41,7 @@ fn sawtooth_carries_every_partial_below_nyquist_and_nothing_else() {
         let level = db(peak_near(h as f64 * f0)) - db(fundamental);
         let ideal = db(1.0 / h as f32);
         // The integrator's 1/(2·sin(ω/2)) runs up to 4 dB above 1/h near Nyquist.
-        assert!(
-            level > ideal - 1.5 && level < ideal + 4.5,
-            "partial {h}: {level:.1} dB, ideal {ideal:.1} dB"
-        );
+        assert!(level > ideal - 1.5 && level < ideal + 4.5, "partial {h}: {level:.1} dB, ideal {ideal:.1} dB");
     }
     // Between and above the partials (outside the window's main lobes) nothing
     // comes within 70 dB of the fundamental: no aliasing, no noise.
@@ -75,49 +53,23 @@ fn sawtooth_carries_every_partial_below_nyquist_and_nothing_else() {
             worst = worst.max(db(v) - db(fundamental));
         }
     }
-    assert!(
-        worst < -70.0,
-        "largest component off the partials: {worst:.1} dB"
-    );
+    assert!(worst < -70.0, "largest component off the partials: {worst:.1} dB");
 }
 
 #[test]
 fn sine_channel_is_the_bare_fundamental_and_phase_is_continuous() {
     let frames = 40;
-    let (_, source) = featurize(
-        &[at(
-            0,
-            Event::NoteOn {
-                key: 60,
-                velocity: 100,
-            },
-        )],
-        frames,
-        0,
-    );
+    let (_, source) = featurize(&[at(0, Event::NoteOn { key: 60, velocity: 100 })], frames, 0);
     let sine = channel(&source, "sine", frames);
     let step = std::f64::consts::TAU * key_frequency(60, 0.0) / SR;
     // Against the ideal continuous sine from phase 0: any reset or jump at a frame
     // boundary would show here.
-    let worst = sine
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs())
-        .fold(0.0, f64::max);
-    assert!(
-        worst < 1e-5,
-        "largest deviation from a continuous sine: {worst}"
-    );
+    let worst = sine.iter().enumerate().map(|(i, &v)| (v as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "largest deviation from a continuous sine: {worst}");
     let s = spectrum(&sine[..4096]);
     let f0_bin = (key_frequency(60, 0.0) * 4096.0 / SR).round() as usize;
-    let second = s[2 * f0_bin - 3..2 * f0_bin + 4]
-        .iter()
-        .copied()
-        .fold(0.0, f32::max);
-    assert!(
-        db(second) - db(s[f0_bin]) < -90.0,
-        "no overtone on the sine channel"
-    );
+    let second = s[2 * f0_bin - 3..2 * f0_bin + 4].iter().copied().fold(0.0, f32::max);
+    assert!(db(second) - db(s[f0_bin]) < -90.0, "no overtone on the sine channel");
 }
 
 /// Instantaneous angular frequency of a sine from three samples.
@@ -143,53 +95,25 @@ fn a_bend_sweeps_within_the_frame_with_no_staircase() {
     let bent = std::f64::consts::TAU * key_frequency(69, 2.0) / SR;
     // Estimates where the sine is far from a zero crossing, per quarter of frame 3.
     let estimate = |from: usize, to: usize| -> f64 {
-        let v: Vec<f64> = (from..to)
-            .filter(|&n| sine[n].abs() > 0.05)
-            .map(|n| omega(&sine, n))
-            .collect();
+        let v: Vec<f64> = (from..to).filter(|&n| sine[n].abs() > 0.05).map(|n| omega(&sine, n)).collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
     let f3 = 3 * HOP;
-    let quarters: Vec<f64> = (0..4)
-        .map(|q| estimate(f3 + q * HOP / 4, f3 + (q + 1) * HOP / 4))
-        .collect();
+    let quarters: Vec<f64> = (0..4).map(|q| estimate(f3 + q * HOP / 4, f3 + (q + 1) * HOP / 4)).collect();
     assert!((estimate(HOP, 2 * HOP) - at_rest).abs() < 1e-3 * at_rest);
     assert!((estimate(4 * HOP + 1, 5 * HOP) - bent).abs() < 1e-3 * bent);
     for w in quarters.windows(2) {
-        assert!(
-            w[1] > w[0],
-            "frequency rises through the frame: {quarters:?}"
-        );
+        assert!(w[1] > w[0], "frequency rises through the frame: {quarters:?}");
     }
-    assert!(
-        quarters[0] < at_rest + 0.4 * (bent - at_rest)
-            && quarters[3] > at_rest + 0.6 * (bent - at_rest),
-        "{quarters:?}"
-    );
+    assert!(quarters[0] < at_rest + 0.4 * (bent - at_rest) && quarters[3] > at_rest + 0.6 * (bent - at_rest), "{quarters:?}");
 }
 
 #[test]
 fn a_released_key_decays_for_the_release_time_then_fades_to_exact_zero() {
     let h = HOP as u64;
     let frames = ((RELEASE_SECONDS + RELEASE_FADE_SECONDS) as f64 * SR / HOP as f64) as usize + 40;
-    let (_, source) = featurize(
-        &[
-            at(
-                0,
-                Event::NoteOn {
-                    key: 48,
-                    velocity: 100,
-                },
-            ),
-            at(10 * h, Event::NoteOff { key: 48 }),
-        ],
-        frames,
-        0,
-    );
-    let (sine, saw) = (
-        channel(&source, "sine", frames),
-        channel(&source, "sawtooth", frames),
-    );
+    let (_, source) = featurize(&[at(0, Event::NoteOn { key: 48, velocity: 100 }), at(10 * h, Event::NoteOff { key: 48 })], frames, 0);
+    let (sine, saw) = (channel(&source, "sine", frames), channel(&source, "sawtooth", frames));
     let release_end = 11 * HOP + (RELEASE_SECONDS as f64 * SR) as usize;
     let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     // The frame after the note-off starts the release: the voice decays with time
@@ -201,112 +125,48 @@ fn a_released_key_decays_for_the_release_time_then_fades_to_exact_zero() {
         let at = start + (t * SR) as usize;
         let want = (-t / RELEASE_DECAY_SECONDS as f64).exp();
         let got = peak(&sine[at..at + 200]) as f64 / SINE_AMPLITUDE as f64;
-        assert!(
-            (got / want - 1.0).abs() < 0.05,
-            "{t} s into the release: amplitude {got:.4}, expected {want:.4}"
-        );
+        assert!((got / want - 1.0).abs() < 0.05, "{t} s into the release: amplitude {got:.4}, expected {want:.4}");
         let lv = level[at] as f64 / held as f64;
-        assert!(
-            (lv / (want * want) - 1.0).abs() < 0.05,
-            "{t} s into the release: level {lv:.4}, expected {:.4}",
-            want * want
-        );
+        assert!((lv / (want * want) - 1.0).abs() < 0.05, "{t} s into the release: level {lv:.4}, expected {:.4}", want * want);
     }
-    assert!(
-        peak(&sine[release_end - 4000..release_end - 2000]) > 0.0,
-        "still running until the fade"
-    );
+    assert!(peak(&sine[release_end - 4000..release_end - 2000]) > 0.0, "still running until the fade");
     let fade_end = release_end + (RELEASE_FADE_SECONDS as f64 * SR) as usize;
-    assert!(
-        peak(&sine[fade_end..]) == 0.0 && peak(&saw[fade_end..]) == 0.0,
-        "exact zero after the fade"
-    );
+    assert!(peak(&sine[fade_end..]) == 0.0 && peak(&saw[fade_end..]) == 0.0, "exact zero after the fade");
     // The fade is gradual: no step larger than the sine's own slope allows.
     let step = std::f64::consts::TAU * key_frequency(48, 0.0) / SR;
     let max_slope = (SINE_AMPLITUDE as f64 * step * 1.5) as f32;
-    let jump = sine[release_end - 10..fade_end + 10]
-        .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0, f32::max);
-    assert!(
-        jump < max_slope,
-        "largest step in the fade {jump} vs slope {max_slope}"
-    );
+    let jump = sine[release_end - 10..fade_end + 10].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    assert!(jump < max_slope, "largest step in the fade {jump} vs slope {max_slope}");
 }
 
 #[test]
 fn a_key_struck_again_during_its_release_keeps_its_phase() {
     let h = HOP as u64;
     let frames = 60;
-    let events = [
-        at(
-            0,
-            Event::NoteOn {
-                key: 60,
-                velocity: 100,
-            },
-        ),
-        at(10 * h, Event::NoteOff { key: 60 }),
-        at(
-            30 * h + 17,
-            Event::NoteOn {
-                key: 60,
-                velocity: 80,
-            },
-        ),
-    ];
+    let events = [at(0, Event::NoteOn { key: 60, velocity: 100 }), at(10 * h, Event::NoteOff { key: 60 }), at(30 * h + 17, Event::NoteOn { key: 60, velocity: 80 })];
     let (_, source) = featurize(&events, frames, 0);
     let sine = channel(&source, "sine", frames);
     let step = std::f64::consts::TAU * key_frequency(60, 0.0) / SR;
     // Held, and again once re-struck, the voice is the one sine that started at 0: the
     // phase ran on through the (decaying) release.
     let held = (0..10 * HOP).chain(32 * HOP..frames * HOP);
-    let worst = held
-        .map(|i| (sine[i] as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs())
-        .fold(0.0, f64::max);
-    assert!(
-        worst < 1e-5,
-        "one continuous sine through release and re-strike: {worst}"
-    );
+    let worst = held.map(|i| (sine[i] as f64 - SINE_AMPLITUDE as f64 * (step * i as f64).sin()).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "one continuous sine through release and re-strike: {worst}");
     // In the release the sine decays but keeps the same zero crossings.
     let release = 12 * HOP..29 * HOP;
-    assert!(
-        release
-            .clone()
-            .all(|i| (sine[i] as f64 * (step * i as f64).sin()) >= -1e-9),
-        "release in phase"
-    );
+    assert!(release.clone().all(|i| (sine[i] as f64 * (step * i as f64).sin()) >= -1e-9), "release in phase");
 }
 
 #[test]
 fn choke_and_all_sound_off_stop_the_voice_with_no_tail() {
     let h = HOP as u64;
     for cut in [Event::Choke { key: 60 }, Event::AllSoundOff] {
-        let events = [
-            at(0, Event::Sustain(true)),
-            at(
-                0,
-                Event::NoteOn {
-                    key: 60,
-                    velocity: 100,
-                },
-            ),
-            at(5 * h + 3, cut),
-        ];
+        let events = [at(0, Event::Sustain(true)), at(0, Event::NoteOn { key: 60, velocity: 100 }), at(5 * h + 3, cut)];
         let (roll, source) = featurize(&events, 20, 0);
         let sine = channel(&source, "sine", 20);
-        assert!(
-            roll[5 * ROLL_DIM + KEYS + 60] > 0.5,
-            "{cut:?}: the key sounded in the frame it was cut in"
-        );
-        assert!(
-            roll[6 * ROLL_DIM + KEYS + 60] < 0.5,
-            "{cut:?}: and not after, pedal or not"
-        );
-        assert!(
-            sine[6 * HOP..].iter().all(|&v| v == 0.0),
-            "{cut:?}: no release tail"
-        );
+        assert!(roll[5 * ROLL_DIM + KEYS + 60] > 0.5, "{cut:?}: the key sounded in the frame it was cut in");
+        assert!(roll[6 * ROLL_DIM + KEYS + 60] < 0.5, "{cut:?}: and not after, pedal or not");
+        assert!(sine[6 * HOP..].iter().all(|&v| v == 0.0), "{cut:?}: no release tail");
     }
 }
 
@@ -314,21 +174,9 @@ fn choke_and_all_sound_off_stop_the_voice_with_no_tail() {
 fn the_engine_featurizer_and_training_featurize_give_identical_excitation() {
     let h = HOP as u64;
     let events = [
-        at(
-            5,
-            Event::NoteOn {
-                key: 40,
-                velocity: 70,
-            },
-        ),
+        at(5, Event::NoteOn { key: 40, velocity: 70 }),
         at(3 * h + 9, Event::PitchBend(1.3)),
-        at(
-            4 * h,
-            Event::NoteOn {
-                key: 67,
-                velocity: 110,
-            },
-        ),
+        at(4 * h, Event::NoteOn { key: 67, velocity: 110 }),
         at(9 * h + 100, Event::NoteOff { key: 40 }),
         at(12 * h, Event::PitchBend(-0.5)),
         at(14 * h + 1, Event::NoteOff { key: 67 }),
@@ -344,40 +192,17 @@ fn the_engine_featurizer_and_training_featurize_give_identical_excitation() {
             next += 1;
         }
         let feats = f.end_frame();
-        assert_eq!(
-            feats.roll,
-            &roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM],
-            "roll of frame {frame}"
-        );
+        assert_eq!(feats.roll, &roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM], "roll of frame {frame}");
         for c in 0..SOURCE_CHANNELS {
-            let whole =
-                &source[c * frames * HOP + frame * HOP..c * frames * HOP + (frame + 1) * HOP];
-            assert_eq!(
-                &feats.source[c * HOP..(c + 1) * HOP],
-                whole,
-                "channel {} of frame {frame}",
-                CHANNELS[c]
-            );
+            let whole = &source[c * frames * HOP + frame * HOP..c * frames * HOP + (frame + 1) * HOP];
+            assert_eq!(&feats.source[c * HOP..(c + 1) * HOP], whole, "channel {} of frame {frame}", CHANNELS[c]);
         }
     }
 }
 
 #[test]
 fn keys_bent_past_nyquist_add_nothing_and_stay_finite() {
-    let (_, source) = featurize(
-        &[
-            at(0, Event::PitchBend(24.0)),
-            at(
-                0,
-                Event::NoteOn {
-                    key: 127,
-                    velocity: 127,
-                },
-            ),
-        ],
-        10,
-        0,
-    );
+    let (_, source) = featurize(&[at(0, Event::PitchBend(24.0)), at(0, Event::NoteOn { key: 127, velocity: 127 })], 10, 0);
     let sine = channel(&source, "sine", 10);
     let saw = channel(&source, "sawtooth", 10);
     assert!(sine.iter().chain(&saw).all(|v| *v == 0.0));
@@ -395,70 +220,22 @@ fn level_channel_is_the_sawtooths_mean_square_and_steady() {
     // which a sum of mean squares does not count; equal-tempered fifths and thirds
     // only beat, which averages out.)
     for keys in [vec![33u8], vec![57], vec![81], vec![45, 52, 60]] {
-        let events: Vec<TimedEvent> = keys
-            .iter()
-            .map(|&k| {
-                at(
-                    0,
-                    Event::NoteOn {
-                        key: k,
-                        velocity: 100,
-                    },
-                )
-            })
-            .collect();
+        let events: Vec<TimedEvent> = keys.iter().map(|&k| at(0, Event::NoteOn { key: k, velocity: 100 })).collect();
         let (_, source) = featurize(&events, frames, 0);
         let saw = channel(&source, "sawtooth", frames);
         let level = channel(&source, "level", frames);
-        let (measured, stated) = (
-            ms(&saw[32 * HOP..]),
-            level[32 * HOP..].iter().map(|&v| v as f64).sum::<f64>()
-                / (level.len() - 32 * HOP) as f64,
-        );
+        let (measured, stated) = (ms(&saw[32 * HOP..]), level[32 * HOP..].iter().map(|&v| v as f64).sum::<f64>() / (level.len() - 32 * HOP) as f64);
         let ratio = measured / stated;
         // The integrator lifts partials near Nyquist a little above 1/h.
-        assert!(
-            (0.9..1.2).contains(&ratio),
-            "keys {keys:?}: measured {measured:.3e}, level {stated:.3e}"
-        );
-        let per_frame: Vec<f64> = (32..frames)
-            .map(|f| {
-                level[f * HOP..(f + 1) * HOP]
-                    .iter()
-                    .map(|&v| v as f64)
-                    .sum::<f64>()
-                    / HOP as f64
-            })
-            .collect();
-        let (lo, hi) = per_frame
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-        assert!(
-            hi / lo < 1.001,
-            "keys {keys:?}: the level is steady while the notes hold ({lo:.3e}..{hi:.3e})"
-        );
+        assert!((0.9..1.2).contains(&ratio), "keys {keys:?}: measured {measured:.3e}, level {stated:.3e}");
+        let per_frame: Vec<f64> = (32..frames).map(|f| level[f * HOP..(f + 1) * HOP].iter().map(|&v| v as f64).sum::<f64>() / HOP as f64).collect();
+        let (lo, hi) = per_frame.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(hi / lo < 1.001, "keys {keys:?}: the level is steady while the notes hold ({lo:.3e}..{hi:.3e})");
     }
     // The reason: one frame's own measure of a 55 Hz sawtooth swings by several dB.
-    let (_, source) = featurize(
-        &[at(
-            0,
-            Event::NoteOn {
-                key: 33,
-                velocity: 100,
-            },
-        )],
-        frames,
-        0,
-    );
+    let (_, source) = featurize(&[at(0, Event::NoteOn { key: 33, velocity: 100 })], frames, 0);
     let saw = channel(&source, "sawtooth", frames);
-    let per_frame: Vec<f64> = (32..frames)
-        .map(|f| ms(&saw[f * HOP..(f + 1) * HOP]))
-        .collect();
-    let (lo, hi) = per_frame
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    assert!(
-        10.0 * (hi / lo).log10() > 3.0,
-        "a frame's measure of a low sawtooth swings: {lo:.3e}..{hi:.3e}"
-    );
+    let per_frame: Vec<f64> = (32..frames).map(|f| ms(&saw[f * HOP..(f + 1) * HOP])).collect();
+    let (lo, hi) = per_frame.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(10.0 * (hi / lo).log10() > 3.0, "a frame's measure of a low sawtooth swings: {lo:.3e}..{hi:.3e}");
 }

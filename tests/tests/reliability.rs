@@ -13,25 +13,12 @@ const BLOCK: usize = 128;
 /// Plays a held A4 for `blocks` blocks; `during(i, handle)` runs before block `i`, and
 /// blocks for which it returns false are taken without waiting for inference, as a
 /// real-time host would.
-fn play(
-    blocks: usize,
-    mut during: impl FnMut(usize, &EngineHandle) -> bool,
-) -> (Vec<f32>, EngineHandle) {
+fn play(blocks: usize, mut during: impl FnMut(usize, &EngineHandle) -> bool) -> (Vec<f32>, EngineHandle) {
     // A fixed margin: a calibrated one follows the machine's load, and the stalled run
     // is compared sample for sample with a reference run of the same latency.
-    let config = EngineConfig {
-        margin: Margin::Fixed(6.0),
-        ..EngineConfig::new(RATE, BLOCK)
-    };
-    let (mut audio, handle): (AudioSide, EngineHandle) =
-        engine::start(&passthrough_model(), &config).unwrap();
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    let config = EngineConfig { margin: Margin::Fixed(6.0), ..EngineConfig::new(RATE, BLOCK) };
+    let (mut audio, handle): (AudioSide, EngineHandle) = engine::start(&passthrough_model(), &config).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     let mut out = vec![0.0f32; blocks * BLOCK];
     for i in 0..blocks {
         if during(i, &handle) {
@@ -54,9 +41,7 @@ fn waited(audio: &mut AudioSide, blocks: usize) -> Vec<f32> {
 }
 
 fn max_step(x: &[f32]) -> f32 {
-    x.windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0, f32::max)
+    x.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
 }
 
 #[test]
@@ -74,48 +59,23 @@ fn a_stalled_inference_thread_gives_a_faded_gap_then_audio_in_time() {
         !(150..190).contains(&i)
     });
     let stats = handle.monitor().stats();
-    assert!(
-        stats.underruns >= 1 && stats.underrun_samples > 0,
-        "the stall is counted: {stats:?}"
-    );
-    assert_eq!(
-        stats.dropouts, 1,
-        "one stall, one gap heard, however many blocks it spans: {stats:?}"
-    );
-    assert!(
-        stats.stale_dropped > 0,
-        "late audio was dropped, not played: {stats:?}"
-    );
+    assert!(stats.underruns >= 1 && stats.underrun_samples > 0, "the stall is counted: {stats:?}");
+    assert_eq!(stats.dropouts, 1, "one stall, one gap heard, however many blocks it spans: {stats:?}");
+    assert!(stats.stale_dropped > 0, "late audio was dropped, not played: {stats:?}");
     assert!(stalled.iter().all(|v| v.is_finite()));
     let peak = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(
-        stalled.iter().all(|v| v.abs() <= peak * 1.01),
-        "no burst after the stall"
-    );
+    assert!(stalled.iter().all(|v| v.abs() <= peak * 1.01), "no burst after the stall");
     // No click: the largest sample-to-sample step stays that of the sine plus the fade's.
     let allowed = max_step(&reference) + peak / engine::audio_side::FADE as f32 * 1.5;
-    assert!(
-        max_step(&stalled) <= allowed,
-        "a click: step {} > {allowed}",
-        max_step(&stalled)
-    );
+    assert!(max_step(&stalled) <= allowed, "a click: step {} > {allowed}", max_step(&stalled));
     // Silence in the gap, not a repeated buffer.
     let gap = &stalled[170 * BLOCK..185 * BLOCK];
     assert!(gap.iter().all(|&v| v == 0.0), "the stall is silent");
     // After the fade-in, the stream is exactly where it would have been without the stall.
-    let first_diff = (0..stalled.len())
-        .find(|&i| (stalled[i] - reference[i]).abs() > 1e-6)
-        .expect("the stall changed the output");
-    let back = (first_diff..stalled.len())
-        .rev()
-        .find(|&i| (stalled[i] - reference[i]).abs() > 1e-6)
-        .unwrap()
-        + 1;
+    let first_diff = (0..stalled.len()).find(|&i| (stalled[i] - reference[i]).abs() > 1e-6).expect("the stall changed the output");
+    let back = (first_diff..stalled.len()).rev().find(|&i| (stalled[i] - reference[i]).abs() > 1e-6).unwrap() + 1;
     assert!(back < 260 * BLOCK, "the output rejoined the reference at sample {back}, long after the stall ended (first difference at {first_diff}; {stats:?})");
-    assert!(
-        rms(&stalled[back..]) > 0.05,
-        "and it is the note, not silence"
-    );
+    assert!(rms(&stalled[back..]) > 0.05, "and it is the note, not silence");
 }
 
 /// A thread the machine does not run for 50 ms (an injected stall while the host
@@ -139,16 +99,8 @@ fn a_held_inference_thread_is_counted_as_a_stall() {
     });
     let stats = handle.monitor().stats();
     assert!(stats.stalls >= 1, "the held round is counted: {stats:?}");
-    assert!(
-        stats.max_wake_late_seconds >= 0.040,
-        "with how late it got going: {stats:?}"
-    );
-    assert!(
-        stats
-            .to_string()
-            .contains(&format!("stalls={} ", stats.stalls)),
-        "the log line carries it: {stats}"
-    );
+    assert!(stats.max_wake_late_seconds >= 0.040, "with how late it got going: {stats:?}");
+    assert!(stats.to_string().contains(&format!("stalls={} ", stats.stalls)), "the log line carries it: {stats}");
 }
 
 /// Real-time playing (a calibrated margin): an underrun grows the latency by what was
@@ -157,15 +109,8 @@ fn a_held_inference_thread_is_counted_as_a_stall() {
 #[test]
 fn underruns_grow_the_latency_up_to_its_limit() {
     use engine::audio_side::{GROWTH_HEADROOM_SECONDS, GROWTH_LIMIT_SECONDS};
-    let (mut audio, handle) =
-        engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     waited(&mut audio, 100);
     assert_eq!(audio.latency_grown(), 0);
     let stall = |audio: &mut AudioSide, blocks: usize| {
@@ -183,16 +128,9 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     let s = handle.monitor().stats();
     let headroom = (GROWTH_HEADROOM_SECONDS * RATE as f64).ceil() as u64;
     assert!(s.underruns >= 1 && s.underrun_samples > 0, "{s:?}");
-    assert_eq!(
-        s.latency_grown,
-        s.underrun_samples + headroom,
-        "grown by the shortfall plus headroom: {s:?}"
-    );
+    assert_eq!(s.latency_grown, s.underrun_samples + headroom, "grown by the shortfall plus headroom: {s:?}");
     assert_eq!(audio.latency_grown(), s.latency_grown);
-    assert_eq!(
-        s.stale_dropped, 0,
-        "the late audio was kept, not dropped: {s:?}"
-    );
+    assert_eq!(s.stale_dropped, 0, "the late audio was kept, not dropped: {s:?}");
     // A long stall (40 blocks, 107 ms) uses up the rest of the budget; the rest of
     // the shortfall is made up by dropping late audio, so the stream stays in time.
     stall(&mut audio, 40);
@@ -201,10 +139,7 @@ fn underruns_grow_the_latency_up_to_its_limit() {
     let limit = (GROWTH_LIMIT_SECONDS * RATE as f64) as u64;
     assert_eq!(s.latency_grown, limit, "{s:?}");
     assert!(s.stale_dropped > 0, "{s:?}");
-    assert!(
-        s.to_string().contains(&format!("latency_grown={limit} ")),
-        "the log line carries it: {s}"
-    );
+    assert!(s.to_string().contains(&format!("latency_grown={limit} ")), "the log line carries it: {s}");
     // And the note still plays.
     let tail = waited(&mut audio, 50);
     assert!(rms(&tail) > 0.05 && tail.iter().all(|v| v.is_finite()));
@@ -218,29 +153,12 @@ fn underruns_grow_the_latency_up_to_its_limit() {
 fn carried_growth_starts_in_the_margin_and_counts_against_the_limit() {
     use engine::audio_side::GROWTH_LIMIT_SECONDS;
     let carried = std::time::Duration::from_millis(15);
-    let cfg = EngineConfig {
-        carried_growth: carried,
-        ..EngineConfig::new(RATE, BLOCK)
-    };
+    let cfg = EngineConfig { carried_growth: carried, ..EngineConfig::new(RATE, BLOCK) };
     let (mut audio, handle) = engine::start(&passthrough_model(), &cfg).unwrap();
     let samples = |d: std::time::Duration| (d.as_secs_f64() * RATE as f64).ceil() as usize;
-    let calibrated = handle
-        .calibration()
-        .expect("a calibrated margin")
-        .margin_samples(RATE);
-    assert_eq!(
-        handle.latency().margin,
-        calibrated + samples(carried),
-        "{:?}",
-        handle.latency()
-    );
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    let calibrated = handle.calibration().expect("a calibrated margin").margin_samples(RATE);
+    assert_eq!(handle.latency().margin, calibrated + samples(carried), "{:?}", handle.latency());
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     waited(&mut audio, 100);
     let mut out = vec![0.0f32; BLOCK];
     handle.inject_stall(true);
@@ -258,8 +176,7 @@ fn carried_growth_starts_in_the_margin_and_counts_against_the_limit() {
 /// a dropout, the latency does not grow for it, and the output stays exact silence.
 #[test]
 fn a_stall_while_idle_does_not_grow_the_latency() {
-    let (mut audio, handle) =
-        engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
     waited(&mut audio, 50);
     handle.inject_stall(true);
     let mut heard = vec![0.0f32; 20 * BLOCK];
@@ -269,25 +186,15 @@ fn a_stall_while_idle_does_not_grow_the_latency() {
     handle.inject_stall(false);
     let s = handle.monitor().stats();
     // Counted apart: nothing was heard, so the editor's underrun count stays 0.
-    assert!(
-        s.idle_underruns >= 1 && s.underruns == 0 && !s.troubled(),
-        "{s:?}"
-    );
+    assert!(s.idle_underruns >= 1 && s.underruns == 0 && !s.troubled(), "{s:?}");
     assert_eq!(s.latency_grown, 0, "{s:?}");
     assert!(heard.iter().all(|&v| v == 0.0));
 }
 
 #[test]
 fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
-    let (mut audio, handle) =
-        engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     let mut out = vec![0.0f32; BLOCK];
     let mut block = |audio: &mut AudioSide| {
         audio.wait_for_inference(BLOCK);
@@ -305,22 +212,12 @@ fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     let stats = handle.monitor().stats();
     assert_eq!(stats.panics, 1);
     assert!(stats.failed, "failed until reset");
-    assert!(
-        handle.monitor().last_error().unwrap().contains("panicked"),
-        "{:?}",
-        handle.monitor().last_error()
-    );
+    assert!(handle.monitor().last_error().unwrap().contains("panicked"), "{:?}", handle.monitor().last_error());
     assert!(after.iter().all(|v| v.is_finite()));
     assert!(rms(&after[after.len() / 2..]) == 0.0, "silent while failed");
     // The plugin's reset() asks for a restart; the note is played again.
     audio.request_restart();
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     let mut revived = Vec::new();
     for _ in 0..200 {
         revived.extend(block(&mut audio));
@@ -331,11 +228,7 @@ fn a_panic_on_the_inference_thread_is_survived_reported_and_restarted() {
     assert!((peak_frequency(tail, RATE as f32) - 440.0).abs() < 5.0);
     let notice = handle.monitor().last_notice().unwrap_or_default();
     assert!(notice.contains("restarted"), "{notice:?}");
-    assert_eq!(
-        handle.monitor().last_error(),
-        None,
-        "a restart clears the fault"
-    );
+    assert_eq!(handle.monitor().last_error(), None, "a restart clears the fault");
 }
 
 /// Every supported host rate × block size, and variable blocks: finite, bounded, the
@@ -346,50 +239,25 @@ fn every_rate_and_block_size_keeps_pitch_level_and_latency() {
     for rate in [22_050u32, 44_100, 48_000, 88_200, 96_000, 192_000] {
         for block in [1usize, 2, 3, 64, 511, 4096, 8192] {
             let onset = rate as u64 / 10;
-            let events = [TimedEvent {
-                time: onset,
-                event: Event::NoteOn {
-                    key: 69,
-                    velocity: 100,
-                },
-            }];
+            let events = [TimedEvent { time: onset, event: Event::NoteOn { key: 69, velocity: 100 } }];
             let len = (rate as usize) * 6 / 10;
-            let r = render(
-                &model,
-                &EngineConfig::new(rate, block),
-                (0.5, 0.5),
-                &events,
-                len,
-                block,
-                |_, _| {},
-            )
-            .unwrap();
+            let r = render(&model, &EngineConfig::new(rate, block), (0.5, 0.5), &events, len, block, |_, _| {}).unwrap();
             check(&r.audio, rate, onset, &format!("{rate} Hz, block {block}"));
         }
     }
 }
 
 fn check(audio: &[f32], rate: u32, onset: u64, what: &str) {
-    assert!(
-        audio.iter().all(|v| v.is_finite() && v.abs() < 0.5),
-        "{what}: finite and bounded"
-    );
+    assert!(audio.iter().all(|v| v.is_finite() && v.abs() < 0.5), "{what}: finite and bounded");
     let sound = &audio[onset as usize + rate as usize / 20..];
     let f = peak_frequency(sound, rate as f32);
     assert!((f - 440.0).abs() < 2.0, "{what}: A4 came out at {f} Hz");
-    assert!(
-        (rms(sound) - 0.1 / 2f32.sqrt()).abs() < 0.01,
-        "{what}: level {}",
-        rms(sound)
-    );
+    assert!((rms(sound) - 0.1 / 2f32.sqrt()).abs() < 0.01, "{what}: level {}", rms(sound));
     let first = audio.iter().position(|v| v.abs() > 0.03).unwrap() as i64;
     // Within one period of A4 after the onset, never before it (events are quantised to
     // the 24 kHz frame grid: up to one hop early is the documented behaviour).
     let hop = (128 * rate as u64).div_ceil(SAMPLE_RATE as u64) as i64;
-    assert!(
-        first >= onset as i64 - hop && first <= onset as i64 + (rate as i64) / 440 + 2,
-        "{what}: onset at {first}, expected near {onset}"
-    );
+    assert!(first >= onset as i64 - hop && first <= onset as i64 + (rate as i64) / 440 + 2, "{what}: onset at {first}, expected near {onset}");
 }
 
 #[test]
@@ -407,61 +275,31 @@ fn variable_block_sizes_within_one_run() {
             let b = sizes[i % sizes.len()].min(len - pos);
             i += 1;
             if !sent && (pos + b) as u64 > onset {
-                audio.push_event(
-                    (onset as usize) - pos,
-                    Event::NoteOn {
-                        key: 69,
-                        velocity: 100,
-                    },
-                );
+                audio.push_event((onset as usize) - pos, Event::NoteOn { key: 69, velocity: 100 });
                 sent = true;
             }
             audio.wait_for_inference(b);
             audio.process(&mut out[pos..pos + b]);
             pos += b;
         }
-        assert_eq!(
-            handle.monitor().stats().underruns,
-            0,
-            "{rate}: waiting for inference never underruns"
-        );
-        check(
-            &out[latency..],
-            rate,
-            onset,
-            &format!("{rate} Hz, variable blocks"),
-        );
+        assert_eq!(handle.monitor().stats().underruns, 0, "{rate}: waiting for inference never underruns");
+        check(&out[latency..], rate, onset, &format!("{rate} Hz, variable blocks"));
     }
 }
 
 #[test]
 fn a_model_loads_in_the_background_while_the_old_one_plays() {
-    let (mut audio, handle) =
-        engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
-    audio.push_event(
-        0,
-        Event::NoteOn {
-            key: 69,
-            velocity: 100,
-        },
-    );
+    let (mut audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
     let before = waited(&mut audio, 200);
     // A broken model (its two graphs swapped) is refused by the loader; the old one plays on.
     let mut broken = melwave_tests::random_model(5);
     std::mem::swap(&mut broken.mel2mel, &mut broken.vocoder);
-    let refused = handle
-        .monitor()
-        .load_model(broken, melwave::runtime::Provider::Cpu);
+    let refused = handle.monitor().load_model(broken, melwave::runtime::Provider::Cpu);
     let during = waited(&mut audio, 100);
-    assert!(
-        refused.join().unwrap().is_err(),
-        "a broken model is refused with a reason"
-    );
+    assert!(refused.join().unwrap().is_err(), "a broken model is refused with a reason");
     // A good one: the host keeps being served while the sessions are created.
-    let loader = handle.monitor().load_model(
-        melwave_tests::random_model(3),
-        melwave::runtime::Provider::Cpu,
-    );
+    let loader = handle.monitor().load_model(melwave_tests::random_model(3), melwave::runtime::Provider::Cpu);
     let while_loading = waited(&mut audio, 100);
     assert!(loader.join().unwrap().is_ok());
     let after = waited(&mut audio, 300);
@@ -470,28 +308,14 @@ fn a_model_loads_in_the_background_while_the_old_one_plays() {
     assert_eq!(stats.underruns, 0);
     let notice = handle.monitor().last_notice().unwrap_or_default();
     assert!(notice.starts_with("now playing"), "{notice:?}");
-    assert_eq!(
-        handle.monitor().last_error(),
-        None,
-        "a model swap is news, not a fault"
-    );
+    assert_eq!(handle.monitor().last_error(), None, "a model swap is news, not a fault");
     // (While the good model loads, the swap may land at any block: a small model loads
     // in a few milliseconds, so that stretch is only checked for being finite.)
     assert!(while_loading.iter().all(|v| v.is_finite()));
-    for (what, x) in [
-        ("before", &before[100 * BLOCK..]),
-        ("during a refused load", &during[..]),
-    ] {
-        assert!(
-            (peak_frequency(x, RATE as f32) - 440.0).abs() < 5.0 && (rms(x) - 0.0707).abs() < 0.01,
-            "{what}: the old model plays"
-        );
+    for (what, x) in [("before", &before[100 * BLOCK..]), ("during a refused load", &during[..])] {
+        assert!((peak_frequency(x, RATE as f32) - 440.0).abs() < 5.0 && (rms(x) - 0.0707).abs() < 0.01, "{what}: the old model plays");
     }
     let tail = &after[100 * BLOCK..];
     assert!(tail.iter().all(|v| v.is_finite()));
-    assert!(
-        (rms(tail) - 0.0707).abs() > 0.01
-            || (peak_frequency(tail, RATE as f32) - 440.0).abs() > 5.0,
-        "the new model is the one playing"
-    );
+    assert!((rms(tail) - 0.0707).abs() > 0.01 || (peak_frequency(tail, RATE as f32) - 440.0).abs() > 5.0, "the new model is the one playing");
 }

@@ -6,15 +6,10 @@ use melwave_tests::repo_root;
 
 #[test]
 fn pedalboard_loads_and_plays_the_vst3() {
-    let python = std::env::var("MELWAVE_HOST_PYTHON").expect(
-        "MELWAVE_HOST_PYTHON names a Python with pedalboard; `cargo xtask test` sets it up",
-    );
+    let python = std::env::var("MELWAVE_HOST_PYTHON")
+        .expect("MELWAVE_HOST_PYTHON names a Python with pedalboard; `cargo xtask test` sets it up");
     let bundle = repo_root().join("target/bundled/Melwave.vst3");
-    assert!(
-        bundle.is_dir(),
-        "{} is missing: `cargo xtask test` builds it",
-        bundle.display()
-    );
+    assert!(bundle.is_dir(), "{} is missing: `cargo xtask test` builds it", bundle.display());
     let out = std::process::Command::new(python)
         .arg(repo_root().join("tests/hosts/pedalboard_vst3.py"))
         .arg(&bundle)
@@ -22,11 +17,7 @@ fn pedalboard_loads_and_plays_the_vst3() {
         .env_remove("ORT_DYLIB_PATH")
         .output()
         .expect("python runs");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "pedalboard failed:\n{log}");
     assert!(log.contains("pedalboard: ok"), "{log}");
 }

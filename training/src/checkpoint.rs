@@ -39,20 +39,12 @@ pub struct TrainState {
 }
 
 pub fn save(dir: &Path, vs: &nn::VarStore, adam: &Adam, state: &TrainState) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
-    let mut tensors: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .map(|(n, t)| (format!("w.{n}"), t))
-        .collect();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
+    let mut tensors: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(n, t)| (format!("w.{n}"), t)).collect();
     tensors.extend(adam.state());
     tensors.push(("meta.step".into(), Tensor::from(state.step as i64)));
     // The file holds host tensors whatever device trained them, so a GPU run resumes on a CPU.
-    let mut tensors: Vec<(String, Tensor)> = tensors
-        .into_iter()
-        .map(|(n, t)| (n, t.to_device(tch::Device::Cpu)))
-        .collect();
+    let mut tensors: Vec<(String, Tensor)> = tensors.into_iter().map(|(n, t)| (n, t.to_device(tch::Device::Cpu))).collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let current = dir.join(WEIGHTS);
     if current.exists() {
@@ -64,13 +56,10 @@ pub fn save(dir: &Path, vs: &nn::VarStore, adam: &Adam, state: &TrainState) -> R
             .or_else(|_| std::fs::copy(&current, &previous).map(|_| ()))
             .with_context(|| format!("cannot keep the previous checkpoint in {}", dir.display()))?;
     }
-    melwave::files::replace_with(&current, |tmp| {
-        Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other)
-    })
-    .with_context(|| format!("cannot write checkpoint {}", current.display()))?;
+    melwave::files::replace_with(&current, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other))
+        .with_context(|| format!("cannot write checkpoint {}", current.display()))?;
     let json = serde_json::to_string_pretty(state)?;
-    melwave::files::replace(&dir.join(STATE), json.as_bytes())
-        .with_context(|| format!("cannot write checkpoint {}", dir.join(STATE).display()))
+    melwave::files::replace(&dir.join(STATE), json.as_bytes()).with_context(|| format!("cannot write checkpoint {}", dir.join(STATE).display()))
 }
 
 pub fn read_state(dir: &Path) -> Result<Option<TrainState>> {
@@ -79,9 +68,7 @@ pub fn read_state(dir: &Path) -> Result<Option<TrainState>> {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-        format!("{} is corrupt", path.display())
-    })?))
+    Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))?))
 }
 
 /// The weights file of a run, for export and for initialising another run.
@@ -93,19 +80,10 @@ pub fn weights_path(dir: &Path) -> PathBuf {
 pub fn read_tensors(dir: &Path, state: &TrainState) -> Result<HashMap<String, Tensor>> {
     let path = weights_path(dir);
     let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(&path)
-        .with_context(|| {
-            format!(
-                "checkpoint {} is unreadable or corrupt; {} holds the one before it",
-                path.display(),
-                PREVIOUS
-            )
-        })?
+        .with_context(|| format!("checkpoint {} is unreadable or corrupt; {} holds the one before it", path.display(), PREVIOUS))?
         .into_iter()
         .collect();
-    let step = tensors
-        .get("meta.step")
-        .map(|t| t.int64_value(&[]))
-        .context("checkpoint has no step")?;
+    let step = tensors.get("meta.step").map(|t| t.int64_value(&[])).context("checkpoint has no step")?;
     if step as u64 != state.step {
         bail!(
             "checkpoint {} is at step {step} but {STATE} says {}: the run was interrupted between the two writes; delete the folder or restore {PREVIOUS}",
@@ -117,25 +95,15 @@ pub fn read_tensors(dir: &Path, state: &TrainState) -> Result<HashMap<String, Te
 }
 
 /// Copies `w.*` tensors into the variables of `vs` (all of them must be present).
-pub fn load_weights(
-    vs: &mut nn::VarStore,
-    tensors: &HashMap<String, Tensor>,
-    skip: &[&str],
-) -> Result<()> {
+pub fn load_weights(vs: &mut nn::VarStore, tensors: &HashMap<String, Tensor>, skip: &[&str]) -> Result<()> {
     tch::no_grad(|| -> Result<()> {
         for (name, mut var) in vs.variables() {
             if skip.contains(&name.as_str()) {
                 continue;
             }
-            let t = tensors
-                .get(&format!("w.{name}"))
-                .with_context(|| format!("checkpoint lacks weight {name}"))?;
+            let t = tensors.get(&format!("w.{name}")).with_context(|| format!("checkpoint lacks weight {name}"))?;
             if t.size() != var.size() {
-                bail!(
-                    "checkpoint weight {name} has shape {:?}, the model {:?}",
-                    t.size(),
-                    var.size()
-                );
+                bail!("checkpoint weight {name} has shape {:?}, the model {:?}", t.size(), var.size());
             }
             var.copy_(t);
         }
@@ -144,12 +112,7 @@ pub fn load_weights(
 }
 
 /// Resumes `vs` and `adam` from `dir` if it holds a checkpoint of the same kind.
-pub fn resume(
-    dir: &Path,
-    kind: &str,
-    vs: &mut nn::VarStore,
-    adam: &mut Adam,
-) -> Result<Option<TrainState>> {
+pub fn resume(dir: &Path, kind: &str, vs: &mut nn::VarStore, adam: &mut Adam) -> Result<Option<TrainState>> {
     let Some(state) = read_state(dir)? else {
         if dir.join(WEIGHTS).exists() {
             bail!("{} has a checkpoint but no {STATE}: it was interrupted while writing its first checkpoint; delete it", dir.display());

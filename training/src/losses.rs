@@ -22,9 +22,7 @@ use tch::{Kind, Tensor};
 /// holds it at every velocity.
 pub fn mel2mel_loss(pred: &Tensor, target: &Tensor, weight: &Tensor, level: f64) -> Tensor {
     let total = weight.sum(Kind::Float).clamp_min(1.0);
-    let tanh = ((target / 4.0).tanh() - (pred / 4.0).tanh())
-        .square()
-        .mean_dim([-1i64].as_slice(), true, Kind::Float);
+    let tanh = ((target / 4.0).tanh() - (pred / 4.0).tanh()).square().mean_dim([-1i64].as_slice(), true, Kind::Float);
     let levels = (frame_level(pred) - frame_level(target)).abs();
     ((tanh + levels * level) * weight).sum(Kind::Float) / total
 }
@@ -35,22 +33,12 @@ pub fn mel2mel_loss(pred: &Tensor, target: &Tensor, weight: &Tensor, level: f64)
 fn frame_level(mel: &Tensor) -> Tensor {
     static FULL_SCALE: OnceLock<f64> = OnceLock::new();
     let full_scale = *FULL_SCALE.get_or_init(|| {
-        let sine: Vec<f32> = (0..8 * N_FFT)
-            .map(|n| {
-                (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / SAMPLE_RATE as f64).sin() as f32
-            })
-            .collect();
+        let sine: Vec<f32> = (0..8 * N_FFT).map(|n| (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / SAMPLE_RATE as f64).sin() as f32).collect();
         let mel = LogMel::new().compute(&sine);
         let frame = &mel[(mel.len() / N_MELS / 2) * N_MELS..][..N_MELS];
-        frame
-            .iter()
-            .map(|&m| (2.0 * m as f64).exp())
-            .sum::<f64>()
-            .ln()
+        frame.iter().map(|&m| (2.0 * m as f64).exp()).sum::<f64>().ln()
     });
-    (mel * 2.0)
-        .logsumexp([-1i64].as_slice(), true)
-        .clamp_min(full_scale - LEVEL_RANGE_DB / 10.0 * std::f64::consts::LN_10)
+    (mel * 2.0).logsumexp([-1i64].as_slice(), true).clamp_min(full_scale - LEVEL_RANGE_DB / 10.0 * std::f64::consts::LN_10)
 }
 
 /// The level range [`frame_level`] tells apart: a velocity-20 note is about 60 dB
@@ -69,16 +57,8 @@ pub struct MultiResStft {
 
 impl Default for MultiResStft {
     fn default() -> Self {
-        let r = |n: i64, hop: i64| {
-            (
-                n,
-                hop,
-                Tensor::hann_window(n, (Kind::Float, tch::Device::Cpu)),
-            )
-        };
-        Self {
-            resolutions: vec![r(256, 64), r(1024, 256), r(2048, 512)],
-        }
+        let r = |n: i64, hop: i64| (n, hop, Tensor::hann_window(n, (Kind::Float, tch::Device::Cpu)));
+        Self { resolutions: vec![r(256, 64), r(1024, 256), r(2048, 512)] }
     }
 }
 
@@ -92,15 +72,9 @@ impl MultiResStft {
         let (mut sc_sum, mut mag_sum) = (zero(), zero());
         for (n, hop, win) in &self.resolutions {
             let win = win.to_device(pred.device());
-            let spec = |x: &Tensor| {
-                x.stft(*n, *hop, *n, Some(&win), false, true, true, false)
-                    .abs()
-                    .clamp_min(1e-5)
-            };
+            let spec = |x: &Tensor| x.stft(*n, *hop, *n, Some(&win), false, true, true, false).abs().clamp_min(1e-5);
             let (sp, st) = (spec(pred), spec(target));
-            sc_sum = sc_sum
-                + (&st - &sp).square().sum(Kind::Float).sqrt()
-                    / st.square().sum(Kind::Float).sqrt().clamp_min(1e-5);
+            sc_sum = sc_sum + (&st - &sp).square().sum(Kind::Float).sqrt() / st.square().sum(Kind::Float).sqrt().clamp_min(1e-5);
             mag_sum = mag_sum + (st.log() - sp.log()).abs().mean(Kind::Float);
         }
         (sc_sum, mag_sum)
@@ -118,20 +92,11 @@ pub struct MelL1 {
 
 impl Default for MelL1 {
     fn default() -> Self {
-        let fb = mel_filterbank(
-            SAMPLE_RATE as f64,
-            N_FFT,
-            N_MELS,
-            0.0,
-            SAMPLE_RATE as f64 / 2.0,
-        );
+        let fb = mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0);
         let bins = (N_FFT / 2 + 1) as i64;
         Self {
             window: Tensor::hann_window(N_FFT as i64, (Kind::Float, tch::Device::Cpu)),
-            filterbank: Tensor::from_slice(&fb)
-                .reshape([N_MELS as i64, bins])
-                .transpose(0, 1)
-                .contiguous(),
+            filterbank: Tensor::from_slice(&fb).reshape([N_MELS as i64, bins]).transpose(0, 1).contiguous(),
         }
     }
 }
@@ -141,28 +106,12 @@ impl MelL1 {
     pub fn log_mel(&self, x: &Tensor) -> Tensor {
         let pad = (N_FFT / 2 - HOP / 2) as i64;
         let padded = x.constant_pad_nd([pad, pad]);
-        let spec = padded
-            .stft(
-                N_FFT as i64,
-                HOP as i64,
-                N_FFT as i64,
-                Some(&self.window.to_device(x.device())),
-                false,
-                true,
-                true,
-                false,
-            )
-            .abs();
-        spec.transpose(1, 2)
-            .matmul(&self.filterbank.to_device(x.device()))
-            .clamp_min(LOG_FLOOR.exp() as f64)
-            .log()
+        let spec = padded.stft(N_FFT as i64, HOP as i64, N_FFT as i64, Some(&self.window.to_device(x.device())), false, true, true, false).abs();
+        spec.transpose(1, 2).matmul(&self.filterbank.to_device(x.device())).clamp_min(LOG_FLOOR.exp() as f64).log()
     }
 
     pub fn loss(&self, pred: &Tensor, target: &Tensor) -> Tensor {
-        (self.log_mel(pred) - self.log_mel(target))
-            .abs()
-            .mean(Kind::Float)
+        (self.log_mel(pred) - self.log_mel(target)).abs().mean(Kind::Float)
     }
 }
 
@@ -173,12 +122,6 @@ impl MelL1 {
 /// which make the level, come out soft. This term sees only the level, which the loud
 /// bins dominate, so it holds the loudness of attacks and notes where the ear hears it.
 pub fn frame_level_l1(pred: &Tensor, target: &Tensor) -> Tensor {
-    let level = |x: &Tensor| {
-        x.square()
-            .unsqueeze(1)
-            .avg_pool1d([512], [HOP as i64], [0], false, true)
-            .clamp_min(1e-8)
-            .log()
-    };
+    let level = |x: &Tensor| x.square().unsqueeze(1).avg_pool1d([512], [HOP as i64], [0], false, true).clamp_min(1e-8).log();
     (level(pred) - level(target)).abs().mean(Kind::Float)
 }

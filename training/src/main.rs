@@ -11,11 +11,7 @@ use melwave_train::train::{self, Options};
 use melwave_train::{export, instrument};
 
 #[derive(Parser)]
-#[command(
-    name = "melwave-train",
-    version,
-    about = "Train and export Melwave models"
-)]
+#[command(name = "melwave-train", version, about = "Train and export Melwave models")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -128,10 +124,7 @@ struct TrainArgs {
 impl TrainArgs {
     fn mel2mel_config(&self) -> Result<Mel2MelConfig> {
         let d = Mel2MelConfig::default();
-        let cfg = Mel2MelConfig {
-            hidden: self.hidden.unwrap_or(d.hidden),
-            layers: self.lstm_layers.unwrap_or(d.layers),
-        };
+        let cfg = Mel2MelConfig { hidden: self.hidden.unwrap_or(d.hidden), layers: self.lstm_layers.unwrap_or(d.layers) };
         if cfg.hidden == 0 || cfg.layers == 0 {
             bail!("Mel2Mel's --hidden and --lstm-layers must be positive");
         }
@@ -150,41 +143,22 @@ impl TrainArgs {
             ..d
         };
         if !cfg.is_valid() {
-            bail!(
-                "vocoder size {cfg:?} is out of range (filter taps: a multiple of 128 up to 1024)"
-            );
+            bail!("vocoder size {cfg:?} is out of range (filter taps: a multiple of 128 up to 1024)");
         }
         Ok(cfg)
     }
 
     /// A size flag the stage would not use is an error, not silently ignored.
     fn refuse_sizes_for(&self, stage: Stage) -> Result<()> {
-        let mel = [
-            ("--hidden", self.hidden),
-            ("--lstm-layers", self.lstm_layers),
-        ];
-        let voc = [
-            ("--filter-taps", self.filter_taps),
-            ("--filter-hidden", self.filter_hidden),
-            ("--vocoder-layers", self.vocoder_layers),
-            ("--channels", self.channels),
-        ];
+        let mel = [("--hidden", self.hidden), ("--lstm-layers", self.lstm_layers)];
+        let voc = [("--filter-taps", self.filter_taps), ("--filter-hidden", self.filter_hidden), ("--vocoder-layers", self.vocoder_layers), ("--channels", self.channels)];
         let unused: Vec<&str> = match stage {
             Stage::Mel2mel => voc.iter().filter(|f| f.1.is_some()).map(|f| f.0).collect(),
             Stage::Vocoder => mel.iter().filter(|f| f.1.is_some()).map(|f| f.0).collect(),
-            Stage::Finetune => mel
-                .iter()
-                .chain(&voc)
-                .filter(|f| f.1.is_some())
-                .map(|f| f.0)
-                .collect(),
+            Stage::Finetune => mel.iter().chain(&voc).filter(|f| f.1.is_some()).map(|f| f.0).collect(),
         };
         if !unused.is_empty() {
-            let why = if stage == Stage::Finetune {
-                "a fine-tune keeps the size of the runs it continues"
-            } else {
-                "they size the other stage"
-            };
+            let why = if stage == Stage::Finetune { "a fine-tune keeps the size of the runs it continues" } else { "they size the other stage" };
             bail!("{} cannot be used here: {why}", unused.join(", "));
         }
         Ok(())
@@ -318,11 +292,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         threads: a.threads,
         until: a.until,
         warm_start: a.warm_start.clone(),
-        loss: train::VocoderLoss {
-            sc: a.sc_weight,
-            mel: a.mel_weight,
-            level: a.level_weight,
-        },
+        loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
         mel2mel_level: a.mel2mel_level_weight,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
@@ -333,31 +303,14 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Dataset {
-            out,
-            quick,
-            font,
-            programs,
-            bank,
-            names,
-            seed,
-        } => {
-            let mut cfg = if quick {
-                DatasetConfig::quick(font.clone())
-            } else {
-                DatasetConfig::full(font.clone())
-            };
+        Command::Dataset { out, quick, font, programs, bank, names, seed } => {
+            let mut cfg = if quick { DatasetConfig::quick(font.clone()) } else { DatasetConfig::full(font.clone()) };
             if !programs.is_empty() {
                 cfg = cfg.with_programs(font, bank, programs, names)?;
             }
             cfg.seed = seed;
             let m = dataset::build(&cfg, &out)?;
-            eprintln!(
-                "dataset in {}: {} pieces, {} items",
-                out.display(),
-                m.pieces.len(),
-                m.items.len()
-            );
+            eprintln!("dataset in {}: {} pieces, {} items", out.display(), m.pieces.len(), m.items.len());
             for (name, h) in &m.hours_per_instrument {
                 eprintln!("  {name}: {:.2} h", h);
             }
@@ -371,14 +324,8 @@ fn run(cli: Cli) -> Result<()> {
                 Stage::Mel2mel => train::train_mel2mel(&opts, &args.mel2mel_config()?)?,
                 Stage::Vocoder => train::train_vocoder(&opts, &args.vocoder_config()?)?,
                 Stage::Finetune => {
-                    let voc = args
-                        .vocoder
-                        .as_deref()
-                        .context("finetune needs --vocoder RUN")?;
-                    let m2m = args
-                        .mel2mel
-                        .as_deref()
-                        .context("finetune needs --mel2mel RUN")?;
+                    let voc = args.vocoder.as_deref().context("finetune needs --vocoder RUN")?;
+                    let m2m = args.mel2mel.as_deref().context("finetune needs --mel2mel RUN")?;
                     train::finetune_vocoder(&opts, voc, m2m)?
                 }
             };
@@ -393,94 +340,37 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::AddInstrument {
-            model,
-            font,
-            program,
-            bank,
-            audio,
-            name,
-            out,
-            quick,
-        } => {
+        Command::AddInstrument { model, font, program, bank, audio, name, out, quick } => {
             let source = match (audio, program) {
                 (Some(dir), _) => instrument::Source::Recordings(dir),
-                (None, Some(program)) => instrument::Source::Preset {
-                    font,
-                    bank,
-                    program,
-                },
+                (None, Some(program)) => instrument::Source::Preset { font, bank, program },
                 (None, None) => {
                     bail!("give --program (a SoundFont preset) or --audio (a folder of recordings)")
                 }
             };
-            let report = instrument::add(&instrument::AddOptions {
-                model,
-                source,
-                name,
-                out: out.clone(),
-                quick,
-            })?;
+            let report = instrument::add(&instrument::AddOptions { model, source, name, out: out.clone(), quick })?;
             print!("{}", instrument::summary(&report));
             eprintln!("wrote {}", out.display());
             Ok(())
         }
-        Command::Eval {
-            model,
-            data,
-            out,
-            quick,
-        } => {
+        Command::Eval { model, data, out, quick } => {
             let opts = melwave_train::eval::EvalOptions::new(model, data, out, quick);
             melwave_train::eval::run(&opts)?;
             Ok(())
         }
-        Command::Export {
-            init: Some(Init::Random),
-            seed,
-            out,
-            hidden,
-            lstm_layers,
-            vocoder_layers,
-            channels,
-            ..
-        } => {
-            let mel = Mel2MelConfig {
-                hidden,
-                layers: lstm_layers,
-            };
-            let voc = VocoderConfig {
-                layers: vocoder_layers,
-                channels,
-                skip_channels: channels,
-                ..VocoderConfig::default()
-            };
+        Command::Export { init: Some(Init::Random), seed, out, hidden, lstm_layers, vocoder_layers, channels, .. } => {
+            let mel = Mel2MelConfig { hidden, layers: lstm_layers };
+            let voc = VocoderConfig { layers: vocoder_layers, channels, skip_channels: channels, ..VocoderConfig::default() };
             if hidden == 0 || lstm_layers == 0 || !voc.is_valid() {
                 bail!("model sizes must be positive (and the vocoder's within range)");
             }
             let model = ModelBytes::random(seed, mel, voc);
-            model
-                .write_dir(&out)
-                .with_context(|| format!("exporting to {}", out.display()))?;
-            eprintln!(
-                "wrote a random-weight model (seed {seed}) to {}",
-                out.display()
-            );
+            model.write_dir(&out).with_context(|| format!("exporting to {}", out.display()))?;
+            eprintln!("wrote a random-weight model (seed {seed}) to {}", out.display());
             Ok(())
         }
-        Command::Export {
-            init: None,
-            out,
-            mel2mel,
-            vocoder,
-            data,
-            ..
-        } => {
-            let (m2m_run, voc_run, data) = (
-                mel2mel.expect("clap requires it"),
-                vocoder.expect("clap requires it"),
-                data.expect("clap requires it"),
-            );
+        Command::Export { init: None, out, mel2mel, vocoder, data, .. } => {
+            let (m2m_run, voc_run, data) = (mel2mel.expect("clap requires it"), vocoder.expect("clap requires it"), data.expect("clap requires it"));
             let ds = dataset::read_manifest(&data)?;
             let (mvs, m2m, mstate) = train::load_mel2mel(&m2m_run, tch::Device::Cpu)?;
             let (vvs, voc, vstate) = train::load_vocoder(&voc_run, tch::Device::Cpu)?;
@@ -498,28 +388,15 @@ fn run(cli: Cli) -> Result<()> {
                 "mel2mel": summary(&mstate),
                 "vocoder": summary(&vstate),
             });
-            let manifest = Manifest::new(
-                serde_json::from_value(mstate.config.clone())?,
-                serde_json::from_value(vstate.config.clone())?,
-                instruments,
-                provenance,
-            );
+            let manifest = Manifest::new(serde_json::from_value(mstate.config.clone())?, serde_json::from_value(vstate.config.clone())?, instruments, provenance);
             // Real features for the parity check: the first validation item.
-            let item = ds
-                .items
-                .iter()
-                .find(|i| i.split == Split::Validation)
-                .or(ds.items.first());
+            let item = ds.items.iter().find(|i| i.split == Split::Validation).or(ds.items.first());
             let events = match item {
                 Some(i) => Some(dataset::store::read(&data.join(&i.file))?.events),
                 None => None,
             };
             let p = export::export(manifest, &mvs, &m2m, &vvs, &voc, events.as_deref(), &out)?;
-            eprintln!(
-                "exported to {} (parity: worst |tch − ONNX Runtime| = {:.2e})",
-                out.display(),
-                p.worst()
-            );
+            eprintln!("exported to {} (parity: worst |tch − ONNX Runtime| = {:.2e})", out.display(), p.worst());
             Ok(())
         }
     }

@@ -18,24 +18,11 @@ pub struct Adam {
 impl Adam {
     /// Optimises every variable of `vs` that requires a gradient, in name order.
     pub fn new(vs: &nn::VarStore, lr: f64) -> Self {
-        let mut params: Vec<(String, Tensor)> = vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .collect();
+        let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
-        Self {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            step: 0,
-            params,
-            m,
-            v,
-        }
+        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, params, m, v }
     }
 
     pub fn zero_grad(&mut self) {
@@ -48,17 +35,8 @@ impl Adam {
     /// most `clip`. Returns the norm before clipping.
     pub fn step(&mut self, clip: f64) -> f64 {
         let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).collect();
-        let norm = grads
-            .iter()
-            .filter(|g| g.defined())
-            .map(|g| g.square().sum(Kind::Float).double_value(&[]))
-            .sum::<f64>()
-            .sqrt();
-        let scale = if norm.is_finite() && norm > clip {
-            clip / norm
-        } else {
-            1.0
-        };
+        let norm = grads.iter().filter(|g| g.defined()).map(|g| g.square().sum(Kind::Float).double_value(&[])).sum::<f64>().sqrt();
+        let scale = if norm.is_finite() && norm > clip { clip / norm } else { 1.0 };
         if !norm.is_finite() {
             // A non-finite gradient would poison the moments: skip this update.
             return norm;
@@ -76,9 +54,7 @@ impl Adam {
                 self.m[i] = &self.m[i] * b1 + &g * (1.0 - b1);
                 self.v[i] = &self.v[i] * b2 + g.square() * (1.0 - b2);
                 let update = (&self.m[i] / c1) / ((&self.v[i] / c2).sqrt() + self.eps) * self.lr;
-                let _ = p
-                    .f_sub_(&update)
-                    .expect("in-place update of a leaf variable");
+                let _ = p.f_sub_(&update).expect("in-place update of a leaf variable");
             }
         });
         norm
@@ -94,22 +70,12 @@ impl Adam {
         out
     }
 
-    pub fn load_state(
-        &mut self,
-        tensors: &std::collections::HashMap<String, Tensor>,
-        step: i64,
-    ) -> anyhow::Result<()> {
+    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: i64) -> anyhow::Result<()> {
         for (i, (name, p)) in self.params.iter().enumerate() {
             for (prefix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
-                let t = tensors.get(&format!("{prefix}.{name}")).ok_or_else(|| {
-                    anyhow::anyhow!("checkpoint lacks optimizer state {prefix}.{name}")
-                })?;
+                let t = tensors.get(&format!("{prefix}.{name}")).ok_or_else(|| anyhow::anyhow!("checkpoint lacks optimizer state {prefix}.{name}"))?;
                 if t.size() != p.size() {
-                    anyhow::bail!(
-                        "optimizer state {prefix}.{name} has shape {:?}, the model {:?}",
-                        t.size(),
-                        p.size()
-                    );
+                    anyhow::bail!("optimizer state {prefix}.{name} has shape {:?}, the model {:?}", t.size(), p.size());
                 }
                 *slot = t.to_device(p.device());
             }

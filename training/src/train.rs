@@ -36,10 +36,7 @@ pub fn install_ctrlc() {
 
 /// CPU time of this process (all threads), in seconds.
 pub fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
@@ -123,11 +120,7 @@ pub struct VocoderLoss {
 
 impl Default for VocoderLoss {
     fn default() -> Self {
-        Self {
-            sc: 1.0,
-            mel: MEL_L1_WEIGHT,
-            level: 0.0,
-        }
+        Self { sc: 1.0, mel: MEL_L1_WEIGHT, level: 0.0 }
     }
 }
 
@@ -135,8 +128,7 @@ impl Default for VocoderLoss {
 /// shape (a hybrid vocoder can start from a filters-only run's filters, say). The rest
 /// keeps its fresh initialisation. Returns what was copied, for the log.
 pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
-    let st = checkpoint::read_state(from)?
-        .with_context(|| format!("{} holds no run to warm-start from", from.display()))?;
+    let st = checkpoint::read_state(from)?.with_context(|| format!("{} holds no run to warm-start from", from.display()))?;
     let tensors = checkpoint::read_tensors(from, &st)?;
     let (mut copied, mut fresh) = (0, Vec::new());
     tch::no_grad(|| {
@@ -151,11 +143,7 @@ pub fn warm_start(vs: &mut nn::VarStore, from: &Path) -> Result<String> {
         }
     });
     fresh.sort();
-    Ok(format!(
-        "warm start from {} (step {}): {copied} tensors copied, fresh {fresh:?}",
-        from.display(),
-        st.step
-    ))
+    Ok(format!("warm start from {} (step {}): {copied} tensors copied, fresh {fresh:?}", from.display(), st.step))
 }
 
 /// How far below the harmonic filters a fresh vocoder's noise filters start, in
@@ -171,26 +159,14 @@ fn calibrate_level(model: &Vocoder, b: &VocoderBatch, e: &Tensor) -> String {
     let rms = |x: &Tensor| x.square().mean(tch::Kind::Float).sqrt().double_value(&[]);
     let before = tch::no_grad(|| model.forward(&b.source, &b.mel, e));
     let shift = (rms(&b.audio) / rms(&before).max(1e-9)).ln();
-    let bias = model
-        .filter
-        .output
-        .bs
-        .as_ref()
-        .expect("the filter output has a bias");
+    let bias = model.filter.output.bs.as_ref().expect("the filter output has a bias");
     let k = bias.size()[0] / 2;
     tch::no_grad(|| {
         let _ = bias.narrow(0, 0, k).g_add_scalar_(shift);
-        let _ = bias
-            .narrow(0, k, k)
-            .g_add_scalar_(shift - NOISE_START_NEPERS);
+        let _ = bias.narrow(0, k, k).g_add_scalar_(shift - NOISE_START_NEPERS);
     });
     let after = tch::no_grad(|| model.forward(&b.source, &b.mel, e));
-    format!(
-        "level calibration: output rms {:.4} → {:.4}, target {:.4} (bias {shift:+.2})",
-        rms(&before),
-        rms(&after),
-        rms(&b.audio)
-    )
+    format!("level calibration: output rms {:.4} → {:.4}, target {:.4} (bias {shift:+.2})", rms(&before), rms(&after), rms(&b.audio))
 }
 
 /// `--device`.
@@ -228,37 +204,21 @@ struct Data {
 
 fn load_data(dir: &Path, min_frames: usize) -> Result<Data> {
     let manifest = dataset::read_manifest(dir)?;
-    let keep = |v: Vec<Item>| {
-        v.into_iter()
-            .filter(|i| i.frames() >= min_frames)
-            .collect::<Vec<_>>()
-    };
+    let keep = |v: Vec<Item>| v.into_iter().filter(|i| i.frames() >= min_frames).collect::<Vec<_>>();
     let train = keep(dataset::load(dir, &manifest, Split::Train)?);
     let mut validation = keep(dataset::load(dir, &manifest, Split::Validation)?);
     if train.is_empty() {
-        bail!(
-            "no training item in {} is {min_frames} frames long",
-            dir.display()
-        );
+        bail!("no training item in {} is {min_frames} frames long", dir.display());
     }
     if validation.is_empty() {
         eprintln!("warning: the validation split is empty; validating on training items");
         validation = keep(dataset::load(dir, &manifest, Split::Train)?);
     }
-    Ok(Data {
-        train,
-        validation,
-        instruments: manifest.config.programs.len(),
-    })
+    Ok(Data { train, validation, instruments: manifest.config.programs.len() })
 }
 
 /// A crop: item, first frame.
-fn crops(
-    rng: &mut Xoshiro256PlusPlus,
-    items: &[Item],
-    n: usize,
-    frames: usize,
-) -> Vec<(usize, usize)> {
+fn crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize)> {
     (0..n)
         .map(|_| {
             let i = rng.random_range(0..items.len());
@@ -268,18 +228,8 @@ fn crops(
 }
 
 /// The instrument of each crop's item, `crops` giving the items' indices.
-fn instruments_of(
-    items: &[Item],
-    crops: impl IntoIterator<Item = usize>,
-    device: Device,
-) -> Tensor {
-    Tensor::from_slice(
-        &crops
-            .into_iter()
-            .map(|i| items[i].instrument as i64)
-            .collect::<Vec<_>>(),
-    )
-    .to_device(device)
+fn instruments_of(items: &[Item], crops: impl IntoIterator<Item = usize>, device: Device) -> Tensor {
+    Tensor::from_slice(&crops.into_iter().map(|i| items[i].instrument as i64).collect::<Vec<_>>()).to_device(device)
 }
 
 /// Mel2Mel crops: item, first frame, and whether the crop starts fresh. The engine
@@ -292,27 +242,16 @@ fn instruments_of(
 /// start at an item's first onset (every item is rendered from silence), and the
 /// others count no loss over their first [`BURN_IN`] frames, where the net cannot know
 /// the sounding notes' levels.
-fn mel2mel_crops(
-    rng: &mut Xoshiro256PlusPlus,
-    items: &[Item],
-    n: usize,
-    frames: usize,
-) -> Vec<(usize, usize, bool)> {
+fn mel2mel_crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize, bool)> {
     crops(rng, items, n, frames)
         .into_iter()
         .map(|(i, s)| {
             if !rng.random_bool(FRESH_SHARE) {
                 return (i, s, false);
             }
-            let first = items[i]
-                .events
-                .iter()
-                .find(|e| matches!(e.event, Event::NoteOn { .. }))
-                .map_or(0, |e| e.time as usize / HOP);
+            let first = items[i].events.iter().find(|e| matches!(e.event, Event::NoteOn { .. })).map_or(0, |e| e.time as usize / HOP);
             // The onset lands in the first frames, as when the engine leaves idle.
-            let start = first
-                .saturating_sub(rng.random_range(0..=FRESH_LEAD))
-                .min(items[i].frames() - frames);
+            let start = first.saturating_sub(rng.random_range(0..=FRESH_LEAD)).min(items[i].frames() - frames);
             (i, start, true)
         })
         .collect()
@@ -326,12 +265,7 @@ pub const BURN_IN: usize = 64;
 
 /// Roll `[B,T,384]`, target mel `[B,T,80]` and loss weights `[B,T,1]` for crops; the
 /// roll comes from the engine's own featurizer.
-fn mel2mel_batch(
-    items: &[Item],
-    crops: &[(usize, usize, bool)],
-    frames: usize,
-    device: Device,
-) -> (Tensor, Tensor, Tensor) {
+fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize, device: Device) -> (Tensor, Tensor, Tensor) {
     let mut roll = Vec::with_capacity(crops.len() * frames * ROLL_DIM);
     let mut mel = Vec::with_capacity(crops.len() * frames * N_MELS);
     let mut weight = Vec::with_capacity(crops.len() * frames);
@@ -344,15 +278,9 @@ fn mel2mel_batch(
     }
     let b = crops.len() as i64;
     (
-        Tensor::from_slice(&roll)
-            .reshape([b, frames as i64, ROLL_DIM as i64])
-            .to_device(device),
-        Tensor::from_slice(&mel)
-            .reshape([b, frames as i64, N_MELS as i64])
-            .to_device(device),
-        Tensor::from_slice(&weight)
-            .reshape([b, frames as i64, 1])
-            .to_device(device),
+        Tensor::from_slice(&roll).reshape([b, frames as i64, ROLL_DIM as i64]).to_device(device),
+        Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]).to_device(device),
+        Tensor::from_slice(&weight).reshape([b, frames as i64, 1]).to_device(device),
     )
 }
 
@@ -365,29 +293,13 @@ struct VocoderBatch {
     roll_with_context: Tensor,
 }
 
-fn vocoder_batch(
-    items: &[Item],
-    crops: &[(usize, usize)],
-    frames: usize,
-    context: usize,
-    device: Device,
-) -> VocoderBatch {
+fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, context: usize, device: Device) -> VocoderBatch {
     let n = frames * HOP;
     // The excitation is a running process (phases, release tails), so a crop's source
     // is featurized from the item's start; the crops run in parallel. The excitation
     // noise is seeded per item so a crop always sees the same noise.
-    let feats: Vec<(Vec<f32>, Vec<f32>)> = crops
-        .par_iter()
-        .map(|&(i, s)| {
-            featurize(
-                &items[i].events,
-                s + frames,
-                (items[i].piece * 64 + items[i].instrument) as u64,
-            )
-        })
-        .collect();
-    let (mut source, mut mel, mut audio, mut roll) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let feats: Vec<(Vec<f32>, Vec<f32>)> = crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
+    let (mut source, mut mel, mut audio, mut roll) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (&(i, s), (r, src)) in crops.iter().zip(&feats) {
         let item = &items[i];
         let total = s + frames;
@@ -403,18 +315,10 @@ fn vocoder_batch(
     }
     let b = crops.len() as i64;
     VocoderBatch {
-        source: Tensor::from_slice(&source)
-            .reshape([b, SOURCE_CHANNELS as i64, n as i64])
-            .to_device(device),
-        mel: Tensor::from_slice(&mel)
-            .reshape([b, frames as i64, N_MELS as i64])
-            .to_device(device),
-        audio: Tensor::from_slice(&audio)
-            .reshape([b, n as i64])
-            .to_device(device),
-        roll_with_context: Tensor::from_slice(&roll)
-            .reshape([b, (frames + context) as i64, ROLL_DIM as i64])
-            .to_device(device),
+        source: Tensor::from_slice(&source).reshape([b, SOURCE_CHANNELS as i64, n as i64]).to_device(device),
+        mel: Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]).to_device(device),
+        audio: Tensor::from_slice(&audio).reshape([b, n as i64]).to_device(device),
+        roll_with_context: Tensor::from_slice(&roll).reshape([b, (frames + context) as i64, ROLL_DIM as i64]).to_device(device),
     }
 }
 
@@ -426,25 +330,16 @@ pub const MEL_L1_WEIGHT: f64 = 1.0;
 
 fn progress(steps: u64, start: u64) -> ProgressBar {
     let bar = ProgressBar::new(steps);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ({eta} left)")
-            .expect("static template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ({eta} left)").expect("static template"));
     bar.set_position(start);
     bar
 }
 
 /// Reads a run's state and checks it is one of `kinds`.
 fn run_state(run: &Path, kinds: &[&str]) -> Result<TrainState> {
-    let state = checkpoint::read_state(run)?
-        .with_context(|| format!("{} holds no {} run", run.display(), kinds[0]))?;
+    let state = checkpoint::read_state(run)?.with_context(|| format!("{} holds no {} run", run.display(), kinds[0]))?;
     if !kinds.contains(&state.kind.as_str()) {
-        bail!(
-            "{} is a {} run, not {}",
-            run.display(),
-            state.kind,
-            kinds.join(" or ")
-        );
+        bail!("{} is a {} run, not {}", run.display(), state.kind, kinds.join(" or "));
     }
     Ok(state)
 }
@@ -453,11 +348,7 @@ fn run_state(run: &Path, kinds: &[&str]) -> Result<TrainState> {
 pub fn load_mel2mel(run: &Path, device: Device) -> Result<(nn::VarStore, Mel2Mel, TrainState)> {
     let state = run_state(run, &["mel2mel"])?;
     let mut vs = nn::VarStore::new(device);
-    let model = Mel2Mel::new(
-        &vs.root(),
-        &serde_json::from_value(state.config.clone())?,
-        state.instruments,
-    );
+    let model = Mel2Mel::new(&vs.root(), &serde_json::from_value(state.config.clone())?, state.instruments);
     checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
     Ok((vs, model, state))
 }
@@ -466,11 +357,7 @@ pub fn load_mel2mel(run: &Path, device: Device) -> Result<(nn::VarStore, Mel2Mel
 pub fn load_vocoder(run: &Path, device: Device) -> Result<(nn::VarStore, Vocoder, TrainState)> {
     let state = run_state(run, &["vocoder", "finetune"])?;
     let mut vs = nn::VarStore::new(device);
-    let model = Vocoder::new(
-        &vs.root(),
-        &serde_json::from_value(state.config.clone())?,
-        state.instruments,
-    );
+    let model = Vocoder::new(&vs.root(), &serde_json::from_value(state.config.clone())?, state.instruments);
     checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
     Ok((vs, model, state))
 }
@@ -490,11 +377,7 @@ fn run_loop(
     tch::set_num_threads(opts.threads);
     let mut adam = Adam::new(vs, opts.lr);
     if let Some(resumed) = checkpoint::resume(&opts.run, kind, vs, &mut adam)? {
-        eprintln!(
-            "resuming {kind} from step {} in {}",
-            resumed.step,
-            opts.run.display()
-        );
+        eprintln!("resuming {kind} from step {} in {}", resumed.step, opts.run.display());
         state = resumed;
     }
     let cpu0 = cpu_seconds() - state.cpu_seconds;
@@ -513,16 +396,11 @@ fn run_loop(
     while state.step < end {
         if STOP.load(Ordering::SeqCst) {
             save(&mut state, &adam, vs)?;
-            bar.abandon_with_message(format!(
-                "interrupted: checkpoint saved at step {}",
-                state.step
-            ));
+            bar.abandon_with_message(format!("interrupted: checkpoint saved at step {}", state.step));
             return Ok(state);
         }
         adam.lr = schedule(opts.lr, state.step, opts.steps);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-            opts.seed ^ (state.step + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ (state.step + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let loss = batch_loss(&mut rng);
         adam.zero_grad();
         loss.backward();
@@ -539,17 +417,9 @@ fn run_loop(
         let last = state.step == end;
         if state.step.is_multiple_of(opts.validate_every) || last {
             let validation = tch::no_grad(&mut validate);
-            state.history.push(LossPoint {
-                step: state.step,
-                train: acc / count.max(1) as f64,
-                validation: Some(validation),
-            });
+            state.history.push(LossPoint { step: state.step, train: acc / count.max(1) as f64, validation: Some(validation) });
             (acc, count) = (0.0, 0);
-            let line = format!(
-                "{kind} step {}: train {:.4}, validation {validation:.4}, {rate:.2} steps/s",
-                state.step,
-                state.history.last().expect("just pushed").train
-            );
+            let line = format!("{kind} step {}: train {:.4}, validation {validation:.4}, {rate:.2} steps/s", state.step, state.history.last().expect("just pushed").train);
             // Without a terminal the bar is hidden; the log still gets the line.
             if bar.is_hidden() {
                 eprintln!("{line}");
@@ -574,12 +444,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
     }
-    let state = TrainState {
-        kind: "mel2mel".into(),
-        config: serde_json::to_value(cfg)?,
-        instruments: data.instruments,
-        ..Default::default()
-    };
+    let state = TrainState { kind: "mel2mel".into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = mel2mel_crops(&mut vrng, &data.validation, 16, opts.frames);
     let (vroll, vmel, vweight) = mel2mel_batch(&data.validation, &vcrops, opts.frames, dev);
@@ -594,20 +459,10 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
         |rng| {
             let c = mel2mel_crops(rng, &data.train, opts.batch, frames);
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames, dev);
-            let e = model
-                .embedding
-                .index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             mel2mel_loss(&model.forward(&roll, &e), &mel, &weight, w)
         },
-        || {
-            mel2mel_loss(
-                &model.forward(&vroll, &model.embedding.index_select(0, &vinst)),
-                &vmel,
-                &vweight,
-                w,
-            )
-            .double_value(&[])
-        },
+        || mel2mel_loss(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel, &vweight, w).double_value(&[]),
         &|_| Ok(()),
     )
 }
@@ -620,32 +475,21 @@ pub fn train_vocoder(opts: &Options, cfg: &VocoderConfig) -> Result<TrainState> 
 /// Continues the vocoder run `vocoder` (at its own size) on the mels the Mel2Mel run
 /// `mel2mel` predicts, so that the chain matches.
 pub fn finetune_vocoder(opts: &Options, vocoder: &Path, mel2mel: &Path) -> Result<TrainState> {
-    let st = checkpoint::read_state(vocoder)?
-        .with_context(|| format!("{} holds no vocoder run", vocoder.display()))?;
+    let st = checkpoint::read_state(vocoder)?.with_context(|| format!("{} holds no vocoder run", vocoder.display()))?;
     let cfg: VocoderConfig = serde_json::from_value(st.config)?;
     vocoder_loop(opts, &cfg, Some(vocoder), Some(mel2mel))
 }
 
-fn vocoder_loop(
-    opts: &Options,
-    cfg: &VocoderConfig,
-    init: Option<&Path>,
-    finetune_from: Option<&Path>,
-) -> Result<TrainState> {
+fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetune_from: Option<&Path>) -> Result<TrainState> {
     const CONTEXT: usize = 128;
     let data = load_data(&opts.data, opts.frames)?;
     tch::manual_seed(opts.seed as i64);
     let dev = opts.device;
     let mut vs = nn::VarStore::new(dev);
-    let kind = if init.is_some() {
-        "finetune"
-    } else {
-        "vocoder"
-    };
+    let kind = if init.is_some() { "finetune" } else { "vocoder" };
     let mut model = Vocoder::new(&vs.root(), cfg, data.instruments);
     if let Some(run) = init {
-        let st = checkpoint::read_state(run)?
-            .with_context(|| format!("{} holds no vocoder run", run.display()))?;
+        let st = checkpoint::read_state(run)?.with_context(|| format!("{} holds no vocoder run", run.display()))?;
         checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &st)?, &[])?;
     } else if let Some(from) = &opts.warm_start {
         eprintln!("{}", warm_start(&mut vs, from)?);
@@ -655,9 +499,7 @@ fn vocoder_loop(
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5EED);
         let c = crops(&mut rng, &data.train, opts.batch.max(4), opts.frames);
         let b = vocoder_batch(&data.train, &c, opts.frames, CONTEXT, dev);
-        let e = model
-            .embedding
-            .index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
+        let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
         eprintln!("{}", calibrate_level(&model, &b, &e));
     }
     let mel2mel = match finetune_from {
@@ -674,12 +516,7 @@ fn vocoder_loop(
     }
     // The vocoder follows the embedding; it does not move it.
     model.embedding = model.embedding.set_requires_grad(false);
-    let state = TrainState {
-        kind: kind.into(),
-        config: serde_json::to_value(cfg)?,
-        instruments: data.instruments,
-        ..Default::default()
-    };
+    let state = TrainState { kind: kind.into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let stft = MultiResStft::default();
     let mel_l1 = MelL1::default();
     let w = opts.loss;
@@ -698,15 +535,11 @@ fn vocoder_loop(
     let frames = opts.frames;
     let mel_for = |b: &VocoderBatch, e: &Tensor| -> Tensor {
         match &mel2mel {
-            Some((_, m)) => tch::no_grad(|| {
-                m.forward(&b.roll_with_context, e)
-                    .narrow(1, CONTEXT as i64, frames as i64)
-            }),
+            Some((_, m)) => tch::no_grad(|| m.forward(&b.roll_with_context, e).narrow(1, CONTEXT as i64, frames as i64)),
             None => b.mel.shallow_clone(),
         }
     };
-    let mut critics =
-        (opts.adversarial > 0.0).then(|| Discriminators::new(DISCRIMINATOR_LR, opts.clip, dev));
+    let mut critics = (opts.adversarial > 0.0).then(|| Discriminators::new(DISCRIMINATOR_LR, opts.clip, dev));
     if let Some(d) = &mut critics {
         if d.resume(&opts.run.join(discriminator::FILE))? {
             eprintln!("resuming the discriminators from {}", opts.run.display());
@@ -718,10 +551,7 @@ fn vocoder_loop(
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = crops(&mut vrng, &data.validation, 8, frames);
     let vb = vocoder_batch(&data.validation, &vcrops, frames, CONTEXT, dev);
-    let ve = model.embedding.index_select(
-        0,
-        &instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev),
-    );
+    let ve = model.embedding.index_select(0, &instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev));
     let vmel = mel_for(&vb, &ve);
     run_loop(
         opts,
@@ -731,9 +561,7 @@ fn vocoder_loop(
         |rng| {
             let c = crops(rng, &data.train, opts.batch, frames);
             let b = vocoder_batch(&data.train, &c, frames, CONTEXT, dev);
-            let e = model
-                .embedding
-                .index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
+            let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let mel = mel_for(&b, &e);
             let pred = model.forward(&b.source, &mel, &e);
             let reconstruction = loss(&pred, &b.audio);
@@ -764,10 +592,7 @@ mod tests {
     #[test]
     fn a_cuda_build_of_torch_is_linked_with_its_cuda_half() {
         if option_env!("MELWAVE_TORCH_CUDA").is_some() {
-            assert!(
-                tch::utils::has_cudart(),
-                "libtorch_cuda is in the torch venv but not loaded: see training/build.rs"
-            );
+            assert!(tch::utils::has_cudart(), "libtorch_cuda is in the torch venv but not loaded: see training/build.rs");
         }
     }
 

@@ -25,12 +25,7 @@ fn shipped_model() -> (tempfile::TempDir, PathBuf, Vec<(String, Vec<u8>)>) {
 }
 
 fn folder_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-        .collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
     v.sort();
     v
 }
@@ -41,139 +36,63 @@ fn render_at(model: &ModelBytes, point: &[f32]) -> Vec<f32> {
     let frames = (3.0 * SAMPLE_RATE as f64) as usize / melwave::contract::HOP;
     let (roll, source) = melwave::features::featurize(&events, frames, 0);
     let mut r = ModelRunner::new(model, Provider::Cpu).unwrap();
-    r.run_in_blocks(&roll, &source, [point[0], point[1]], 64)
-        .unwrap()
-        .1
+    r.run_in_blocks(&roll, &source, [point[0], point[1]], 64).unwrap().1
 }
 
 #[test]
 fn a_preset_outside_the_ten_becomes_a_point_that_beats_the_nearest_instrument() {
     let (dir, model_dir, before) = shipped_model();
     let out = dir.path().join("with-flute");
-    let opts = AddOptions {
-        model: model_dir.clone(),
-        source: Source::Preset {
-            font: synth::DEFAULT_FONT.into(),
-            bank: 0,
-            program: 73,
-        },
-        name: None,
-        out: out.clone(),
-        quick: true,
-    };
+    let opts = AddOptions { model: model_dir.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 }, name: None, out: out.clone(), quick: true };
     let report = instrument::add(&opts).unwrap();
     eprintln!("{}", instrument::summary(&report));
-    assert_eq!(
-        folder_bytes(&model_dir),
-        before,
-        "the input model was changed"
-    );
+    assert_eq!(folder_bytes(&model_dir), before, "the input model was changed");
 
     // Every contract check: manifest, graphs, a session that runs.
     let old = ModelBytes::from_dir(&model_dir).unwrap();
     let new = ModelBytes::from_dir(&out).unwrap();
     new.manifest.validate().unwrap();
     ModelRunner::new(&new, Provider::Cpu).unwrap();
-    assert_eq!(
-        new.manifest.instruments.len(),
-        old.manifest.instruments.len() + 1
-    );
-    let flute = new
-        .manifest
-        .instrument("Flute")
-        .expect("named after the preset");
-    assert!(
-        flute
-            .added
-            .as_deref()
-            .is_some_and(|a| a.contains("program 73")),
-        "{:?}",
-        flute.added
-    );
-    assert_eq!(
-        &new.manifest.instruments[..old.manifest.instruments.len()],
-        &old.manifest.instruments[..]
-    );
+    assert_eq!(new.manifest.instruments.len(), old.manifest.instruments.len() + 1);
+    let flute = new.manifest.instrument("Flute").expect("named after the preset");
+    assert!(flute.added.as_deref().is_some_and(|a| a.contains("program 73")), "{:?}", flute.added);
+    assert_eq!(&new.manifest.instruments[..old.manifest.instruments.len()], &old.manifest.instruments[..]);
 
     // On the plane: the pad's mapping did not move, and the point is inside the pad.
     let plane = TimbrePlane::new(&old.manifest.instruments);
     assert_eq!(TimbrePlane::new(&new.manifest.instruments), plane);
     let (x, y) = plane.to_pad(&flute.point);
-    assert!(
-        (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y),
-        "pad position {x}, {y}"
-    );
+    assert!((0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y), "pad position {x}, {y}");
 
     // Only the point was learned: the graphs are the same bytes and every existing
     // instrument renders as before.
     assert_eq!(new.mel2mel, old.mel2mel);
     assert_eq!(new.vocoder, old.vocoder);
     for inst in old.manifest.instruments.iter().take(3) {
-        let (a, b) = (
-            render_at(&old, &inst.point),
-            render_at(&new, &new.manifest.instrument(&inst.name).unwrap().point),
-        );
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0, f32::max);
+        let (a, b) = (render_at(&old, &inst.point), render_at(&new, &new.manifest.instrument(&inst.name).unwrap().point));
+        let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
         assert!(worst <= 1e-6, "{} changed by {worst}", inst.name);
     }
-    assert!(
-        report
-            .existing
-            .iter()
-            .all(|e| e.max_difference <= 1e-6 && e.before == e.after),
-        "{:?}",
-        report.existing
-    );
+    assert!(report.existing.iter().all(|e| e.max_difference <= 1e-6 && e.before == e.after), "{:?}", report.existing);
 
     // The search found a point the model likes better for a flute than any instrument it had.
-    assert!(
-        report.fit_loss < report.nearest_fit_loss,
-        "new {} vs nearest ({}) {}",
-        report.fit_loss,
-        report.nearest,
-        report.nearest_fit_loss
-    );
+    assert!(report.fit_loss < report.nearest_fit_loss, "new {} vs nearest ({}) {}", report.fit_loss, report.nearest, report.nearest_fit_loss);
     assert!(report.new_scores.rmse_cqt.is_finite() && report.nearest_scores.rmse_cqt.is_finite());
 
     // A second instrument of the same name is refused before any work.
-    let again = AddOptions {
-        model: out.clone(),
-        out: dir.path().join("twice"),
-        ..opts
-    };
+    let again = AddOptions { model: out.clone(), out: dir.path().join("twice"), ..opts };
     let err = instrument::add(&again).unwrap_err().to_string();
-    assert!(
-        err.contains("already has an instrument named `Flute`"),
-        "{err}"
-    );
+    assert!(err.contains("already has an instrument named `Flute`"), "{err}");
     // And the tool never writes over the model it starts from.
-    let onto_itself = AddOptions {
-        model: out.clone(),
-        out: out.clone(),
-        name: Some("Other".into()),
-        source: Source::Preset {
-            font: synth::DEFAULT_FONT.into(),
-            bank: 0,
-            program: 42,
-        },
-        quick: true,
-    };
-    assert!(instrument::add(&onto_itself)
-        .unwrap_err()
-        .to_string()
-        .contains("--out must be a new folder"));
+    let onto_itself = AddOptions { model: out.clone(), out: out.clone(), name: Some("Other".into()), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, quick: true };
+    assert!(instrument::add(&onto_itself).unwrap_err().to_string().contains("--out must be a new folder"));
 }
 
 /// Renders `song` with another font at `rate`, as a recording would be, and writes the
 /// pair `name.wav` + `name.mid` into `dir`; the audio starts `delay` seconds late.
 fn write_pair(dir: &Path, name: &str, seed: u64, rate: u32, delay: f64) {
     let song = phrases::generate(seed, 5.0);
-    let font = synth::load_font(Path::new(OTHER_FONT))
-        .unwrap_or_else(|e| panic!("{e:#}: install timgm6mb-soundfont (cargo xtask test does)"));
+    let font = synth::load_font(Path::new(OTHER_FONT)).unwrap_or_else(|e| panic!("{e:#}: install timgm6mb-soundfont (cargo xtask test does)"));
     let mut settings = rustysynth::SynthesizerSettings::new(rate as i32);
     settings.enable_reverb_and_chorus = false;
     let mut synth = rustysynth::Synthesizer::new(&font, &settings).unwrap();
@@ -193,23 +112,12 @@ fn write_pair(dir: &Path, name: &str, seed: u64, rate: u32, delay: f64) {
     }
     synth.render(&mut l[pos..], &mut r[pos..]);
     let pad = (delay * rate as f64) as usize;
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec = hound::WavSpec { channels: 2, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(dir.join(format!("{name}.wav")), spec).unwrap();
     for i in 0..total + pad {
-        let (a, b) = if i < pad {
-            (0.0, 0.0)
-        } else {
-            (l[i - pad], r[i - pad])
-        };
-        w.write_sample((a.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
-        w.write_sample((b.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
+        let (a, b) = if i < pad { (0.0, 0.0) } else { (l[i - pad], r[i - pad]) };
+        w.write_sample((a.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
+        w.write_sample((b.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
     }
     w.finalize().unwrap();
     std::fs::write(dir.join(format!("{name}.mid")), song.to_smf()).unwrap();
@@ -228,39 +136,16 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
         assert_eq!(r.source_rate, 44_100);
         // An aligned pair reads a few ms late: an onset shows in its own hop or the
         // next, and a clarinet's attack takes time to build; far inside the 20 ms limit.
-        assert!(
-            r.offset_seconds.abs() < 0.012,
-            "{}: measured offset {} s",
-            r.take.name,
-            r.offset_seconds
-        );
-        let expected =
-            ((phrases::generate(40 + i as u64, 5.0).duration + 0.5) * SAMPLE_RATE as f64) as usize;
-        assert!(
-            r.take.audio.len().abs_diff(expected) <= 2 * melwave::contract::HOP,
-            "{} samples at 24 kHz",
-            r.take.audio.len()
-        );
+        assert!(r.offset_seconds.abs() < 0.012, "{}: measured offset {} s", r.take.name, r.offset_seconds);
+        let expected = ((phrases::generate(40 + i as u64, 5.0).duration + 0.5) * SAMPLE_RATE as f64) as usize;
+        assert!(r.take.audio.len().abs_diff(expected) <= 2 * melwave::contract::HOP, "{} samples at 24 kHz", r.take.audio.len());
     }
     let out = dir.path().join("with-clarinet");
-    let report = instrument::add(&AddOptions {
-        model: model_dir.clone(),
-        source: Source::Recordings(recs.clone()),
-        name: None,
-        out: out.clone(),
-        quick: true,
-    })
-    .unwrap();
+    let report = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: None, out: out.clone(), quick: true }).unwrap();
     eprintln!("{}", instrument::summary(&report));
     let new = ModelBytes::from_dir(&out).unwrap();
-    let clarinet = new
-        .manifest
-        .instrument("Clarinet")
-        .expect("named after the folder");
-    assert!(clarinet
-        .added
-        .as_deref()
-        .is_some_and(|a| a.contains("recordings")));
+    let clarinet = new.manifest.instrument("Clarinet").expect("named after the folder");
+    assert!(clarinet.added.as_deref().is_some_and(|a| a.contains("recordings")));
     assert!(report.held_out && report.alignment_ms.len() == 3);
     assert!(report.fit_loss < report.nearest_fit_loss);
     assert_eq!(folder_bytes(&model_dir), before);
@@ -268,32 +153,11 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
     // A pair 100 ms off is refused, by name, and nothing is written.
     write_pair(&recs, "late", 50, 44_100, 0.100);
     let out2 = dir.path().join("never");
-    let err = format!(
-        "{:#}",
-        instrument::add(&AddOptions {
-            model: model_dir.clone(),
-            source: Source::Recordings(recs.clone()),
-            name: Some("Late".into()),
-            out: out2.clone(),
-            quick: true
-        })
-        .unwrap_err()
-    );
-    assert!(
-        err.contains("late.wav") && err.contains("late against"),
-        "{err}"
-    );
-    let ms: f64 = err
-        .split(" is ")
-        .nth(1)
-        .and_then(|s| s.split(" ms").next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no offset in: {err}"));
+    let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: Some("Late".into()), out: out2.clone(), quick: true }).unwrap_err());
+    assert!(err.contains("late.wav") && err.contains("late against"), "{err}");
+    let ms: f64 = err.split(" is ").nth(1).and_then(|s| s.split(" ms").next()).and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("no offset in: {err}"));
     // The shift plus the same few ms an aligned pair reads.
-    assert!(
-        (95.0..=113.0).contains(&ms),
-        "measured {ms} ms for a 100 ms shift"
-    );
+    assert!((95.0..=113.0).contains(&ms), "measured {ms} ms for a 100 ms shift");
     assert!(!out2.exists());
     assert_eq!(folder_bytes(&model_dir), before);
 }
@@ -302,24 +166,10 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
 fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alone() {
     let (dir, model_dir, before) = shipped_model();
     let midi = phrases::generate(3, 3.0).to_smf();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 24_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec = hound::WavSpec { channels: 1, sample_rate: 24_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     type WriteWav = Box<dyn Fn(&Path)>;
     let cases: [(&str, WriteWav, &str); 4] = [
-        (
-            "empty",
-            Box::new(move |p: &Path| {
-                hound::WavWriter::create(p, spec)
-                    .unwrap()
-                    .finalize()
-                    .unwrap()
-            }),
-            "holds no samples",
-        ),
+        ("empty", Box::new(move |p: &Path| hound::WavWriter::create(p, spec).unwrap().finalize().unwrap()), "holds no samples"),
         (
             "silent",
             Box::new(move |p: &Path| {
@@ -331,16 +181,8 @@ fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alon
             }),
             "is silent",
         ),
-        (
-            "corrupt",
-            Box::new(|p: &Path| std::fs::write(p, b"RIFF\x10\0\0\0WAVEfmt garbage").unwrap()),
-            "is not a readable WAV file",
-        ),
-        (
-            "nomidi",
-            Box::new(|p: &Path| std::fs::write(p, b"").unwrap()),
-            "has no MIDI file beside it",
-        ),
+        ("corrupt", Box::new(|p: &Path| std::fs::write(p, b"RIFF\x10\0\0\0WAVEfmt garbage").unwrap()), "is not a readable WAV file"),
+        ("nomidi", Box::new(|p: &Path| std::fs::write(p, b"").unwrap()), "has no MIDI file beside it"),
     ];
     for (name, write, expected) in cases {
         let recs = dir.path().join(name);
@@ -350,21 +192,8 @@ fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alon
             std::fs::write(recs.join(format!("{name}.mid")), &midi).unwrap();
         }
         let out = dir.path().join(format!("out-{name}"));
-        let err = format!(
-            "{:#}",
-            instrument::add(&AddOptions {
-                model: model_dir.clone(),
-                source: Source::Recordings(recs),
-                name: None,
-                out: out.clone(),
-                quick: true
-            })
-            .unwrap_err()
-        );
-        assert!(
-            err.contains(expected) && err.contains(&format!("{name}.wav")),
-            "{name}: {err}"
-        );
+        let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs), name: None, out: out.clone(), quick: true }).unwrap_err());
+        assert!(err.contains(expected) && err.contains(&format!("{name}.wav")), "{name}: {err}");
         assert!(!out.exists(), "{name}: an output was written");
     }
     assert_eq!(folder_bytes(&model_dir), before);
@@ -379,19 +208,10 @@ fn the_resampler_keeps_pitch_length_and_time() {
         x[k * rate as usize / 10] = 1.0;
     }
     let y = melwave::engine::resample::clip_to_model_rate(&x, rate).unwrap();
-    assert!(
-        y.len().abs_diff(SAMPLE_RATE as usize) <= 1,
-        "{} samples",
-        y.len()
-    );
+    assert!(y.len().abs_diff(SAMPLE_RATE as usize) <= 1, "{} samples", y.len());
     for k in 1..10 {
         let at = k * SAMPLE_RATE as usize / 10;
-        let peak = (at - 20..at + 20)
-            .max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs()))
-            .unwrap();
-        assert!(
-            peak.abs_diff(at) <= 1,
-            "click {k} moved from {at} to {peak}"
-        );
+        let peak = (at - 20..at + 20).max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs())).unwrap();
+        assert!(peak.abs_diff(at) <= 1, "click {k} moved from {at} to {peak}");
     }
 }

@@ -14,9 +14,7 @@ fn tone(out: &mut [f32], f: f64, start: usize, seconds: f64, amp: f32) {
     for i in 0..n.min(out.len().saturating_sub(start)) {
         let t = i as f64 / RATE;
         let env = (-(t * 3.0)).exp() as f32;
-        let v: f64 = (1..=6)
-            .map(|h| (std::f64::consts::TAU * f * h as f64 * t).sin() / h as f64)
-            .sum();
+        let v: f64 = (1..=6).map(|h| (std::f64::consts::TAU * f * h as f64 * t).sin() / h as f64).sum();
         out[start + i] += amp * env * v as f32;
     }
 }
@@ -28,17 +26,8 @@ fn melody(detune_cents: f64) -> (Vec<f32>, Vec<TimedEvent>) {
         let start = (0.1 + 0.6 * i as f64) * RATE;
         let f = 440.0 * 2f64.powf((key as f64 - 69.0 + detune_cents / 100.0) / 12.0);
         tone(&mut audio, f, start as usize, 0.5, 0.2);
-        events.push(TimedEvent {
-            time: start as u64,
-            event: Event::NoteOn {
-                key,
-                velocity: 30 + 15 * i as u8,
-            },
-        });
-        events.push(TimedEvent {
-            time: (start + 0.5 * RATE) as u64,
-            event: Event::NoteOff { key },
-        });
+        events.push(TimedEvent { time: start as u64, event: Event::NoteOn { key, velocity: 30 + 15 * i as u8 } });
+        events.push(TimedEvent { time: (start + 0.5 * RATE) as u64, event: Event::NoteOff { key } });
     }
     (audio, events)
 }
@@ -51,18 +40,8 @@ fn identical_audio_scores_perfectly() {
     let (l1, r) = log_mel_scores(&audio, &audio);
     assert_eq!(l1, 0.0);
     assert!((r - 1.0).abs() < 1e-9, "r = {r}");
-    let t = note_tally(
-        &mut PitchCheck::new(RATE),
-        &onsets(&events),
-        &audio,
-        &audio,
-        RATE,
-    );
-    assert_eq!(
-        (t.notes, t.pitch_hits),
-        (6, 6),
-        "every played note is found in the truth itself"
-    );
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &audio, RATE);
+    assert_eq!((t.notes, t.pitch_hits), (6, 6), "every played note is found in the truth itself");
     assert_eq!(t.loudness_error(), Some(0.0));
 }
 
@@ -76,20 +55,12 @@ fn the_cqt_puts_a_tone_in_its_bin() {
     let m = Cqt::new(RATE).magnitude(&audio);
     let t = Cqt::n_frames(audio.len()) / 2;
     let frame = &m[t * cqt::BINS..(t + 1) * cqt::BINS];
-    let best = frame
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .unwrap()
-        .0;
+    let best = frame.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
     assert_eq!(best, 45);
     // A unit sine's response is ¼: ½ for its positive-frequency half, times the Hann
     // window's mean of ½ (the kernels are normalised by their length).
     assert!((frame[45] - 0.25).abs() < 0.05, "peak {}", frame[45]);
-    assert!(
-        frame[45] > 30.0 * frame[40] && frame[45] > 30.0 * frame[50],
-        "neighbours a few semitones away are far below"
-    );
+    assert!(frame[45] > 30.0 * frame[40] && frame[45] > 30.0 * frame[50], "neighbours a few semitones away are far below");
 }
 
 #[test]
@@ -106,21 +77,10 @@ fn an_octave_shift_raises_rmse_cqt_by_the_shifted_spectrogram_difference() {
     let m = c.magnitude(&a);
     let max = m.iter().copied().fold(0.0, f32::max);
     let db = cqt::to_db(&m, max);
-    let shifted: Vec<f32> = (0..db.len())
-        .map(|i| {
-            if i % cqt::BINS >= 12 {
-                db[i - 12]
-            } else {
-                FLOOR_DB
-            }
-        })
-        .collect();
+    let shifted: Vec<f32> = (0..db.len()).map(|i| if i % cqt::BINS >= 12 { db[i - 12] } else { FLOOR_DB }).collect();
     let known = cqt::rmse_db(&db, &shifted);
     assert!(known > 10.0, "an octave is a large error ({known} dB)");
-    assert!(
-        (got - known).abs() < 0.1 * known,
-        "octave shift: RMSE-CQT {got:.2} dB, expected {known:.2} dB"
-    );
+    assert!((got - known).abs() < 0.1 * known, "octave shift: RMSE-CQT {got:.2} dB, expected {known:.2} dB");
 }
 
 #[test]
@@ -132,42 +92,18 @@ fn silence_is_caught_by_every_metric() {
     let m = c.magnitude(&audio);
     let max = m.iter().copied().fold(0.0, f32::max);
     let db = cqt::to_db(&m, max);
-    let known = (db
-        .iter()
-        .map(|&d| ((d - FLOOR_DB) as f64).powi(2))
-        .sum::<f64>()
-        / db.len() as f64)
-        .sqrt();
-    assert!(
-        (got - known).abs() < 1e-6,
-        "silence scores every bin at the floor: {got} vs {known}"
-    );
+    let known = (db.iter().map(|&d| ((d - FLOOR_DB) as f64).powi(2)).sum::<f64>() / db.len() as f64).sqrt();
+    assert!((got - known).abs() < 1e-6, "silence scores every bin at the floor: {got} vs {known}");
     assert!(got > 20.0, "{got}");
     let (l1, r) = log_mel_scores(&audio, &silence);
     // Silence's log-mel is the floor everywhere, so L1 is the truth's mean height above it.
     let truth_mel = melwave::features::LogMel::new().compute(&audio);
-    let known_l1 = truth_mel
-        .iter()
-        .map(|&v| (v - melwave::contract::LOG_FLOOR) as f64)
-        .sum::<f64>()
-        / truth_mel.len() as f64;
-    assert!(
-        (l1 - known_l1).abs() < 1e-6 && l1 > 1.0,
-        "log-mel L1 of silence {l1} vs {known_l1}"
-    );
+    let known_l1 = truth_mel.iter().map(|&v| (v - melwave::contract::LOG_FLOOR) as f64).sum::<f64>() / truth_mel.len() as f64;
+    assert!((l1 - known_l1).abs() < 1e-6 && l1 > 1.0, "log-mel L1 of silence {l1} vs {known_l1}");
     assert_eq!(r, 0.0);
-    let t = note_tally(
-        &mut PitchCheck::new(RATE),
-        &onsets(&events),
-        &audio,
-        &silence,
-        RATE,
-    );
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &silence, RATE);
     assert_eq!(t.pitch_hits, 0, "no note is found in silence");
-    assert!(
-        t.loudness_error().unwrap() > 60.0,
-        "silence is far too quiet"
-    );
+    assert!(t.loudness_error().unwrap() > 60.0, "silence is far too quiet");
 }
 
 #[test]
@@ -178,34 +114,18 @@ fn pitch_check_fails_a_detuned_render() {
     for cents in [-100.0, 100.0, 300.0] {
         let (detuned, _) = melody(cents);
         let t = note_tally(&mut check, &on, &truth, &detuned, RATE);
-        assert_eq!(
-            t.pitch_hits, 0,
-            "{cents} cents off must fail every note ({} of {} passed)",
-            t.pitch_hits, t.notes
-        );
+        assert_eq!(t.pitch_hits, 0, "{cents} cents off must fail every note ({} of {} passed)", t.pitch_hits, t.notes);
     }
     // 20 cents is within tolerance.
     let (close, _) = melody(20.0);
-    assert_eq!(
-        note_tally(&mut check, &on, &truth, &close, RATE).pitch_hits,
-        6
-    );
+    assert_eq!(note_tally(&mut check, &on, &truth, &close, RATE).pitch_hits, 6);
 }
 
 #[test]
 fn onset_pitch_includes_the_bend_in_force() {
     let events = [
-        TimedEvent {
-            time: 0,
-            event: Event::PitchBend(1.0),
-        },
-        TimedEvent {
-            time: 10,
-            event: Event::NoteOn {
-                key: 69,
-                velocity: 100,
-            },
-        },
+        TimedEvent { time: 0, event: Event::PitchBend(1.0) },
+        TimedEvent { time: 10, event: Event::NoteOn { key: 69, velocity: 100 } },
     ];
     let o = onsets(&events);
     assert_eq!(o.len(), 1);
@@ -216,13 +136,7 @@ fn onset_pitch_includes_the_bend_in_force() {
 fn loudness_error_is_grouped_by_velocity_and_signed() {
     let (truth, events) = melody(0.0);
     let half: Vec<f32> = truth.iter().map(|v| v * 0.5).collect();
-    let t = note_tally(
-        &mut PitchCheck::new(RATE),
-        &onsets(&events),
-        &truth,
-        &half,
-        RATE,
-    );
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &truth, &half, RATE);
     // Velocities 30, 45 (soft), 60, 75, 90 (medium), 105 (loud); half amplitude is −6.02 dB.
     assert_eq!(t.loudness.map(|g| g.0), [2, 3, 1]);
     for (n, abs, signed) in t.loudness {
@@ -238,19 +152,10 @@ fn griffin_lim_converges_on_a_known_signal() {
     let audio = &audio[..audio.len() / HOP * HOP];
     let mut stft = Stft::new();
     let frames = audio.len() / HOP;
-    let magnitude: Vec<f32> = stft
-        .analyse(audio, frames)
-        .iter()
-        .map(|c| c.norm())
-        .collect();
+    let magnitude: Vec<f32> = stft.analyse(audio, frames).iter().map(|c| c.norm()).collect();
     let (rebuilt, sc) = griffin_lim(&mut stft, &magnitude, audio.len(), 32, 1);
     assert_eq!(rebuilt.len(), audio.len());
-    assert!(
-        sc[sc.len() - 1] < 0.5 * sc[0],
-        "spectral convergence {:.3} → {:.3}",
-        sc[0],
-        sc[sc.len() - 1]
-    );
+    assert!(sc[sc.len() - 1] < 0.5 * sc[0], "spectral convergence {:.3} → {:.3}", sc[0], sc[sc.len() - 1]);
     let rises = sc.windows(2).filter(|w| w[1] > w[0] * 1.02).count();
     assert!(rises <= 3, "spectral convergence mostly falls: {sc:?}");
     // And the reconstruction sounds like the signal: its log-mel correlates strongly.
@@ -262,17 +167,9 @@ fn griffin_lim_converges_on_a_known_signal() {
 fn morph_centroid_tracks_brightness() {
     let mut dull = vec![0.0f32; (1.0 * RATE) as usize];
     tone(&mut dull, 220.0, 0, 1.0, 0.3);
-    let bright: Vec<f32> = (0..dull.len())
-        .map(|i| (std::f64::consts::TAU * 2000.0 * i as f64 / RATE).sin() as f32 * 0.3)
-        .collect();
-    let (cd, cb) = (
-        metrics::spectral_centroid(&dull, RATE),
-        metrics::spectral_centroid(&bright, RATE),
-    );
-    assert!(
-        cd < 600.0 && (cb - 2000.0).abs() < 50.0,
-        "centroids {cd} / {cb}"
-    );
+    let bright: Vec<f32> = (0..dull.len()).map(|i| (std::f64::consts::TAU * 2000.0 * i as f64 / RATE).sin() as f32 * 0.3).collect();
+    let (cd, cb) = (metrics::spectral_centroid(&dull, RATE), metrics::spectral_centroid(&bright, RATE));
+    assert!(cd < 600.0 && (cb - 2000.0).abs() < 50.0, "centroids {cd} / {cb}");
 }
 
 #[test]
@@ -293,10 +190,7 @@ mod harmonicity {
     const RATE: f64 = 24_000.0;
 
     fn note(key: u8) -> Vec<TimedEvent> {
-        vec![TimedEvent {
-            time: 0,
-            event: Event::NoteOn { key, velocity: 100 },
-        }]
+        vec![TimedEvent { time: 0, event: Event::NoteOn { key, velocity: 100 } }]
     }
 
     fn tone(key: usize, partials: usize, seconds: f64) -> Vec<f32> {
@@ -304,11 +198,7 @@ mod harmonicity {
         (0..(seconds * RATE) as usize)
             .map(|i| {
                 let t = i as f64 / RATE;
-                (1..=partials)
-                    .filter(|h| *h as f64 * f < RATE / 2.0)
-                    .map(|h| (std::f64::consts::TAU * h as f64 * f * t).sin() / h as f64)
-                    .sum::<f64>() as f32
-                    * 0.2
+                (1..=partials).filter(|h| *h as f64 * f < RATE / 2.0).map(|h| (std::f64::consts::TAU * h as f64 * f * t).sin() / h as f64).sum::<f64>() as f32 * 0.2
             })
             .collect()
     }
@@ -324,9 +214,7 @@ mod harmonicity {
     #[test]
     fn white_noise_scores_its_chance_level() {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
-        let noise: Vec<f32> = (0..48_000)
-            .map(|_| rng.random_range(-0.1f32..0.1))
-            .collect();
+        let noise: Vec<f32> = (0..48_000).map(|_| rng.random_range(-0.1f32..0.1)).collect();
         let h = harmonicity(&noise, &note(57), RATE).unwrap();
         assert!((h.on_partials - h.chance).abs() < 0.03, "{h:?}");
         assert!(h.on_partials < 0.4, "{h:?}");
@@ -343,9 +231,6 @@ mod harmonicity {
     fn a_tone_at_the_wrong_pitch_is_off_the_partials_and_silence_has_no_score() {
         let h = harmonicity(&tone(58, 40, 2.0), &note(57), RATE).unwrap();
         assert!(h.on_partials < 0.5, "a semitone off: {h:?}");
-        assert!(
-            harmonicity(&tone(57, 40, 2.0), &[], RATE).is_none(),
-            "no key sounds"
-        );
+        assert!(harmonicity(&tone(57, 40, 2.0), &[], RATE).is_none(), "no key sounds");
     }
 }

@@ -6,18 +6,11 @@ use tch::{Kind, Tensor};
 
 /// One frame `[1, 1, 80]` with every band at `log_magnitude`.
 fn frame(log_magnitude: f64) -> Tensor {
-    Tensor::full(
-        [1, 1, N_MELS as i64],
-        log_magnitude,
-        (Kind::Float, tch::Device::Cpu),
-    )
+    Tensor::full([1, 1, N_MELS as i64], log_magnitude, (Kind::Float, tch::Device::Cpu))
 }
 
 fn loss(pred: &Tensor, target: &Tensor, level: f64) -> f64 {
-    let every = Tensor::ones(
-        [pred.size()[0], pred.size()[1], 1],
-        (Kind::Float, tch::Device::Cpu),
-    );
+    let every = Tensor::ones([pred.size()[0], pred.size()[1], 1], (Kind::Float, tch::Device::Cpu));
     mel2mel_loss(pred, target, &every, level).double_value(&[])
 }
 
@@ -38,19 +31,11 @@ fn the_level_term_charges_a_soft_frames_error_like_a_loud_ones() {
     let (loud, soft) = (frame(0.0), frame(-5.0));
     let tanh_only = |t: &Tensor| loss(&(t + TEN_DB), t, 0.0);
     let with_level = |t: &Tensor| loss(&(t + TEN_DB), t, MEL2MEL_LEVEL_WEIGHT);
-    assert!(
-        tanh_only(&soft) < 0.2 * tanh_only(&loud),
-        "tanh alone: soft {} loud {}",
-        tanh_only(&soft),
-        tanh_only(&loud)
-    );
+    assert!(tanh_only(&soft) < 0.2 * tanh_only(&loud), "tanh alone: soft {} loud {}", tanh_only(&soft), tanh_only(&loud));
     // The level part is the level error (in nats of power) times the weight, for both.
     for t in [&loud, &soft] {
         let level_part = with_level(t) - tanh_only(t);
-        assert!(
-            (level_part - MEL2MEL_LEVEL_WEIGHT * 2.0 * TEN_DB).abs() < 1e-5,
-            "{level_part}"
-        );
+        assert!((level_part - MEL2MEL_LEVEL_WEIGHT * 2.0 * TEN_DB).abs() < 1e-5, "{level_part}");
     }
     assert!(with_level(&soft) > 4.0 * tanh_only(&soft));
 }
@@ -61,15 +46,9 @@ fn frames_of_weight_zero_count_nothing() {
     let near = Tensor::cat(&[frame(-2.0), frame(-3.1)], 1);
     let far = Tensor::cat(&[frame(4.0), frame(-3.1)], 1);
     let second_only = Tensor::from_slice(&[0.0f32, 1.0]).reshape([1, 2, 1]);
-    let l =
-        |p: &Tensor| mel2mel_loss(p, &target, &second_only, MEL2MEL_LEVEL_WEIGHT).double_value(&[]);
+    let l = |p: &Tensor| mel2mel_loss(p, &target, &second_only, MEL2MEL_LEVEL_WEIGHT).double_value(&[]);
     assert!(l(&near) > 0.0);
-    assert!(
-        (l(&near) - l(&far)).abs() < 1e-9,
-        "the burned-in frame changed the loss: {} vs {}",
-        l(&near),
-        l(&far)
-    );
+    assert!((l(&near) - l(&far)).abs() < 1e-9, "the burned-in frame changed the loss: {} vs {}", l(&near), l(&far));
 }
 
 /// Far below any note, levels are floored: the net is not asked to match the depth

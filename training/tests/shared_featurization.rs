@@ -20,19 +20,13 @@ use melwave_tests::passthrough_model;
 /// own resampler (fed frame by frame, its delay trimmed as `render` trims it).
 #[test]
 fn engine_and_training_featurize_the_same_midi_identically() {
-    let song = midi_file::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo.mid"),
-    )
-    .unwrap();
+    let song = midi_file::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo.mid")).unwrap();
     let model_events = song.timed_events(SAMPLE_RATE);
     let frames = (song.duration * SAMPLE_RATE as f64) as usize / HOP;
     let seed = 42;
     let (_, source) = featurize(&model_events, frames, seed);
     let harmonic = &source[..frames * HOP];
-    assert!(
-        harmonic.iter().any(|v| v.abs() > 0.05),
-        "the demo plays notes"
-    );
+    assert!(harmonic.iter().any(|v| v.abs() > 0.05), "the demo plays notes");
 
     for rate in [SAMPLE_RATE, 44_100, 48_000] {
         let mut resampler = StreamResampler::new(rate).unwrap();
@@ -46,25 +40,8 @@ fn engine_and_training_featurize_the_same_midi_identically() {
         let mut cfg = EngineConfig::new(rate, 100);
         cfg.seed = seed;
         let len = expected.len();
-        let r = render(
-            &passthrough_model(),
-            &cfg,
-            (0.5, 0.5),
-            &song.timed_events(rate),
-            len,
-            100,
-            |_, _| {},
-        )
-        .unwrap();
-        let worst = r
-            .audio
-            .iter()
-            .zip(expected)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(
-            worst < 1e-4,
-            "{rate} Hz: engine and training excitation differ by up to {worst}"
-        );
+        let r = render(&passthrough_model(), &cfg, (0.5, 0.5), &song.timed_events(rate), len, 100, |_, _| {}).unwrap();
+        let worst = r.audio.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "{rate} Hz: engine and training excitation differ by up to {worst}");
     }
 }

@@ -19,20 +19,10 @@ fn the_default_models_velocity_response_follows_the_soundfont() {
         let (truth, ours) = r.ranges();
         // v3, with velocity only in the onset frame, rose 4.5–8.7 dB where FluidR3
         // rises 32.
-        assert!(
-            ours > MIN_RANGE_SHARE * truth,
-            "{}: level rises {ours:.1} dB from velocity 20 to 127, FluidR3 {truth:.1} dB",
-            r.instrument
-        );
+        assert!(ours > MIN_RANGE_SHARE * truth, "{}: level rises {ours:.1} dB from velocity 20 to 127, FluidR3 {truth:.1} dB", r.instrument);
         for (i, v) in VELOCITIES.iter().enumerate().filter(|(_, &v)| v >= 60) {
             let error = r.melwave_db[i] - r.truth_db[i];
-            assert!(
-                error.abs() <= MAX_ERROR_DB,
-                "{} at velocity {v}: {error:+.1} dB from FluidR3 (levels {:?} vs {:?})",
-                r.instrument,
-                r.melwave_db,
-                r.truth_db
-            );
+            assert!(error.abs() <= MAX_ERROR_DB, "{} at velocity {v}: {error:+.1} dB from FluidR3 (levels {:?} vs {:?})", r.instrument, r.melwave_db, r.truth_db);
         }
     }
 }

@@ -29,17 +29,12 @@ use pins::{cache_dir, ORT_VERSION};
 mod files;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -53,69 +48,31 @@ fn python() -> String {
 /// Downloads the onnxruntime wheel with pip and extracts the shared library(ies).
 fn ensure_ort(gpu: bool) -> Result<PathBuf> {
     let flavour = if gpu { "gpu" } else { "cpu" };
-    let dir = cache_dir()
-        .join("ort")
-        .join(format!("{ORT_VERSION}-{flavour}"));
+    let dir = cache_dir().join("ort").join(format!("{ORT_VERSION}-{flavour}"));
     let lib = dir.join(format!("libonnxruntime.so.{ORT_VERSION}"));
     if lib.is_file() {
         return Ok(lib);
     }
-    let package = if gpu {
-        "onnxruntime-gpu"
-    } else {
-        "onnxruntime"
-    };
+    let package = if gpu { "onnxruntime-gpu" } else { "onnxruntime" };
     let wheels = cache_dir().join("wheels");
     std::fs::create_dir_all(&wheels)?;
-    run(Command::new(python())
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-d",
-        ])
-        .arg(&wheels)
-        .arg(format!("{package}=={ORT_VERSION}")))?;
+    run(Command::new(python()).args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"]).arg(&wheels).arg(format!("{package}=={ORT_VERSION}")))?;
     let prefix = format!("{}-{ORT_VERSION}-", package.replace('-', "_"));
     let wheel = std::fs::read_dir(&wheels)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-        })
-        .with_context(|| {
-            format!(
-                "pip downloaded no {package} wheel into {}",
-                wheels.display()
-            )
-        })?;
-    let unpack = cache_dir()
-        .join("ort")
-        .join(format!("{ORT_VERSION}-{flavour}.unpack"));
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .with_context(|| format!("pip downloaded no {package} wheel into {}", wheels.display()))?;
+    let unpack = cache_dir().join("ort").join(format!("{ORT_VERSION}-{flavour}.unpack"));
     let _ = std::fs::remove_dir_all(&unpack);
-    run(Command::new(python())
-        .args(["-m", "zipfile", "-e"])
-        .arg(&wheel)
-        .arg(&unpack))?;
+    run(Command::new(python()).args(["-m", "zipfile", "-e"]).arg(&wheel).arg(&unpack))?;
     std::fs::create_dir_all(&dir)?;
     let capi = unpack.join("onnxruntime").join("capi");
-    for entry in std::fs::read_dir(&capi)
-        .with_context(|| format!("{} has no onnxruntime/capi", wheel.display()))?
-    {
+    for entry in std::fs::read_dir(&capi).with_context(|| format!("{} has no onnxruntime/capi", wheel.display()))? {
         let path = entry?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.starts_with("libonnxruntime") && name.contains(".so") {
             // An interrupted fetch never leaves a truncated library in the cache.
-            files::replace_with(&dir.join(&name), |tmp| {
-                std::fs::copy(&path, tmp).map(|_| ())
-            })?;
+            files::replace_with(&dir.join(&name), |tmp| std::fs::copy(&path, tmp).map(|_| ()))?;
         }
     }
     let _ = std::fs::remove_dir_all(&unpack);
@@ -134,24 +91,13 @@ fn ensure_torch() -> Result<PathBuf> {
     let venv = cache_dir().join("torch-venv");
     let py = venv.join("bin").join("python");
     let check = format!("import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '{TORCH_VERSION}' else 1)");
-    if py.is_file()
-        && Command::new(&py)
-            .args(["-c", &check])
-            .status()
-            .is_ok_and(|s| s.success())
-    {
+    if py.is_file() && Command::new(&py).args(["-c", &check]).status().is_ok_and(|s| s.success()) {
         return Ok(venv);
     }
     if !py.is_file() {
         run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     }
-    run(Command::new(&py).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        &format!("torch=={TORCH_VERSION}"),
-    ]))?;
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", &format!("torch=={TORCH_VERSION}")]))?;
     Ok(venv)
 }
 
@@ -159,26 +105,13 @@ fn ensure_torch() -> Result<PathBuf> {
 fn ensure_host_python() -> Result<PathBuf> {
     let venv = cache_dir().join("host-venv");
     let py = venv.join("bin").join("python");
-    if py.is_file()
-        && Command::new(&py)
-            .args(["-c", "import pedalboard, mido, numpy"])
-            .status()
-            .is_ok_and(|s| s.success())
-    {
+    if py.is_file() && Command::new(&py).args(["-c", "import pedalboard, mido, numpy"]).status().is_ok_and(|s| s.success()) {
         return Ok(py);
     }
     if !py.is_file() {
         run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     }
-    run(Command::new(&py).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "pedalboard",
-        "mido",
-        "numpy",
-    ]))?;
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "pedalboard", "mido", "numpy"]))?;
     Ok(py)
 }
 
@@ -194,16 +127,7 @@ fn cargo_with_torch(venv: &Path) -> Command {
 }
 
 /// Debian packages for the standalone build (ALSA, JACK) and the headless editor test.
-const GUI_PACKAGES: [&str; 8] = [
-    "libasound2-dev",
-    "pkg-config",
-    "libjack-jackd2-dev",
-    "xvfb",
-    "x11-utils",
-    "xdotool",
-    "imagemagick",
-    "libgl1-mesa-dri",
-];
+const GUI_PACKAGES: [&str; 8] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev", "xvfb", "x11-utils", "xdotool", "imagemagick", "libgl1-mesa-dri"];
 
 /// Debian packages for the Ardour host test: Ardour 7 (with `ardour7-lua`) and jackd,
 /// whose dummy driver stands in for a sound card.
@@ -212,21 +136,10 @@ const ARDOUR_PACKAGES: [&str; 2] = ["ardour", "jackd2"];
 /// Debian packages the training data comes from: the SoundFont and the MIDI corpora,
 /// and a second font (TimGM6mb) whose renders stand in for recordings in the
 /// add-instrument tests.
-const DATA_PACKAGES: [&str; 7] = [
-    "fluid-soundfont-gm",
-    "simutrans-data",
-    "openttd-openmsx",
-    "planetblupi-music-midi",
-    "mma",
-    "freedink-data",
-    "timgm6mb-soundfont",
-];
+const DATA_PACKAGES: [&str; 7] = ["fluid-soundfont-gm", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data", "timgm6mb-soundfont"];
 
 fn installed(pkg: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", pkg])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]).output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
 /// Installs the Debian packages that are missing (the machines run as root; elsewhere
@@ -236,30 +149,15 @@ fn ensure_debian(packages: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if !root {
-        bail!(
-            "missing Debian packages; install them with: sudo apt-get install {}",
-            missing.join(" ")
-        );
+        bail!("missing Debian packages; install them with: sudo apt-get install {}", missing.join(" "));
     }
-    let install = |missing: &[&str]| {
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q"])
-            .args(missing)
-            .status()
-    };
+    let install = |missing: &[&str]| Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q"]).args(missing).status();
     if !install(&missing).is_ok_and(|s| s.success()) {
         // A fresh machine has no package lists yet.
         run(Command::new("apt-get").args(["update", "-q"]))?;
-        run(Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q"])
-            .args(&missing))?;
+        run(Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q"]).args(&missing))?;
     }
     Ok(())
 }
@@ -293,18 +191,12 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
     }
     let libs: Vec<PathBuf> = std::fs::read_dir(lib.parent().expect("library in a folder"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime"))
-        })
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime")))
         .collect();
     for dir in [&bundled, &vst3_bin] {
         // A CPU bundle made after a GPU one must not keep its provider libraries.
         for old in std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())) {
-            if old
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime"))
-            {
+            if old.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime")) {
                 std::fs::remove_file(&old)?;
             }
         }
@@ -378,24 +270,13 @@ impl CustomSet {
             (Some(_), None) => bail!("--font needs --programs: which of the font's presets to train (e.g. --programs 0,40,73)"),
         };
         let s = |f: &str| value_of(args, f).map(str::to_string);
-        Ok(Some(Self {
-            font,
-            programs,
-            bank: s("--bank"),
-            names: s("--names"),
-            out: s("--out").map(PathBuf::from),
-        }))
+        Ok(Some(Self { font, programs, bank: s("--bank"), names: s("--names"), out: s("--out").map(PathBuf::from) }))
     }
 
     /// A folder name that is the same for the same choice, so a rerun resumes.
     fn key(&self) -> String {
-        let all = format!(
-            "{}|{}|{:?}|{:?}",
-            self.font, self.programs, self.bank, self.names
-        );
-        let h = all.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
+        let all = format!("{}|{}|{:?}|{:?}", self.font, self.programs, self.bank, self.names);
+        let h = all.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
         format!("custom-{h:016x}")
     }
 }
@@ -405,10 +286,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
     let venv = ensure_torch()?;
     ensure_debian(&DATA_PACKAGES)?;
     run(cargo_with_torch(&venv).args(["build", "-p", "melwave-train"]))?;
-    let bin = workspace_root()
-        .join("target")
-        .join("debug")
-        .join("melwave-train");
+    let bin = workspace_root().join("target").join("debug").join("melwave-train");
     let (data, runs, out) = if quick {
         let base = workspace_root().join("target").join("train-quick");
         // The quick run starts from scratch every time, so CI always tests the whole chain.
@@ -416,24 +294,13 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         (base.join("data"), base.join("runs"), base.join("model"))
     } else if let Some(c) = &custom {
         let key = c.key();
-        let out = c
-            .out
-            .clone()
-            .unwrap_or_else(|| workspace_root().join("target").join("models").join(&key));
-        (
-            cache_dir().join("datasets").join(&key),
-            cache_dir().join("runs").join(&key),
-            out,
-        )
+        let out = c.out.clone().unwrap_or_else(|| workspace_root().join("target").join("models").join(&key));
+        (cache_dir().join("datasets").join(&key), cache_dir().join("runs").join(&key), out)
     } else {
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
         // input), and a run of an older model would be resumed instead of the shipped
         // checkpoints, so each model version trains in its own folder.
-        (
-            cache_dir().join("datasets").join("full-v2"),
-            cache_dir().join("runs").join("v4.1"),
-            workspace_root().join("models").join("default"),
-        )
+        (cache_dir().join("datasets").join("full-v2"), cache_dir().join("runs").join("v4.1"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);
@@ -444,11 +311,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         c
     };
     let p = |p: &Path| p.display().to_string();
-    let (m2m, voc, ft) = (
-        runs.join("mel2mel"),
-        runs.join("vocoder"),
-        runs.join("finetune"),
-    );
+    let (m2m, voc, ft) = (runs.join("mel2mel"), runs.join("vocoder"), runs.join("finetune"));
     if !data.join("dataset.json").is_file() {
         let mut dataset = tool(&["dataset", "--out", &p(&data)]);
         if let Some(c) = &custom {
@@ -463,48 +326,12 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         run(&mut dataset)?;
     }
     if quick {
-        run(&mut tool(&[
-            "train",
-            "mel2mel",
-            "--data",
-            &p(&data),
-            "--run",
-            &p(&m2m),
-        ]))?;
-        run(&mut tool(&[
-            "train",
-            "vocoder",
-            "--data",
-            &p(&data),
-            "--run",
-            &p(&voc),
-        ]))?;
+        run(&mut tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m)]))?;
+        run(&mut tool(&["train", "vocoder", "--data", &p(&data), "--run", &p(&voc)]))?;
     } else {
-        let shipped = workspace_root()
-            .join("models")
-            .join("default")
-            .join("checkpoints");
-        let (m2m_steps, m2m_lr) = if custom.is_some() {
-            (FULL_MEL2MEL_STEPS, FULL_MEL2MEL_LR)
-        } else {
-            (CONTINUED_MEL2MEL_STEPS, CONTINUED_MEL2MEL_LR)
-        };
-        let mut mel2mel = tool(&[
-            "train",
-            "mel2mel",
-            "--data",
-            &p(&data),
-            "--run",
-            &p(&m2m),
-            "--threads",
-            "1",
-            "--steps",
-            m2m_steps,
-            "--lr",
-            m2m_lr,
-            "--checkpoint-every",
-            "500",
-        ]);
+        let shipped = workspace_root().join("models").join("default").join("checkpoints");
+        let (m2m_steps, m2m_lr) = if custom.is_some() { (FULL_MEL2MEL_STEPS, FULL_MEL2MEL_LR) } else { (CONTINUED_MEL2MEL_STEPS, CONTINUED_MEL2MEL_LR) };
+        let mut mel2mel = tool(&["train", "mel2mel", "--data", &p(&data), "--run", &p(&m2m), "--threads", "1", "--steps", m2m_steps, "--lr", m2m_lr, "--checkpoint-every", "500"]);
         let mut vocoder = tool(&[
             "train",
             "vocoder",
@@ -552,54 +379,14 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         // The fine-tune is short and always starts from the vocoder as it is now.
         let _ = std::fs::remove_dir_all(&ft);
     }
-    let mut finetune = tool(&[
-        "train",
-        "finetune",
-        "--data",
-        &p(&data),
-        "--run",
-        &p(&ft),
-        "--vocoder",
-        &p(&voc),
-        "--mel2mel",
-        &p(&m2m),
-    ]);
+    let mut finetune = tool(&["train", "finetune", "--data", &p(&data), "--run", &p(&ft), "--vocoder", &p(&voc), "--mel2mel", &p(&m2m)]);
     if !quick {
-        finetune.args([
-            "--device",
-            "auto",
-            "--steps",
-            FULL_FINETUNE_STEPS,
-            "--batch",
-            FULL_VOCODER_BATCH,
-            "--frames",
-            FULL_VOCODER_FRAMES,
-            "--level-weight",
-            FULL_LEVEL_WEIGHT,
-        ]);
+        finetune.args(["--device", "auto", "--steps", FULL_FINETUNE_STEPS, "--batch", FULL_VOCODER_BATCH, "--frames", FULL_VOCODER_FRAMES, "--level-weight", FULL_LEVEL_WEIGHT]);
     }
     run(&mut finetune)?;
-    run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args([
-        "export",
-        "--mel2mel",
-        &p(&m2m),
-        "--vocoder",
-        &p(&ft),
-        "--data",
-        &p(&data),
-        "--out",
-        &p(&out),
-    ]))?;
+    run(Command::new(&bin).env("ORT_DYLIB_PATH", &lib).args(["export", "--mel2mel", &p(&m2m), "--vocoder", &p(&ft), "--data", &p(&data), "--out", &p(&out)]))?;
     let eval = runs.join("eval");
-    run(&mut tool(&[
-        "eval",
-        "--model",
-        &p(&out),
-        "--data",
-        &p(&data),
-        "--out",
-        &p(&eval),
-    ]))?;
+    run(&mut tool(&["eval", "--model", &p(&out), "--data", &p(&data), "--out", &p(&eval)]))?;
     check_eval_artefacts(&eval)?;
     println!("{}", out.display());
     Ok(())
@@ -607,61 +394,31 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
 
 /// The evaluation must have written every artefact its report promises.
 fn check_eval_artefacts(dir: &Path) -> Result<()> {
-    let names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<String> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     for (what, ok) in [
         ("report.md", names.iter().any(|n| n == "report.md")),
         ("metrics.json", names.iter().any(|n| n == "metrics.json")),
-        (
-            "spectrogram PNGs",
-            names.iter().any(|n| n.ends_with(".png")),
-        ),
-        (
-            "ground-truth WAVs",
-            names.iter().any(|n| n.ends_with("_truth.wav")),
-        ),
-        (
-            "Melwave WAVs",
-            names.iter().any(|n| n.ends_with("_melwave.wav")),
-        ),
-        (
-            "baseline WAVs",
-            names
-                .iter()
-                .any(|n| n.ends_with("_griffin-lim_true_mel.wav")),
-        ),
+        ("spectrogram PNGs", names.iter().any(|n| n.ends_with(".png"))),
+        ("ground-truth WAVs", names.iter().any(|n| n.ends_with("_truth.wav"))),
+        ("Melwave WAVs", names.iter().any(|n| n.ends_with("_melwave.wav"))),
+        ("baseline WAVs", names.iter().any(|n| n.ends_with("_griffin-lim_true_mel.wav"))),
     ] {
         if !ok {
             bail!("the evaluation in {} wrote no {what}", dir.display());
         }
     }
     let report = std::fs::read_to_string(dir.join("report.md"))?;
-    for section in [
-        "RMSE-CQT",
-        "Griffin-Lim",
-        "Melwave whole",
-        "Loudness error per velocity",
-        "Morphs",
-    ] {
+    for section in ["RMSE-CQT", "Griffin-Lim", "Melwave whole", "Loudness error per velocity", "Morphs"] {
         if !report.contains(section) {
             bail!("the evaluation report lacks {section}");
         }
     }
-    println!(
-        "evaluation artefacts: {} files in {}",
-        names.len(),
-        dir.display()
-    );
+    println!("evaluation artefacts: {} files in {}", names.len(), dir.display());
     Ok(())
 }
 
 fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 /// The fuzz targets in `fuzz/`, each run for `seconds` with libFuzzer through
@@ -673,24 +430,14 @@ fn fuzz(seconds: u64) -> Result<()> {
     let tools = cache_dir().join("tools");
     let cargo_fuzz = tools.join("bin").join("cargo-fuzz");
     if !cargo_fuzz.is_file() {
-        run(cargo()
-            .args([
-                "install",
-                "cargo-fuzz",
-                "--version",
-                "0.13.2",
-                "--locked",
-                "--root",
-            ])
-            .arg(&tools))?;
+        run(cargo().args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked", "--root"]).arg(&tools))?;
     }
     let dir = workspace_root().join("fuzz");
     for target in ["midi_file", "event_stream"] {
         let corpus = cache_dir().join("fuzz-corpus").join(target);
         std::fs::create_dir_all(&corpus)?;
         if target == "midi_file" {
-            for entry in std::fs::read_dir(workspace_root().join("assets"))?.filter_map(|e| e.ok())
-            {
+            for entry in std::fs::read_dir(workspace_root().join("assets"))?.filter_map(|e| e.ok()) {
                 if entry.path().extension().is_some_and(|e| e == "mid") {
                     std::fs::copy(entry.path(), corpus.join(entry.file_name()))?;
                 }
@@ -700,26 +447,15 @@ fn fuzz(seconds: u64) -> Result<()> {
             .current_dir(&dir)
             .args(["fuzz", "run", "-s", "none", "-O", target])
             .arg(&corpus)
-            .args([
-                "--",
-                &format!("-max_total_time={seconds}"),
-                "-max_len=65536",
-                "-rss_limit_mb=4096",
-            ])
+            .args(["--", &format!("-max_total_time={seconds}"), "-max_len=65536", "-rss_limit_mb=4096"])
             .output()
             .context("cannot run cargo-fuzz")?;
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             eprintln!("{log}");
-            bail!(
-                "fuzz target {target} failed (the crashing input is in fuzz/artifacts/{target}/)"
-            );
+            bail!("fuzz target {target} failed (the crashing input is in fuzz/artifacts/{target}/)");
         }
-        let runs = log
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("Done "))
-            .unwrap_or("(no summary)");
+        let runs = log.lines().rev().find(|l| l.starts_with("Done ")).unwrap_or("(no summary)");
         println!("fuzz {target}: {runs}");
     }
     Ok(())
@@ -743,28 +479,12 @@ fn main() -> Result<()> {
             let out = workspace_root().join("target").join("demo.wav");
             run(cargo()
                 .env("ORT_DYLIB_PATH", &lib)
-                .args([
-                    "run",
-                    "--release",
-                    "-p",
-                    "melwave",
-                    "--no-default-features",
-                    "--features",
-                    "cli",
-                    "--",
-                    "render",
-                    "assets/demo.mid",
-                    "-o",
-                ])
+                .args(["run", "--release", "-p", "melwave", "--no-default-features", "--features", "cli", "--", "render", "assets/demo.mid", "-o"])
                 .arg(&out)
                 .args(["--instrument", "Grand Piano"]))?;
             println!("{}", out.display());
         }
-        Some("train") => train(
-            has("--quick"),
-            value_of(&args, "--until"),
-            CustomSet::from_args(&args)?,
-        )?,
+        Some("train") => train(has("--quick"), value_of(&args, "--until"), CustomSet::from_args(&args)?)?,
         Some("bundle") => {
             bundle(&args)?;
         }
@@ -776,9 +496,7 @@ fn main() -> Result<()> {
             ensure_debian(&GUI_PACKAGES)?;
             let host_python = ensure_host_python()?;
             // The Ardour test is skipped, saying why, only when Ardour can't be installed.
-            let ardour_skip = ensure_debian(&ARDOUR_PACKAGES)
-                .err()
-                .map(|e| format!("Ardour could not be installed: {e:#}"));
+            let ardour_skip = ensure_debian(&ARDOUR_PACKAGES).err().map(|e| format!("Ardour could not be installed: {e:#}"));
             if let Some(reason) = &ardour_skip {
                 eprintln!("warning: {reason}; the Ardour host test will be skipped");
             }
@@ -787,104 +505,43 @@ fn main() -> Result<()> {
             // The standalone app, for the editor test. Cargo keeps this feature set's
             // artifacts beside the test build's, but both link target/debug/melwave, so
             // the standalone binary is copied aside.
-            run(cargo().args([
-                "build",
-                "-p",
-                "melwave",
-                "--features",
-                "standalone",
-                "--bin",
-                "melwave",
-            ]))?;
+            run(cargo().args(["build", "-p", "melwave", "--features", "standalone", "--bin", "melwave"]))?;
             let standalone = workspace_root().join("target").join("melwave-standalone");
-            std::fs::copy(
-                workspace_root()
-                    .join("target")
-                    .join("debug")
-                    .join("melwave"),
-                &standalone,
-            )?;
+            std::fs::copy(workspace_root().join("target").join("debug").join("melwave"), &standalone)?;
             let extra: Vec<&String> = args.iter().skip(1).collect();
             // The debug plugin binary with nice-plug's allocation check, which the
             // real-time test hosts; `cargo test` alone builds no cdylib. Same features as
             // the test build, so the two share their artifacts.
-            run(cargo().args([
-                "build",
-                "-p",
-                "melwave",
-                "--lib",
-                "--features",
-                "assert_process_allocs,cuda,tensorrt,fault-injection",
-            ]))?;
+            run(cargo().args(["build", "-p", "melwave", "--lib", "--features", "assert_process_allocs,cuda,tensorrt,fault-injection"]))?;
             let mut tests = cargo_with_torch(&venv);
-            tests
-                .env("ORT_DYLIB_PATH", &lib)
-                .env("MELWAVE_HOST_PYTHON", &host_python)
-                .env("MELWAVE_STANDALONE_BIN", &standalone);
+            tests.env("ORT_DYLIB_PATH", &lib).env("MELWAVE_HOST_PYTHON", &host_python).env("MELWAVE_STANDALONE_BIN", &standalone);
             if let Some(reason) = &ardour_skip {
                 tests.env("MELWAVE_ARDOUR_SKIP", reason);
             }
             run(tests.args(["test", "--workspace"]).args(&extra))?;
             // The engine, contract and renderer without nice-plug and egui.
-            run(cargo()
-                .env("ORT_DYLIB_PATH", &lib)
-                .args([
-                    "test",
-                    "-p",
-                    "melwave",
-                    "--no-default-features",
-                    "--features",
-                    "cli",
-                ])
-                .args(&extra))?;
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features", "--features", "cli"]).args(&extra))?;
         }
         Some("lint") => {
             // The training crate links libtorch, so clippy needs the venv too.
             let venv = ensure_torch()?;
-            run(cargo_with_torch(&venv).args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]))?;
+            run(cargo_with_torch(&venv).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;
-            run(cargo().env("ORT_DYLIB_PATH", &lib).args([
-                "bench",
-                "-p",
-                "melwave",
-                "--no-default-features",
-                "--bench",
-                "engine",
-            ]))?;
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
             // The plugin's CPU load in a real CLAP host, as users run it: the bundle.
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
-            run(cargo().env_remove("ORT_DYLIB_PATH").args([
-                "bench",
-                "-p",
-                "melwave-tests",
-                "--bench",
-                "clap_load",
-            ]))?;
+            run(cargo().env_remove("ORT_DYLIB_PATH").args(["bench", "-p", "melwave-tests", "--bench", "clap_load"]))?;
         }
         Some("soak") => {
-            let minutes: f64 = value_of(&args, "--minutes")
-                .map_or(Ok(60.0), |v| v.parse())
-                .context("--minutes takes a number")?;
+            let minutes: f64 = value_of(&args, "--minutes").map_or(Ok(60.0), |v| v.parse()).context("--minutes takes a number")?;
             ensure_ort(false)?;
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
-            run(cargo()
-                .env_remove("ORT_DYLIB_PATH")
-                .env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0))
-                .args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
+            run(cargo().env_remove("ORT_DYLIB_PATH").env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0)).args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
         }
         Some("fuzz") => {
-            let seconds: u64 = value_of(&args, "--seconds")
-                .map_or(Ok(60), |v| v.parse())
-                .context("--seconds takes a whole number")?;
+            let seconds: u64 = value_of(&args, "--seconds").map_or(Ok(60), |v| v.parse()).context("--seconds takes a whole number")?;
             fuzz(seconds)?;
         }
         _ => {

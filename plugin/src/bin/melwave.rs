@@ -12,11 +12,7 @@ use melwave::render::{self, Timbre};
 use melwave::runtime::Provider;
 
 #[derive(Parser)]
-#[command(
-    name = "melwave",
-    version,
-    about = "Melwave: a real-time neural instrument"
-)]
+#[command(name = "melwave", version, about = "Melwave: a real-time neural instrument")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,28 +72,13 @@ fn run(cli: Cli) -> Result<(), String> {
         #[cfg(feature = "standalone")]
         Command::Standalone { args } => {
             let argv = std::iter::once("melwave standalone".to_string()).chain(args);
-            if nice_plug::wrapper::standalone::nice_export_standalone_with_args::<
-                melwave::plugin::Melwave,
-                _,
-            >(argv)
-            {
+            if nice_plug::wrapper::standalone::nice_export_standalone_with_args::<melwave::plugin::Melwave, _>(argv) {
                 Ok(())
             } else {
                 Err("the standalone app could not start (see the messages above)".into())
             }
         }
-        Command::Render {
-            input,
-            output,
-            instrument,
-            timbre,
-            sample_rate,
-            model,
-            block,
-            provider,
-            tail,
-            seed,
-        } => {
+        Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
             let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             let model = match &model {
                 Some(dir) => ModelBytes::from_dir(dir).map_err(|e| e.to_string())?,
@@ -120,24 +101,14 @@ fn run(cli: Cli) -> Result<(), String> {
 
             let bar = ProgressBar::new(length as u64);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} rendering [{bar:40}] {percent}% ({eta} left)",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{spinner} rendering [{bar:40}] {percent}% ({eta} left)")
+                    .expect("static template")
+                    .progress_chars("=> "),
             );
-            let rendered = render::render(
-                &model,
-                &config,
-                pad,
-                &events,
-                length,
-                block,
-                |done, total| {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                },
-            )
+            let rendered = render::render(&model, &config, pad, &events, length, block, |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
             .map_err(|e| e.to_string())?;
             bar.finish_and_clear();
             render::write_wav(&output, &rendered.audio, sample_rate)?;

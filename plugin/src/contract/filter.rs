@@ -60,13 +60,7 @@ impl FilterDesign {
                 synth_sin[t * k_bins + k] = (-taper * bin_weight(k) * a.sin() / nf) as f32;
             }
         }
-        Self {
-            taps,
-            bins: k_bins,
-            phase,
-            synth_cos,
-            synth_sin,
-        }
+        Self { taps, bins: k_bins, phase, synth_cos, synth_sin }
     }
 
     /// 1 over the first half, a half-Hann down to 0 over the second.
@@ -85,28 +79,11 @@ impl FilterDesign {
     pub fn impulse_response(&self, log_mag: &[f32]) -> Vec<f32> {
         assert_eq!(log_mag.len(), self.bins);
         let k = self.bins;
-        let phi: Vec<f64> = (0..k)
-            .map(|r| {
-                (0..k)
-                    .map(|j| self.phase[r * k + j] as f64 * log_mag[j] as f64)
-                    .sum()
-            })
-            .collect();
-        let re: Vec<f64> = (0..k)
-            .map(|j| (log_mag[j] as f64).exp() * phi[j].cos())
-            .collect();
-        let im: Vec<f64> = (0..k)
-            .map(|j| (log_mag[j] as f64).exp() * phi[j].sin())
-            .collect();
+        let phi: Vec<f64> = (0..k).map(|r| (0..k).map(|j| self.phase[r * k + j] as f64 * log_mag[j] as f64).sum()).collect();
+        let re: Vec<f64> = (0..k).map(|j| (log_mag[j] as f64).exp() * phi[j].cos()).collect();
+        let im: Vec<f64> = (0..k).map(|j| (log_mag[j] as f64).exp() * phi[j].sin()).collect();
         (0..self.taps)
-            .map(|t| {
-                (0..k)
-                    .map(|j| {
-                        self.synth_cos[t * k + j] as f64 * re[j]
-                            + self.synth_sin[t * k + j] as f64 * im[j]
-                    })
-                    .sum::<f64>() as f32
-            })
+            .map(|t| (0..k).map(|j| self.synth_cos[t * k + j] as f64 * re[j] + self.synth_sin[t * k + j] as f64 * im[j]).sum::<f64>() as f32)
             .collect()
     }
 }
@@ -144,11 +121,7 @@ mod tests {
                 im -= *v as f64 * a.sin();
             }
             let got = (re * re + im * im).sqrt().ln();
-            assert!(
-                (got - log_mag[k] as f64).abs() < 0.1,
-                "bin {k}: asked {} got {got}",
-                log_mag[k]
-            );
+            assert!((got - log_mag[k] as f64).abs() < 0.1, "bin {k}: asked {} got {got}", log_mag[k]);
         }
         // Minimum phase: most of the energy in the first eighth of the taps.
         let total: f32 = h.iter().map(|v| v * v).sum();

@@ -2,9 +2,9 @@
 //! streaming graphs readably.
 
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto,
+    GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
 };
 
 /// A dimension of a graph input or output.
@@ -64,11 +64,7 @@ impl GraphBuilder {
 
     /// A float initializer.
     pub fn constant(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
-        assert_eq!(
-            dims.iter().product::<usize>(),
-            data.len(),
-            "initializer {name}: shape and data disagree"
-        );
+        assert_eq!(dims.iter().product::<usize>(), data.len(), "initializer {name}: shape and data disagree");
         let mut t = TensorProto::new();
         t.name = name.to_string();
         t.data_type = DataType::FLOAT as i32;
@@ -91,13 +87,7 @@ impl GraphBuilder {
 
     /// Adds a node; returns the names of its outputs. An output name given in `outs`
     /// is used as is (for graph outputs); `None` gets a fresh internal name.
-    pub fn node(
-        &mut self,
-        op: &str,
-        inputs: &[&str],
-        outs: &[Option<&str>],
-        attrs: &[(&str, Attr)],
-    ) -> Vec<String> {
+    pub fn node(&mut self, op: &str, inputs: &[&str], outs: &[Option<&str>], attrs: &[(&str, Attr)]) -> Vec<String> {
         self.counter += 1;
         let mut n = NodeProto::new();
         n.op_type = op.to_string();
@@ -106,10 +96,7 @@ impl GraphBuilder {
         n.output = outs
             .iter()
             .enumerate()
-            .map(|(i, o)| {
-                o.map(str::to_string)
-                    .unwrap_or_else(|| format!("{op}_{}_{i}", self.counter))
-            })
+            .map(|(i, o)| o.map(str::to_string).unwrap_or_else(|| format!("{op}_{}_{i}", self.counter)))
             .collect();
         for (name, value) in attrs {
             let mut a = AttributeProto::new();
@@ -152,8 +139,6 @@ impl GraphBuilder {
         opset.version = super::OPSET;
         model.opset_import.push(opset);
         model.graph = Some(self.graph).into();
-        model
-            .write_to_bytes()
-            .expect("an in-memory ONNX model always serialises")
+        model.write_to_bytes().expect("an in-memory ONNX model always serialises")
     }
 }

@@ -4,15 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::mel2mel::Mel2MelConfig;
-use super::source::{
-    CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS,
-    SAW_AMPLITUDE, SINE_AMPLITUDE,
-};
-use super::state::StateSpec;
 use super::vocoder::VocoderConfig;
-use super::{
-    EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE,
-};
+use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
+use super::source::{CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
+use super::state::StateSpec;
 
 pub const FORMAT: &str = "melwave-model";
 /// The piano roll's features per key, in order (see `features::roll`).
@@ -56,13 +51,7 @@ fn is_zero(v: &u8) -> bool {
 impl Instrument {
     /// One of the instruments the model was trained on.
     pub fn trained(name: &str, program: u8, point: Vec<f32>) -> Self {
-        Self {
-            name: name.into(),
-            program,
-            bank: 0,
-            point,
-            added: None,
-        }
+        Self { name: name.into(), program, bank: 0, point, added: None }
     }
 }
 
@@ -137,41 +126,24 @@ pub enum ManifestError {
     #[error("manifest.json is not valid JSON for this schema: {0}")]
     Parse(String),
     #[error("manifest field `{field}` is {found}, but this Melwave needs {expected}")]
-    Mismatch {
-        field: String,
-        found: String,
-        expected: String,
-    },
+    Mismatch { field: String, found: String, expected: String },
     #[error("this model folder is Melwave model format version {found}, but this Melwave plays version {FORMAT_VERSION} only (version 2 changed the vocoder's excitation, version 3 its architecture: filters designed from the mel, version 4 gave the piano roll a velocity channel); retrain it, or use a Melwave release that plays version {found}")]
     Version { found: u32 },
     #[error("manifest is inconsistent: {0}")]
     Invalid(String),
 }
 
-fn expect<T: PartialEq + std::fmt::Debug>(
-    field: &str,
-    found: &T,
-    expected: &T,
-) -> Result<(), ManifestError> {
+fn expect<T: PartialEq + std::fmt::Debug>(field: &str, found: &T, expected: &T) -> Result<(), ManifestError> {
     if found == expected {
         Ok(())
     } else {
-        Err(ManifestError::Mismatch {
-            field: field.into(),
-            found: format!("{found:?}"),
-            expected: format!("{expected:?}"),
-        })
+        Err(ManifestError::Mismatch { field: field.into(), found: format!("{found:?}"), expected: format!("{expected:?}") })
     }
 }
 
 impl Manifest {
     /// A manifest for the given configs and instruments, with every contract constant filled in.
-    pub fn new(
-        mel2mel: Mel2MelConfig,
-        vocoder: VocoderConfig,
-        instruments: Vec<Instrument>,
-        provenance: serde_json::Value,
-    ) -> Self {
+    pub fn new(mel2mel: Mel2MelConfig, vocoder: VocoderConfig, instruments: Vec<Instrument>, provenance: serde_json::Value) -> Self {
         Manifest {
             format: FORMAT.into(),
             version: FORMAT_VERSION,
@@ -182,23 +154,12 @@ impl Manifest {
             mel_fmin: 0.0,
             mel_fmax: SAMPLE_RATE as f32 / 2.0,
             log_floor_db: LOG_FLOOR_DB,
-            roll: RollLayout {
-                keys: KEYS,
-                features: ROLL_FEATURES.map(String::from).to_vec(),
-            },
+            roll: RollLayout { keys: KEYS, features: ROLL_FEATURES.map(String::from).to_vec() },
             excitation: ExcitationSpec::default(),
             embedding_dim: EMBED_DIM,
             instruments,
-            mel2mel: ModelSection {
-                file: "mel2mel.onnx".into(),
-                state: mel2mel.state_specs(),
-                config: mel2mel,
-            },
-            vocoder: ModelSection {
-                file: "vocoder.onnx".into(),
-                state: vocoder.state_specs(),
-                config: vocoder,
-            },
+            mel2mel: ModelSection { file: "mel2mel.onnx".into(), state: mel2mel.state_specs(), config: mel2mel },
+            vocoder: ModelSection { file: "vocoder.onnx".into(), state: vocoder.state_specs(), config: vocoder },
             opset: OPSET,
             provenance,
         }
@@ -212,17 +173,12 @@ impl Manifest {
             format: Option<String>,
             version: Option<u32>,
         }
-        if let Ok(Header {
-            format: Some(f),
-            version: Some(v),
-        }) = serde_json::from_slice::<Header>(bytes)
-        {
+        if let Ok(Header { format: Some(f), version: Some(v) }) = serde_json::from_slice::<Header>(bytes) {
             if f == FORMAT && v != FORMAT_VERSION {
                 return Err(ManifestError::Version { found: v });
             }
         }
-        let m: Manifest =
-            serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(e.to_string()))?;
         m.validate()?;
         Ok(m)
     }
@@ -243,11 +199,7 @@ impl Manifest {
         expect("mel_fmax", &self.mel_fmax, &(SAMPLE_RATE as f32 / 2.0))?;
         expect("log_floor_db", &self.log_floor_db, &LOG_FLOOR_DB)?;
         expect("roll.keys", &self.roll.keys, &KEYS)?;
-        expect(
-            "roll.features",
-            &self.roll.features,
-            &ROLL_FEATURES.map(String::from).to_vec(),
-        )?;
+        expect("roll.features", &self.roll.features, &ROLL_FEATURES.map(String::from).to_vec())?;
         expect("excitation", &self.excitation, &ExcitationSpec::default())?;
         expect("embedding_dim", &self.embedding_dim, &EMBED_DIM)?;
         expect("opset", &self.opset, &OPSET)?;
@@ -264,40 +216,25 @@ impl Manifest {
                 )));
             }
             if inst.point.iter().any(|v| !v.is_finite()) {
-                return Err(ManifestError::Invalid(format!(
-                    "instrument `{}` has a non-finite point",
-                    inst.name
-                )));
+                return Err(ManifestError::Invalid(format!("instrument `{}` has a non-finite point", inst.name)));
             }
-            if self.instruments[..i]
-                .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(&inst.name))
-            {
-                return Err(ManifestError::Invalid(format!(
-                    "instrument `{}` is listed twice",
-                    inst.name
-                )));
+            if self.instruments[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&inst.name)) {
+                return Err(ManifestError::Invalid(format!("instrument `{}` is listed twice", inst.name)));
             }
         }
         let c = &self.mel2mel.config;
         if c.hidden == 0 || c.layers == 0 || c.hidden > 4096 || c.layers > 8 {
-            return Err(ManifestError::Invalid(format!(
-                "mel2mel config {c:?} is out of range"
-            )));
+            return Err(ManifestError::Invalid(format!("mel2mel config {c:?} is out of range")));
         }
         expect("mel2mel.state", &self.mel2mel.state, &c.state_specs())?;
         let v = &self.vocoder.config;
         if !v.is_valid() {
-            return Err(ManifestError::Invalid(format!(
-                "vocoder config {v:?} is out of range"
-            )));
+            return Err(ManifestError::Invalid(format!("vocoder config {v:?} is out of range")));
         }
         expect("vocoder.state", &self.vocoder.state, &v.state_specs())?;
         for f in [&self.mel2mel.file, &self.vocoder.file] {
             if f.contains('/') || f.contains('\\') || f.starts_with('.') {
-                return Err(ManifestError::Invalid(format!(
-                    "model file name `{f}` must be a plain file name in the model folder"
-                )));
+                return Err(ManifestError::Invalid(format!("model file name `{f}` must be a plain file name in the model folder")));
             }
         }
         Ok(())
@@ -309,10 +246,6 @@ impl Manifest {
         self.instruments
             .iter()
             .find(|i| i.name.eq_ignore_ascii_case(name))
-            .or_else(|| {
-                name.parse::<u8>()
-                    .ok()
-                    .and_then(|p| self.instruments.iter().find(|i| i.program == p))
-            })
+            .or_else(|| name.parse::<u8>().ok().and_then(|p| self.instruments.iter().find(|i| i.program == p)))
     }
 }

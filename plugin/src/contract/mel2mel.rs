@@ -20,10 +20,7 @@ pub struct Mel2MelConfig {
 
 impl Default for Mel2MelConfig {
     fn default() -> Self {
-        Self {
-            hidden: 256,
-            layers: 1,
-        }
+        Self { hidden: 256, layers: 1 }
     }
 }
 
@@ -57,16 +54,8 @@ impl Mel2MelConfig {
     pub fn state_specs(&self) -> Vec<StateSpec> {
         let shape = vec![self.layers, 1, self.hidden];
         vec![
-            StateSpec {
-                input: "h_in".into(),
-                output: "h_out".into(),
-                shape: shape.clone(),
-            },
-            StateSpec {
-                input: "c_in".into(),
-                output: "c_out".into(),
-                shape,
-            },
+            StateSpec { input: "h_in".into(), output: "h_out".into(), shape: shape.clone() },
+            StateSpec { input: "c_in".into(), output: "c_out".into(), shape },
         ]
     }
 
@@ -76,30 +65,15 @@ impl Mel2MelConfig {
         let h = self.hidden;
         let hs = h as i64;
         let mut g = GraphBuilder::new("mel2mel_step");
-        let roll = g.input(
-            INPUT_ROLL,
-            &[
-                Dim::Fixed(1),
-                Dim::Named("frames"),
-                Dim::Fixed(ROLL_DIM as i64),
-            ],
-        );
+        let roll = g.input(INPUT_ROLL, &[Dim::Fixed(1), Dim::Named("frames"), Dim::Fixed(ROLL_DIM as i64)]);
         let timbre = g.input(INPUT_TIMBRE, &[Dim::Fixed(1), Dim::Fixed(EMBED_DIM as i64)]);
         let states = self.state_specs();
-        let state_dims: Vec<Dim> = states[0]
-            .shape
-            .iter()
-            .map(|&d| Dim::Fixed(d as i64))
-            .collect();
+        let state_dims: Vec<Dim> = states[0].shape.iter().map(|&d| Dim::Fixed(d as i64)).collect();
         let h_in = g.input(&states[0].input, &state_dims);
         let c_in = g.input(&states[1].input, &state_dims);
 
         // roll @ W_in^T + b_in
-        let w_in = g.constant(
-            "input.weight_t",
-            &[ROLL_DIM, h],
-            &transpose(w.get("input.weight", &[h, ROLL_DIM])?, h, ROLL_DIM),
-        );
+        let w_in = g.constant("input.weight_t", &[ROLL_DIM, h], &transpose(w.get("input.weight", &[h, ROLL_DIM])?, h, ROLL_DIM));
         let b_in = g.constant("input.bias", &[h], w.get("input.bias", &[h])?);
         let x = g.op("MatMul", &[&roll, &w_in], &[]);
         let x = g.op("Add", &[&x, &b_in], &[]);
@@ -117,10 +91,7 @@ impl Mel2MelConfig {
                 let st = g.ints(&format!("l{l}_start"), &[l as i64]);
                 let en = g.ints(&format!("l{l}_end"), &[l as i64 + 1]);
                 let ax = g.ints(&format!("l{l}_axis"), &[0]);
-                (
-                    g.op("Slice", &[&h_in, &st, &en, &ax], &[]),
-                    g.op("Slice", &[&c_in, &st, &en, &ax], &[]),
-                )
+                (g.op("Slice", &[&h_in, &st, &en, &ax], &[]), g.op("Slice", &[&c_in, &st, &en, &ax], &[]))
             };
             let (wi, wh, b) = lstm_onnx_weights(w, l, h)?;
             let wi = g.constant(&format!("lstm.W_l{l}"), &[1, 4 * h, h], &wi);
@@ -129,11 +100,7 @@ impl Mel2MelConfig {
             let outs = g.node(
                 "LSTM",
                 &[&seq, &wi, &wh, &b, "", &h0, &c0],
-                &[
-                    None,
-                    if single { Some("h_out") } else { None },
-                    if single { Some("c_out") } else { None },
-                ],
+                &[None, if single { Some("h_out") } else { None }, if single { Some("c_out") } else { None }],
                 &[("hidden_size", Attr::Int(hs))],
             );
             let axes = g.ints(&format!("l{l}_squeeze"), &[1]);
@@ -149,23 +116,12 @@ impl Mel2MelConfig {
         }
         let y = g.op("Transpose", &[&seq], &[("perm", Attr::Ints(vec![1, 0, 2]))]);
         let y = film(&mut g, w, "film_out", h, &timbre, &y)?;
-        let w_out = g.constant(
-            "output.weight_t",
-            &[h, N_MELS],
-            &transpose(w.get("output.weight", &[N_MELS, h])?, N_MELS, h),
-        );
+        let w_out = g.constant("output.weight_t", &[h, N_MELS], &transpose(w.get("output.weight", &[N_MELS, h])?, N_MELS, h));
         let b_out = g.constant("output.bias", &[N_MELS], w.get("output.bias", &[N_MELS])?);
         let y = g.op("MatMul", &[&y, &w_out], &[]);
         g.node("Add", &[&y, &b_out], &[Some(OUTPUT_MEL)], &[]);
 
-        g.output(
-            OUTPUT_MEL,
-            &[
-                Dim::Fixed(1),
-                Dim::Named("frames"),
-                Dim::Fixed(N_MELS as i64),
-            ],
-        );
+        g.output(OUTPUT_MEL, &[Dim::Fixed(1), Dim::Named("frames"), Dim::Fixed(N_MELS as i64)]);
         g.output(&states[0].output, &state_dims);
         g.output(&states[1].output, &state_dims);
         Ok(g.finish("Melwave Mel2Mel streaming step"))
@@ -173,14 +129,7 @@ impl Mel2MelConfig {
 }
 
 /// FiLM from the timbre point: `x·(1+γ) + β` (see [`super::film`]).
-pub(crate) fn film(
-    g: &mut GraphBuilder,
-    w: &Weights,
-    name: &str,
-    width: usize,
-    timbre: &str,
-    x: &str,
-) -> Result<String, String> {
+pub(crate) fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, x: &str) -> Result<String, String> {
     let [scale, shift] = super::film::scale_and_shift(g, w, name, width, timbre)?;
     let x = g.op("Mul", &[x, &scale], &[]);
     Ok(g.op("Add", &[&x, &shift], &[]))
@@ -193,10 +142,7 @@ type LstmTensors = (Vec<f32>, Vec<f32>, Vec<f32>);
 fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<LstmTensors, String> {
     const ORDER: [usize; 4] = [0, 3, 1, 2];
     let reorder = |m: &[f32], cols: usize| -> Vec<f32> {
-        ORDER
-            .iter()
-            .flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied())
-            .collect()
+        ORDER.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect()
     };
     let wi = reorder(w.get(&format!("lstm.weight_ih_l{l}"), &[4 * h, h])?, h);
     let wh = reorder(w.get(&format!("lstm.weight_hh_l{l}"), &[4 * h, h])?, h);

@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use super::default_model;
 use super::manifest::{Instrument, Manifest, ManifestError, TRAINING_INSTRUMENTS};
 use super::mel2mel::Mel2MelConfig;
 use super::vocoder::VocoderConfig;
 use super::weights::Weights;
+use super::default_model;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -17,26 +17,13 @@ pub enum ModelError {
     #[error("model folder {0} does not exist")]
     MissingFolder(PathBuf),
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{origin}: {source}")]
-    Manifest {
-        origin: String,
-        source: ManifestError,
-    },
+    Manifest { origin: String, source: ManifestError },
     #[error("{origin}: {file} does not match the contract: {message}")]
-    Graph {
-        origin: String,
-        file: String,
-        message: String,
-    },
+    Graph { origin: String, file: String, message: String },
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
 }
@@ -53,27 +40,15 @@ pub struct ModelBytes {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|source| ModelError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })
 }
 
 impl ModelBytes {
     /// The default model compiled into this binary.
     pub fn embedded() -> Result<Self, ModelError> {
         let origin = "embedded default model".to_string();
-        let manifest =
-            Manifest::parse(default_model::MANIFEST).map_err(|source| ModelError::Manifest {
-                origin: origin.clone(),
-                source,
-            })?;
-        Ok(Self {
-            manifest,
-            mel2mel: Cow::Borrowed(default_model::MEL2MEL),
-            vocoder: Cow::Borrowed(default_model::VOCODER),
-            origin,
-        })
+        let manifest = Manifest::parse(default_model::MANIFEST).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
+        Ok(Self { manifest, mel2mel: Cow::Borrowed(default_model::MEL2MEL), vocoder: Cow::Borrowed(default_model::VOCODER), origin })
     }
 
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
@@ -81,72 +56,36 @@ impl ModelBytes {
             return Err(ModelError::MissingFolder(dir.to_path_buf()));
         }
         let origin = dir.display().to_string();
-        let manifest = Manifest::parse(&read(&dir.join(MANIFEST_FILE))?).map_err(|source| {
-            ModelError::Manifest {
-                origin: origin.clone(),
-                source,
-            }
-        })?;
+        let manifest = Manifest::parse(&read(&dir.join(MANIFEST_FILE))?).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
         let mel2mel = read(&dir.join(&manifest.mel2mel.file))?;
         let vocoder = read(&dir.join(&manifest.vocoder.file))?;
-        Ok(Self {
-            manifest,
-            mel2mel: Cow::Owned(mel2mel),
-            vocoder: Cow::Owned(vocoder),
-            origin,
-        })
+        Ok(Self { manifest, mel2mel: Cow::Owned(mel2mel), vocoder: Cow::Owned(vocoder), origin })
     }
 
     /// Builds both graphs from weights.
-    pub fn from_weights(
-        manifest: Manifest,
-        mel2mel: &Weights,
-        vocoder: &Weights,
-    ) -> Result<Self, String> {
-        let m = manifest
-            .mel2mel
-            .config
-            .build(mel2mel)
-            .map_err(|e| format!("mel2mel: {e}"))?;
-        let v = manifest
-            .vocoder
-            .config
-            .build(vocoder)
-            .map_err(|e| format!("vocoder: {e}"))?;
-        Ok(Self {
-            manifest,
-            mel2mel: Cow::Owned(m),
-            vocoder: Cow::Owned(v),
-            origin: "weights".into(),
-        })
+    pub fn from_weights(manifest: Manifest, mel2mel: &Weights, vocoder: &Weights) -> Result<Self, String> {
+        let m = manifest.mel2mel.config.build(mel2mel).map_err(|e| format!("mel2mel: {e}"))?;
+        let v = manifest.vocoder.config.build(vocoder).map_err(|e| format!("vocoder: {e}"))?;
+        Ok(Self { manifest, mel2mel: Cow::Owned(m), vocoder: Cow::Owned(v), origin: "weights".into() })
     }
 
     /// A contract-conforming model with deterministic random weights: what tests use,
     /// and what `melwave-train export --init random` writes.
     pub fn random(seed: u64, mel2mel: Mel2MelConfig, vocoder: VocoderConfig) -> Self {
         let points = super::timbre::initial_points(TRAINING_INSTRUMENTS.len());
-        let instruments = TRAINING_INSTRUMENTS
-            .iter()
-            .zip(points)
-            .map(|(&(program, name), p)| Instrument::trained(name, program, p.to_vec()))
-            .collect();
+        let instruments = TRAINING_INSTRUMENTS.iter().zip(points).map(|(&(program, name), p)| Instrument::trained(name, program, p.to_vec())).collect();
         let provenance = serde_json::json!({ "init": "random", "seed": seed, "trained": false });
         let manifest = Manifest::new(mel2mel, vocoder, instruments, provenance);
         let wm = Weights::random(&manifest.mel2mel.config.weight_specs(), seed, |_| 1.0);
         // A quiet output layer keeps an untrained vocoder from blasting noise.
-        let wv = Weights::random(
-            &manifest.vocoder.config.weight_specs(),
-            seed.wrapping_add(1),
-            |n| match n {
-                _ if n.starts_with("post2") || n.starts_with("filter.output") => 0.05,
-                // No mel skip: the filters start near unity gain instead of wherever the
-                // mel's level would put them.
-                _ if n.starts_with("filter.skip") => 0.0,
-                _ => 1.0,
-            },
-        );
-        let mut m = Self::from_weights(manifest, &wm, &wv)
-            .expect("random weights follow the specs they were made from");
+        let wv = Weights::random(&manifest.vocoder.config.weight_specs(), seed.wrapping_add(1), |n| match n {
+            _ if n.starts_with("post2") || n.starts_with("filter.output") => 0.05,
+            // No mel skip: the filters start near unity gain instead of wherever the
+            // mel's level would put them.
+            _ if n.starts_with("filter.skip") => 0.0,
+            _ => 1.0,
+        });
+        let mut m = Self::from_weights(manifest, &wm, &wv).expect("random weights follow the specs they were made from");
         m.origin = format!("random model (seed {seed})");
         m
     }
@@ -154,10 +93,7 @@ impl ModelBytes {
     /// Writes the folder, each file through [`crate::files::replace`], so that a failed
     /// write never leaves a half-written file behind.
     pub fn write_dir(&self, dir: &Path) -> Result<(), ModelError> {
-        std::fs::create_dir_all(dir).map_err(|source| ModelError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Write { path: dir.to_path_buf(), source })?;
         let json = self.manifest.to_json();
         let files: [(&str, &[u8]); 3] = [
             (&self.manifest.mel2mel.file, &self.mel2mel),
@@ -166,10 +102,7 @@ impl ModelBytes {
         ];
         for (name, bytes) in files {
             let path = dir.join(name);
-            crate::files::replace(&path, bytes).map_err(|source| ModelError::Write {
-                path: path.clone(),
-                source,
-            })?;
+            crate::files::replace(&path, bytes).map_err(|source| ModelError::Write { path: path.clone(), source })?;
         }
         Ok(())
     }

@@ -53,24 +53,12 @@ impl TimbrePlane {
 
     /// Pad position (each axis 0..1, clamped; NaN counts as the centre) → embedding point.
     pub fn to_embedding(&self, x: f32, y: f32) -> [f32; 2] {
-        let clean = |v: f32| {
-            if v.is_finite() {
-                v.clamp(0.0, 1.0)
-            } else {
-                0.5
-            }
-        };
-        [
-            self.min[0] + clean(x) * self.size[0],
-            self.min[1] + clean(y) * self.size[1],
-        ]
+        let clean = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
+        [self.min[0] + clean(x) * self.size[0], self.min[1] + clean(y) * self.size[1]]
     }
 
     /// Embedding point → pad position.
     pub fn to_pad(&self, point: &[f32]) -> (f32, f32) {
-        (
-            (point[0] - self.min[0]) / self.size[0],
-            (point[1] - self.min[1]) / self.size[1],
-        )
+        ((point[0] - self.min[0]) / self.size[0], (point[1] - self.min[1]) / self.size[1])
     }
 }

@@ -88,14 +88,7 @@ pub struct VocoderConfig {
 
 impl Default for VocoderConfig {
     fn default() -> Self {
-        Self {
-            filter_taps: 2 * HOP,
-            filter_hidden: 256,
-            layers: 0,
-            channels: 16,
-            skip_channels: 16,
-            dilation_cycle: 6,
-        }
+        Self { filter_taps: 2 * HOP, filter_hidden: 256, layers: 0, channels: 16, skip_channels: 16, dilation_cycle: 6 }
     }
 }
 
@@ -106,10 +99,7 @@ impl VocoderConfig {
 
     /// Receptive field in samples: the FIR's, then the WaveNet's on top.
     pub fn receptive_field(&self) -> usize {
-        self.filter_taps
-            + (0..self.layers)
-                .map(|l| (KERNEL - 1) * self.dilation(l))
-                .sum::<usize>()
+        self.filter_taps + (0..self.layers).map(|l| (KERNEL - 1) * self.dilation(l)).sum::<usize>()
     }
 
     /// Bins of each filter's response.
@@ -120,14 +110,9 @@ impl VocoderConfig {
     /// Whether the numbers can make a graph (the manifest checks this).
     pub fn is_valid(&self) -> bool {
         let t = self.filter_taps;
-        let filter = (HOP..=8 * HOP).contains(&t)
-            && t.is_multiple_of(HOP)
-            && (1..=4096).contains(&self.filter_hidden);
+        let filter = (HOP..=8 * HOP).contains(&t) && t.is_multiple_of(HOP) && (1..=4096).contains(&self.filter_hidden);
         let wavenet = self.layers == 0
-            || (self.layers <= 64
-                && (1..=1024).contains(&self.channels)
-                && (1..=1024).contains(&self.skip_channels)
-                && (1..=16).contains(&self.dilation_cycle));
+            || (self.layers <= 64 && (1..=1024).contains(&self.channels) && (1..=1024).contains(&self.skip_channels) && (1..=16).contains(&self.dilation_cycle));
         filter && wavenet
     }
 
@@ -171,11 +156,7 @@ impl VocoderConfig {
     }
 
     pub fn state_specs(&self) -> Vec<StateSpec> {
-        let tail = StateSpec {
-            input: "tail".into(),
-            output: "tail_out".into(),
-            shape: vec![1, self.filter_taps],
-        };
+        let tail = StateSpec { input: "tail".into(), output: "tail_out".into(), shape: vec![1, self.filter_taps] };
         std::iter::once(tail)
             .chain((0..self.layers).map(|i| StateSpec {
                 input: format!("state_{i}"),
@@ -191,41 +172,15 @@ impl VocoderConfig {
         }
         w.check(&self.weight_specs())?;
         let mut g = GraphBuilder::new("vocoder_step");
-        let source = g.input(
-            INPUT_SOURCE,
-            &[
-                Dim::Fixed(1),
-                Dim::Fixed(SOURCE_CHANNELS as i64),
-                Dim::Named("samples"),
-            ],
-        );
-        let mel = g.input(
-            INPUT_MEL,
-            &[
-                Dim::Fixed(1),
-                Dim::Named("frames"),
-                Dim::Fixed(N_MELS as i64),
-            ],
-        );
+        let source = g.input(INPUT_SOURCE, &[Dim::Fixed(1), Dim::Fixed(SOURCE_CHANNELS as i64), Dim::Named("samples")]);
+        let mel = g.input(INPUT_MEL, &[Dim::Fixed(1), Dim::Named("frames"), Dim::Fixed(N_MELS as i64)]);
         let timbre = g.input(INPUT_TIMBRE, &[Dim::Fixed(1), Dim::Fixed(EMBED_DIM as i64)]);
         let states = self.state_specs();
         let state_in: Vec<String> = states
             .iter()
-            .map(|st| {
-                g.input(
-                    &st.input,
-                    &st.shape
-                        .iter()
-                        .map(|&d| Dim::Fixed(d as i64))
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .map(|st| g.input(&st.input, &st.shape.iter().map(|&d| Dim::Fixed(d as i64)).collect::<Vec<_>>()))
             .collect();
-        let io = Inputs {
-            source: &source,
-            mel: &mel,
-            timbre: &timbre,
-        };
+        let io = Inputs { source: &source, mel: &mel, timbre: &timbre };
         let filtered = self.build_filters(&mut g, w, &io, &state_in[0], &states[0].output)?;
         if self.layers == 0 {
             g.node("Identity", &[&filtered], &[Some(OUTPUT_AUDIO)], &[]);
@@ -233,38 +188,20 @@ impl VocoderConfig {
             let ax1 = g.ints("axes_1", &[1]);
             let f3 = g.op("Unsqueeze", &[&filtered, &ax1], &[]);
             let input = g.op("Concat", &[&source, &f3], &[("axis", Attr::Int(1))]);
-            let refined =
-                self.build_wavenet(&mut g, w, &input, &io, &state_in[1..], &states[1..])?;
+            let refined = self.build_wavenet(&mut g, w, &input, &io, &state_in[1..], &states[1..])?;
             g.node("Add", &[&filtered, &refined], &[Some(OUTPUT_AUDIO)], &[]);
         }
         g.output(OUTPUT_AUDIO, &[Dim::Fixed(1), Dim::Named("samples")]);
         for st in &states {
-            g.output(
-                &st.output,
-                &st.shape
-                    .iter()
-                    .map(|&d| Dim::Fixed(d as i64))
-                    .collect::<Vec<_>>(),
-            );
+            g.output(&st.output, &st.shape.iter().map(|&d| Dim::Fixed(d as i64)).collect::<Vec<_>>());
         }
         Ok(g.finish("Melwave streaming vocoder step"))
     }
 
     /// The filter net, the filter design and the overlap-added convolution; returns
     /// the filtered signal `[1,N]` and writes the new tail to `tail_out`.
-    fn build_filters(
-        &self,
-        g: &mut GraphBuilder,
-        w: &Weights,
-        io: &Inputs,
-        tail: &str,
-        tail_out: &str,
-    ) -> Result<String, String> {
-        let Inputs {
-            source,
-            mel,
-            timbre,
-        } = *io;
+    fn build_filters(&self, g: &mut GraphBuilder, w: &Weights, io: &Inputs, tail: &str, tail_out: &str) -> Result<String, String> {
+        let Inputs { source, mel, timbre } = *io;
         let (h, k, taps) = (self.filter_hidden, self.filter_bins(), self.filter_taps);
         let m = taps / HOP;
         let scalar = |g: &mut GraphBuilder, name: &str, v: f32| g.constant(name, &[], &[v]);
@@ -276,40 +213,15 @@ impl VocoderConfig {
             g.op("Slice", &[x, &s, &e, &a], &[])
         };
         let frames_shape = ints(g, "filter.frames_shape", &[-1, HOP as i64]);
-        let harm = slice(
-            g,
-            source,
-            "filter.harmonic",
-            HARMONIC_CHANNEL as i64,
-            HARMONIC_CHANNEL as i64 + 1,
-            1,
-        );
+        let harm = slice(g, source, "filter.harmonic", HARMONIC_CHANNEL as i64, HARMONIC_CHANNEL as i64 + 1, 1);
         let harm = g.op("Reshape", &[&harm, &frames_shape], &[]);
-        let noise = slice(
-            g,
-            source,
-            "filter.noise",
-            NOISE_CHANNEL as i64,
-            NOISE_CHANNEL as i64 + 1,
-            1,
-        );
+        let noise = slice(g, source, "filter.noise", NOISE_CHANNEL as i64, NOISE_CHANNEL as i64 + 1, 1);
         let noise = g.op("Reshape", &[&noise, &frames_shape], &[]);
 
         // p: the frame's log mean square against one key's sawtooth, [n,1].
-        let level = slice(
-            g,
-            source,
-            "filter.level",
-            LEVEL_CHANNEL as i64,
-            LEVEL_CHANNEL as i64 + 1,
-            1,
-        );
+        let level = slice(g, source, "filter.level", LEVEL_CHANNEL as i64, LEVEL_CHANNEL as i64 + 1, 1);
         let level = g.op("Reshape", &[&level, &frames_shape], &[]);
-        let ms = g.op(
-            "ReduceMean",
-            &[&level],
-            &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
-        );
+        let ms = g.op("ReduceMean", &[&level], &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))]);
         let floor = scalar(g, "filter.power_floor", POWER_FLOOR);
         let ms = g.op("Add", &[&ms, &floor], &[]);
         let lp = g.op("Log", &[&ms], &[]);
@@ -321,21 +233,9 @@ impl VocoderConfig {
         let x = g.op("Concat", &[&mel2, &p], &[("axis", Attr::Int(1))]);
         let scale = scalar(g, "filter.feature_scale", FEATURE_SCALE);
         let x = g.op("Mul", &[&x, &scale], &[]);
-        let gemm = |g: &mut GraphBuilder,
-                    x: &str,
-                    name: &str,
-                    dims: [usize; 2]|
-         -> Result<String, String> {
-            let wt = g.constant(
-                &format!("{name}.weight"),
-                &dims,
-                w.get(&format!("{name}.weight"), &dims)?,
-            );
-            let b = g.constant(
-                &format!("{name}.bias"),
-                &[dims[0]],
-                w.get(&format!("{name}.bias"), &[dims[0]])?,
-            );
+        let gemm = |g: &mut GraphBuilder, x: &str, name: &str, dims: [usize; 2]| -> Result<String, String> {
+            let wt = g.constant(&format!("{name}.weight"), &dims, w.get(&format!("{name}.weight"), &dims)?);
+            let b = g.constant(&format!("{name}.bias"), &[dims[0]], w.get(&format!("{name}.bias"), &[dims[0]])?);
             Ok(g.op("Gemm", &[x, &wt, &b], &[("transB", Attr::Int(1))]))
         };
         let leaky = [("alpha", Attr::Float(LEAKY_SLOPE))];
@@ -347,15 +247,7 @@ impl VocoderConfig {
         let h2 = gemm(g, &h1, "filter.hidden", [h, h])?;
         let h2 = g.op("LeakyRelu", &[&h2], &leaky);
         let out = gemm(g, &h2, "filter.output", [2 * k, h])?;
-        let skip_t = g.constant(
-            "filter.skip.weight_t",
-            &[N_MELS, 2 * k],
-            &transpose(
-                w.get("filter.skip.weight", &[2 * k, N_MELS])?,
-                2 * k,
-                N_MELS,
-            ),
-        );
+        let skip_t = g.constant("filter.skip.weight_t", &[N_MELS, 2 * k], &transpose(w.get("filter.skip.weight", &[2 * k, N_MELS])?, 2 * k, N_MELS));
         let skip = g.op("MatMul", &[&mel2, &skip_t], &[]);
         let out = g.op("Add", &[&out, &skip], &[]);
         // Harmonic response less half the power (a gain relative to the source's own
@@ -369,30 +261,13 @@ impl VocoderConfig {
         let log_mag = g.op("Clip", &[&log_mag, &lo, &hi], &[]);
         // [n, 2K] → [2n, K]: the harmonic responses of every frame, then the noise's.
         let two_k = ints(g, "filter.split_k", &[k as i64, k as i64]);
-        let parts = g.node(
-            "Split",
-            &[&log_mag, &two_k],
-            &[None, None],
-            &[("axis", Attr::Int(1))],
-        );
+        let parts = g.node("Split", &[&log_mag, &two_k], &[None, None], &[("axis", Attr::Int(1))]);
         let log_mag = g.op("Concat", &[&parts[0], &parts[1]], &[("axis", Attr::Int(0))]);
 
         let design = FilterDesign::new(taps);
-        let phase_t = g.constant(
-            "filter.design.phase_t",
-            &[k, k],
-            &transpose(&design.phase, k, k),
-        );
-        let cos_t = g.constant(
-            "filter.design.synth_cos_t",
-            &[k, taps],
-            &transpose(&design.synth_cos, taps, k),
-        );
-        let sin_t = g.constant(
-            "filter.design.synth_sin_t",
-            &[k, taps],
-            &transpose(&design.synth_sin, taps, k),
-        );
+        let phase_t = g.constant("filter.design.phase_t", &[k, k], &transpose(&design.phase, k, k));
+        let cos_t = g.constant("filter.design.synth_cos_t", &[k, taps], &transpose(&design.synth_cos, taps, k));
+        let sin_t = g.constant("filter.design.synth_sin_t", &[k, taps], &transpose(&design.synth_sin, taps, k));
         let phi = g.op("MatMul", &[&log_mag, &phase_t], &[]);
         let mag = g.op("Exp", &[&log_mag], &[]);
         let c = g.op("Cos", &[&phi], &[]);
@@ -410,9 +285,7 @@ impl VocoderConfig {
         let pads = ints(g, "filter.fir_pads", &[0, HOP as i64, 0, HOP as i64]);
         let padded = g.op("Pad", &[&fir, &pads], &[]); // [2n, taps + 2·HOP]
         let span = (m + 1) * HOP;
-        let index: Vec<i64> = (0..span)
-            .flat_map(|t| (0..HOP).map(move |i| (t + HOP - i) as i64))
-            .collect();
+        let index: Vec<i64> = (0..span).flat_map(|t| (0..HOP).map(move |i| (t + HOP - i) as i64)).collect();
         let index = g.ints("filter.toeplitz_index", &index);
         let index_shape = ints(g, "filter.toeplitz_shape", &[span as i64, HOP as i64]);
         let index = g.op("Reshape", &[&index, &index_shape], &[]);
@@ -429,20 +302,9 @@ impl VocoderConfig {
         let row = ints(g, "filter.row_shape", &[1, -1]);
         let mut timeline: Option<String> = None;
         for r in 0..=m {
-            let piece = slice(
-                g,
-                &y,
-                &format!("filter.piece_{r}"),
-                (r * HOP) as i64,
-                ((r + 1) * HOP) as i64,
-                1,
-            );
+            let piece = slice(g, &y, &format!("filter.piece_{r}"), (r * HOP) as i64, ((r + 1) * HOP) as i64, 1);
             let piece = g.op("Reshape", &[&piece, &row], &[]);
-            let pads = ints(
-                g,
-                &format!("filter.piece_{r}.pads"),
-                &[0, (r * HOP) as i64, 0, ((m - r) * HOP) as i64],
-            );
+            let pads = ints(g, &format!("filter.piece_{r}.pads"), &[0, (r * HOP) as i64, 0, ((m - r) * HOP) as i64]);
             let piece = g.op("Pad", &[&piece, &pads], &[]);
             timeline = Some(match timeline {
                 None => piece,
@@ -464,56 +326,24 @@ impl VocoderConfig {
     }
 
     /// The WaveNet on `input [1, SOURCE_CHANNELS+1, N]`; returns its output `[1,N]`.
-    fn build_wavenet(
-        &self,
-        g: &mut GraphBuilder,
-        w: &Weights,
-        input: &str,
-        io: &Inputs,
-        state_in: &[String],
-        states: &[StateSpec],
-    ) -> Result<String, String> {
+    fn build_wavenet(&self, g: &mut GraphBuilder, w: &Weights, input: &str, io: &Inputs, state_in: &[String], states: &[StateSpec]) -> Result<String, String> {
         let Inputs { mel, timbre, .. } = *io;
         let (c, s, l) = (self.channels, self.skip_channels, self.layers);
         let lc = (l * 2 * c) as i64;
-        let conv = |g: &mut GraphBuilder,
-                    x: &str,
-                    name: &str,
-                    dims: [usize; 3],
-                    dilation: usize|
-         -> Result<String, String> {
-            let wt = g.constant(
-                &format!("{name}.weight"),
-                &dims,
-                w.get(&format!("{name}.weight"), &dims)?,
-            );
-            let b = g.constant(
-                &format!("{name}.bias"),
-                &[dims[0]],
-                w.get(&format!("{name}.bias"), &[dims[0]])?,
-            );
+        let conv = |g: &mut GraphBuilder, x: &str, name: &str, dims: [usize; 3], dilation: usize| -> Result<String, String> {
+            let wt = g.constant(&format!("{name}.weight"), &dims, w.get(&format!("{name}.weight"), &dims)?);
+            let b = g.constant(&format!("{name}.bias"), &[dims[0]], w.get(&format!("{name}.bias"), &[dims[0]])?);
             Ok(g.op(
                 "Conv",
                 &[x, &wt, &b],
-                &[
-                    ("dilations", Attr::Ints(vec![dilation as i64])),
-                    ("kernel_shape", Attr::Ints(vec![dims[2] as i64])),
-                ],
+                &[("dilations", Attr::Ints(vec![dilation as i64])), ("kernel_shape", Attr::Ints(vec![dims[2] as i64]))],
             ))
         };
 
         let mut x = conv(g, input, "input", [c, SOURCE_CHANNELS + 1, 1], 1)?;
 
         // Frame-rate conditioning: cb = γ·(mel·Wc + bc) + β for every layer at once.
-        let wc = g.constant(
-            "cond.weight_t",
-            &[N_MELS, l * 2 * c],
-            &transpose(
-                w.get("cond.weight", &[l * 2 * c, N_MELS])?,
-                l * 2 * c,
-                N_MELS,
-            ),
-        );
+        let wc = g.constant("cond.weight_t", &[N_MELS, l * 2 * c], &transpose(w.get("cond.weight", &[l * 2 * c, N_MELS])?, l * 2 * c, N_MELS));
         let bc = g.constant("cond.bias", &[l * 2 * c], w.get("cond.bias", &[l * 2 * c])?);
         let cond = g.op("MatMul", &[mel, &wc], &[]);
         let cond = g.op("Add", &[&cond, &bc], &[]);
@@ -529,19 +359,9 @@ impl VocoderConfig {
         let cb = g.op("Reshape", &[&cb, &flat], &[]);
         let cb = g.op("Transpose", &[&cb], &[("perm", Attr::Ints(vec![0, 2, 1]))]);
         let per_layer = g.ints("layer_split", &vec![2 * c as i64; l]);
-        let cbs = g.node(
-            "Split",
-            &[&cb, &per_layer],
-            &vec![None; l],
-            &[("axis", Attr::Int(1))],
-        );
+        let cbs = g.node("Split", &[&cb, &per_layer], &vec![None; l], &[("axis", Attr::Int(1))]);
         let gamma3 = g.op("Unsqueeze", &[&gamma, &ax2], &[]);
-        let gammas = g.node(
-            "Split",
-            &[&gamma3, &per_layer],
-            &vec![None; l],
-            &[("axis", Attr::Int(1))],
-        );
+        let gammas = g.node("Split", &[&gamma3, &per_layer], &vec![None; l], &[("axis", Attr::Int(1))]);
 
         let gate_split = g.ints("gate_split", &[c as i64, c as i64]);
         let rs_split = g.ints("res_skip_split", &[c as i64, s as i64]);
@@ -550,35 +370,17 @@ impl VocoderConfig {
         for i in 0..l {
             let d = self.dilation(i);
             let xin = g.op("Concat", &[&state_in[i], &x], &[("axis", Attr::Int(2))]);
-            let st = g.ints(
-                &format!("layers.{i}.state_start"),
-                &[-(((KERNEL - 1) * d) as i64)],
-            );
-            g.node(
-                "Slice",
-                &[&xin, &st, &end, &ax2],
-                &[Some(states[i].output.as_str())],
-                &[],
-            );
+            let st = g.ints(&format!("layers.{i}.state_start"), &[-(((KERNEL - 1) * d) as i64)]);
+            g.node("Slice", &[&xin, &st, &end, &ax2], &[Some(states[i].output.as_str())], &[]);
             let z = conv(g, &xin, &format!("layers.{i}.conv"), [2 * c, c, KERNEL], d)?;
             let z = g.op("Mul", &[&z, &gammas[i]], &[]);
             let z = g.op("Add", &[&z, &cbs[i]], &[]);
-            let ab = g.node(
-                "Split",
-                &[&z, &gate_split],
-                &[None, None],
-                &[("axis", Attr::Int(1))],
-            );
+            let ab = g.node("Split", &[&z, &gate_split], &[None, None], &[("axis", Attr::Int(1))]);
             let a = g.op("Tanh", &[&ab[0]], &[]);
             let b = g.op("Sigmoid", &[&ab[1]], &[]);
             let gated = g.op("Mul", &[&a, &b], &[]);
             let rs = conv(g, &gated, &format!("layers.{i}.res_skip"), [c + s, c, 1], 1)?;
-            let parts = g.node(
-                "Split",
-                &[&rs, &rs_split],
-                &[None, None],
-                &[("axis", Attr::Int(1))],
-            );
+            let parts = g.node("Split", &[&rs, &rs_split], &[None, None], &[("axis", Attr::Int(1))]);
             if i + 1 < l {
                 x = g.op("Add", &[&x, &parts[0]], &[]);
             }

@@ -24,15 +24,9 @@ impl Weights {
     /// Looks a tensor up and checks its shape; a missing or misshapen tensor is a
     /// bug in whoever filled the map, reported with its name.
     pub fn get(&self, name: &str, dims: &[usize]) -> Result<&[f32], String> {
-        let t = self
-            .0
-            .get(name)
-            .ok_or_else(|| format!("weight `{name}` is missing"))?;
+        let t = self.0.get(name).ok_or_else(|| format!("weight `{name}` is missing"))?;
         if t.dims != dims {
-            return Err(format!(
-                "weight `{name}` has shape {:?}, expected {:?}",
-                t.dims, dims
-            ));
+            return Err(format!("weight `{name}` has shape {:?}, expected {:?}", t.dims, dims));
         }
         Ok(&t.data)
     }
@@ -55,14 +49,7 @@ impl Weights {
             } else {
                 let fan_in: usize = dims[1..].iter().product();
                 let std = gain(name) / (fan_in as f32).sqrt();
-                (0..n)
-                    .map(|_| {
-                        std * <StandardNormal as Distribution<f32>>::sample(
-                            &StandardNormal,
-                            &mut rng,
-                        )
-                    })
-                    .collect()
+                (0..n).map(|_| std * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng)).collect()
             };
             w.insert(name, dims.clone(), data);
         }
@@ -75,11 +62,7 @@ impl Weights {
             self.get(name, dims)?;
         }
         if self.0.len() != specs.len() {
-            let extra: Vec<_> = self
-                .0
-                .keys()
-                .filter(|k| !specs.iter().any(|(n, _)| n == *k))
-                .collect();
+            let extra: Vec<_> = self.0.keys().filter(|k| !specs.iter().any(|(n, _)| n == *k)).collect();
             return Err(format!("unexpected weights: {extra:?}"));
         }
         Ok(())

@@ -86,18 +86,8 @@ impl AudioSide {
     }
 
     fn push(&mut self, offset: usize, cue: Cue) -> bool {
-        if self
-            .events
-            .try_push(TimedCue {
-                time: self.clock + offset as u64,
-                cue,
-            })
-            .is_err()
-        {
-            self.shared
-                .counters
-                .dropped_events
-                .fetch_add(1, Ordering::Relaxed);
+        if self.events.try_push(TimedCue { time: self.clock + offset as u64, cue }).is_err() {
+            self.shared.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         true
@@ -112,10 +102,7 @@ impl AudioSide {
             let stale = (self.debt as usize).min(self.samples.occupied_len());
             let dropped = self.samples.skip(stale);
             self.debt -= dropped as u64;
-            self.shared
-                .counters
-                .stale_dropped
-                .fetch_add(dropped as u64, Ordering::Relaxed);
+            self.shared.counters.stale_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         // Growth headroom: silence first (we are inside an underrun's dip anyway), so
         // the ring's audio comes that much later from now on.
@@ -124,11 +111,7 @@ impl AudioSide {
         self.hold -= held as u64;
         let got = held + self.samples.pop_slice(&mut out[held..]);
         for s in &mut out[held..got] {
-            *s = if s.is_finite() {
-                s.clamp(-CEILING, CEILING)
-            } else {
-                0.0
-            };
+            *s = if s.is_finite() { s.clamp(-CEILING, CEILING) } else { 0.0 };
         }
         if self.fade_in > 0 {
             for s in out[held..got].iter_mut() {
@@ -165,63 +148,34 @@ impl AudioSide {
             // audible, so a stall while idle does not grow the latency (measured: 16
             // idle instances on 2 cores each grew 4–10 ms in 20 s, for nothing).
             let idle = self.shared.timeline.idle.load(Ordering::Relaxed) && self.last == 0.0;
-            let absorbed = if idle {
-                0
-            } else {
-                missing.min(self.growth_left)
-            };
+            let absorbed = if idle { 0 } else { missing.min(self.growth_left) };
             // Headroom once per stall, not once per block of it.
-            let headroom = if self.underrunning || idle {
-                0
-            } else {
-                self.headroom.min(self.growth_left - absorbed)
-            };
+            let headroom = if self.underrunning || idle { 0 } else { self.headroom.min(self.growth_left - absorbed) };
             let new_dropout = !self.underrunning && !idle;
             self.underrunning = true;
             self.growth_left -= absorbed + headroom;
             self.hold += headroom;
             self.grown += absorbed + headroom;
-            self.shared
-                .counters
-                .latency_grown
-                .store(self.grown, Ordering::Relaxed);
+            self.shared.counters.latency_grown.store(self.grown, Ordering::Relaxed);
             self.debt += missing - absorbed;
             self.fade_in = FADE;
             if idle {
                 // Silence late is silence: nothing was heard, so it is no dropout.
-                self.shared
-                    .counters
-                    .idle_underruns
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.idle_underruns.fetch_add(1, Ordering::Relaxed);
             } else {
-                self.shared
-                    .counters
-                    .underruns
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.underruns.fetch_add(1, Ordering::Relaxed);
                 if new_dropout {
-                    self.shared
-                        .counters
-                        .dropouts
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.shared.counters.dropouts.fetch_add(1, Ordering::Relaxed);
                 }
-                self.shared
-                    .counters
-                    .underrun_samples
-                    .fetch_add(missing, Ordering::Relaxed);
-                self.shared
-                    .counters
-                    .last_underrun_at
-                    .store(self.clock + out.len() as u64, Ordering::Relaxed);
+                self.shared.counters.underrun_samples.fetch_add(missing, Ordering::Relaxed);
+                self.shared.counters.last_underrun_at.store(self.clock + out.len() as u64, Ordering::Relaxed);
             }
         } else {
             self.underrunning = false;
         }
         self.last = out.last().copied().unwrap_or(self.last);
         self.clock += out.len() as u64;
-        self.shared
-            .timeline
-            .clock
-            .store(self.clock, Ordering::Release);
+        self.shared.timeline.clock.store(self.clock, Ordering::Release);
     }
 
     /// Whether the engine is idle (no voice, tails rung out): what comes out is exact
@@ -250,10 +204,7 @@ impl AudioSide {
     /// waits again in full once the thread has caught up. Returns whether the audio
     /// was ready.
     pub fn wait_for_inference(&mut self, block: usize) -> bool {
-        let ready = |s: &Self| {
-            s.samples.occupied_len() >= block
-                || s.shared.timeline.caught_up.load(Ordering::Acquire) >= s.clock
-        };
+        let ready = |s: &Self| s.samples.occupied_len() >= block || s.shared.timeline.caught_up.load(Ordering::Acquire) >= s.clock;
         if ready(self) {
             self.patient = true;
             return true;
@@ -269,10 +220,7 @@ impl AudioSide {
             }
             if std::time::Instant::now() >= deadline {
                 self.patient = false;
-                self.shared
-                    .counters
-                    .offline_timeouts
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.offline_timeouts.fetch_add(1, Ordering::Relaxed);
                 self.shared.messages.report_error(format!("the inference thread did not answer within {:.1} s; the bounce goes on in silence", self.patience.as_secs_f64()));
                 return false;
             }

@@ -74,12 +74,7 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
     let roll = vec![0.0f32; frames_per_step * ROLL_DIM];
     let mut source = vec![0.0f32; SOURCE_CHANNELS * n];
     for j in 0..frames_per_step {
-        layout::put_frame(
-            &mut source,
-            frames_per_step,
-            j,
-            featurizer.end_frame().source,
-        );
+        layout::put_frame(&mut source, frames_per_step, j, featurizer.end_frame().source);
     }
     let mut audio = Vec::new();
     let mut times = Vec::with_capacity(TIMED);
@@ -96,15 +91,7 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
     // of calibration (seen: 15.6 ms among steps of 1 ms) would otherwise set a
     // 30 ms margin for the whole session; the floor covers such stalls while playing.
     let typical_worst = times[TIMED - 2];
-    let margin = typical_worst
-        .mul_f64(SAFETY)
-        .saturating_add(POLL)
-        .max(FLOOR);
+    let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
     let mean = times.iter().sum::<Duration>() / TIMED as u32;
-    Ok(Calibration {
-        worst_step: times[TIMED - 1],
-        second_worst_step: typical_worst,
-        mean_step: mean,
-        margin,
-    })
+    Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, margin })
 }

@@ -95,26 +95,19 @@ impl Inference {
                 self.runner.reset();
                 if self.shared.control.failed.swap(false, Ordering::AcqRel) {
                     self.shared.messages.clear_error();
-                    self.shared
-                        .messages
-                        .report_notice("inference restarted after a panic".into());
+                    self.shared.messages.report_notice("inference restarted after a panic".into());
                 }
             }
             // An injected stall holds the thread as a machine that does not run it would.
             #[cfg(feature = "fault-injection")]
-            while self.shared.faults.stall.load(Ordering::Acquire)
-                && !self.shared.control.stop.load(Ordering::Relaxed)
-            {
+            while self.shared.faults.stall.load(Ordering::Acquire) && !self.shared.control.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
             }
             let complete = model_sample(known, self.host_rate) / HOP as u64;
             let k = self.frames_per_step as u64;
             let target = complete - complete % k;
             let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
-            self.shared
-                .counters
-                .max_wake_late_ns
-                .fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
+            self.shared.counters.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
             let mut first_step = None;
             while self.frames_done < target && !self.shared.control.stop.load(Ordering::Relaxed) {
                 if !self.flush() {
@@ -126,14 +119,8 @@ impl Inference {
                 // the host down or leave the stream without a producer: the thread
                 // goes on rendering silence, in time, until the plugin is reset.
                 let began = Instant::now();
-                if let Err(p) =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step()))
-                {
-                    let msg = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
+                    let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
                     self.shared.counters.panics.fetch_add(1, Ordering::Relaxed);
                     self.shared.control.failed.store(true, Ordering::Release);
                     self.shared.messages.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
@@ -146,18 +133,12 @@ impl Inference {
                 // even with every key down), so a group far beyond the calibrated
                 // step is, like a late wake-up, the machine not running this thread.
                 // The margin grows with the latency after underruns.
-                let grown = Duration::from_secs_f64(
-                    self.shared.counters.latency_grown.load(Ordering::Relaxed) as f64
-                        / self.host_rate as f64,
-                );
+                let grown = Duration::from_secs_f64(self.shared.counters.latency_grown.load(Ordering::Relaxed) as f64 / self.host_rate as f64);
                 if woke_late + step > limit + grown {
                     self.shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            self.shared
-                .timeline
-                .caught_up
-                .store(known, Ordering::Release);
+            self.shared.timeline.caught_up.store(known, Ordering::Release);
             asleep = Some(Instant::now());
             std::thread::park_timeout(POLL);
         }
@@ -180,31 +161,16 @@ impl Inference {
     /// Swaps in a model that finished loading in the background. The old one played
     /// until now; it goes back to the loader's thread, which tears it down there.
     fn take_pending_model(&mut self) {
-        let Ok(mut slot) = self.shared.pending_model.try_lock() else {
-            return;
-        };
-        let Some(PendingModel {
-            runner,
-            plane,
-            origin,
-            retired,
-        }) = slot.take()
-        else {
-            return;
-        };
+        let Ok(mut slot) = self.shared.pending_model.try_lock() else { return };
+        let Some(PendingModel { runner, plane, origin, retired }) = slot.take() else { return };
         drop(slot);
         let old = std::mem::replace(&mut self.runner, runner);
         self.plane = plane;
         self.runner.reset();
         // If the loader is gone, the old model is dropped here after all.
         let _ = retired.send(old);
-        self.shared
-            .counters
-            .model_swaps
-            .fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .messages
-            .report_notice(format!("now playing {origin}"));
+        self.shared.counters.model_swaps.fetch_add(1, Ordering::Relaxed);
+        self.shared.messages.report_notice(format!("now playing {origin}"));
     }
 
     /// Runs both models on the group's features into `self.audio` (silence while
@@ -213,54 +179,24 @@ impl Inference {
     fn run_models(&mut self, timbre: [f32; 2], n: usize) -> bool {
         let failed = self.shared.control.failed.load(Ordering::Acquire);
         let start = Instant::now();
-        let result = if failed {
-            Err(String::new())
-        } else {
-            self.runner
-                .step(&self.roll, &self.source, timbre, &mut self.audio)
-        };
+        let result = if failed { Err(String::new()) } else { self.runner.step(&self.roll, &self.source, timbre, &mut self.audio) };
         let ns = start.elapsed().as_nanos() as u64;
-        self.shared
-            .counters
-            .busy_ns
-            .fetch_add(ns, Ordering::Relaxed);
-        self.shared
-            .counters
-            .max_step_ns
-            .fetch_max(ns, Ordering::Relaxed);
+        self.shared.counters.busy_ns.fetch_add(ns, Ordering::Relaxed);
+        self.shared.counters.max_step_ns.fetch_max(ns, Ordering::Relaxed);
         self.shared.counters.steps.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .counters
-            .frames
-            .fetch_add(self.frames_per_step as u64, Ordering::Relaxed);
+        self.shared.counters.frames.fetch_add(self.frames_per_step as u64, Ordering::Relaxed);
 
         let ok = match result {
-            Ok(())
-                if self.audio.len() == n
-                    && self
-                        .audio
-                        .iter()
-                        .all(|s| s.is_finite() && s.abs() <= RUNAWAY) =>
-            {
-                true
-            }
+            Ok(()) if self.audio.len() == n && self.audio.iter().all(|s| s.is_finite() && s.abs() <= RUNAWAY) => true,
             Ok(()) => {
-                self.shared
-                    .counters
-                    .nan_resets
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.nan_resets.fetch_add(1, Ordering::Relaxed);
                 self.shared.messages.report_error(format!("the model produced NaN, Inf or a runaway output (beyond ±{RUNAWAY}): output silenced and state reset"));
                 false
             }
             Err(_) if failed => false,
             Err(e) => {
-                self.shared
-                    .counters
-                    .model_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                self.shared
-                    .messages
-                    .report_error(format!("model run failed: {e}"));
+                self.shared.counters.model_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared.messages.report_error(format!("model run failed: {e}"));
                 false
             }
         };
@@ -315,22 +251,12 @@ impl Inference {
         if silent {
             self.audio.clear();
             self.audio.resize(n, 0.0);
-            self.shared
-                .counters
-                .idle_frames
-                .fetch_add(k as u64, Ordering::Relaxed);
+            self.shared.counters.idle_frames.fetch_add(k as u64, Ordering::Relaxed);
         } else {
             silent = !self.run_models(timbre, n);
-            self.idle.quiet_frames = if sounding {
-                0
-            } else {
-                self.idle.quiet_frames.saturating_add(k as u32)
-            };
+            self.idle.quiet_frames = if sounding { 0 } else { self.idle.quiet_frames.saturating_add(k as u32) };
             // The peak is only looked at once no voice runs.
-            let quiet = || {
-                self.idle.quiet_frames >= IDLE_TAIL_FRAMES
-                    || self.audio.iter().all(|s| s.abs() < SILENT_PEAK)
-            };
+            let quiet = || self.idle.quiet_frames >= IDLE_TAIL_FRAMES || self.audio.iter().all(|s| s.abs() < SILENT_PEAK);
             if !sounding && quiet() {
                 // The last frame fades to exact zero, so going idle never clicks.
                 for (i, s) in self.audio.iter_mut().enumerate() {
@@ -343,8 +269,7 @@ impl Inference {
 
         self.out.clear();
         for j in 0..k {
-            self.resampler
-                .process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
+            self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
         }
         if silent {
             // Exact zeros, not the DC blocker's decay toward them.
@@ -353,10 +278,7 @@ impl Inference {
         } else {
             self.output_stage.process(&mut self.out);
         }
-        self.shared
-            .timeline
-            .idle
-            .store(self.idle.idle, Ordering::Relaxed);
+        self.shared.timeline.idle.store(self.idle.idle, Ordering::Relaxed);
         self.unpushed = 0;
         self.flush();
         self.frames_done += k as u64;
@@ -385,10 +307,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn subnormals_are_flushed_on_the_inference_thread() {
         let tiny = std::hint::black_box(1e-39f32);
-        assert!(
-            tiny * std::hint::black_box(1.0f32) != 0.0,
-            "a plain thread keeps subnormals"
-        );
+        assert!(tiny * std::hint::black_box(1.0f32) != 0.0, "a plain thread keeps subnormals");
         let flushed = std::thread::spawn(move || {
             super::flush_denormals();
             tiny * std::hint::black_box(1.0f32)

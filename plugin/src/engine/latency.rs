@@ -39,12 +39,7 @@ pub fn model_sample(host_sample: u64, host_rate: u32) -> u64 {
     ((host_sample as u128 * SAMPLE_RATE as u128) / host_rate as u128) as u64
 }
 
-pub fn compute(
-    host_rate: u32,
-    max_block: usize,
-    frames_per_step: usize,
-    margin: usize,
-) -> Result<Latency, String> {
+pub fn compute(host_rate: u32, max_block: usize, frames_per_step: usize, margin: usize) -> Result<Latency, String> {
     let mut r = StreamResampler::new(host_rate)?;
     let group_samples = (frames_per_step * HOP) as u128;
     let groups = (2 * SAMPLE_RATE as usize) / (frames_per_step * HOP) + 1;
@@ -54,8 +49,7 @@ pub fn compute(
     let mut need: i64 = 0;
     for g in 0..groups as u128 {
         // First host sample at which group g is complete.
-        let t_g =
-            ((g + 1) * group_samples * host_rate as u128).div_ceil(SAMPLE_RATE as u128) as i64;
+        let t_g = ((g + 1) * group_samples * host_rate as u128).div_ceil(SAMPLE_RATE as u128) as i64;
         need = need.max(t_g - 1 + max_block as i64 - produced);
         for _ in 0..frames_per_step {
             out.clear();
@@ -63,9 +57,5 @@ pub fn compute(
             produced += out.len() as i64;
         }
     }
-    Ok(Latency {
-        prefill: need.max(0) as usize + margin,
-        resampler_delay: r.delay(),
-        margin,
-    })
+    Ok(Latency { prefill: need.max(0) as usize + margin, resampler_delay: r.delay(), margin })
 }

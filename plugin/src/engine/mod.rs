@@ -101,19 +101,13 @@ impl EngineConfig {
     /// is the same sample for sample: the streaming contract makes it independent of
     /// how frames are grouped).
     pub fn offline(sample_rate: u32, max_block: usize) -> Self {
-        Self {
-            frames_per_step: 4,
-            margin: Margin::Fixed(0.0),
-            ..Self::new(sample_rate, max_block)
-        }
+        Self { frames_per_step: 4, margin: Margin::Fixed(0.0), ..Self::new(sample_rate, max_block) }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(
-        "sample rate {0} Hz is not supported (supported: {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz)"
-    )]
+    #[error("sample rate {0} Hz is not supported (supported: {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz)")]
     SampleRate(u32),
     #[error("block size {0} is not supported (supported: 1–{MAX_BLOCK})")]
     BlockSize(usize),
@@ -166,21 +160,13 @@ impl EngineHandle {
     /// thread stops rendering, as if descheduled or stuck in a slow model call.
     #[cfg(feature = "fault-injection")]
     pub fn inject_stall(&self, stall: bool) {
-        self.monitor
-            .shared
-            .faults
-            .stall
-            .store(stall, Ordering::Release);
+        self.monitor.shared.faults.stall.store(stall, Ordering::Release);
     }
 
     /// Fault injection for reliability tests: the inference thread panics at its next step.
     #[cfg(feature = "fault-injection")]
     pub fn inject_panic(&self) {
-        self.monitor
-            .shared
-            .faults
-            .panic
-            .store(true, Ordering::Release);
+        self.monitor.shared.faults.panic.store(true, Ordering::Release);
     }
 }
 
@@ -217,26 +203,14 @@ impl Monitor {
     /// thread swaps it in at its next group of frames and hands the old one back to
     /// this thread, which tears it down. The thread's result is the provider report,
     /// or why the model could not be loaded (the old one then simply goes on playing).
-    pub fn load_model(
-        &self,
-        model: ModelBytes,
-        provider: Provider,
-    ) -> std::thread::JoinHandle<Result<String, String>> {
+    pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, String>> {
         let shared = self.shared.clone();
         std::thread::spawn(move || {
             let runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
             let report = runner.provider.to_string();
             let plane = TimbrePlane::new(&model.manifest.instruments);
             let (retired, old) = std::sync::mpsc::channel();
-            *shared
-                .pending_model
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(PendingModel {
-                runner,
-                plane,
-                origin: model.origin.clone(),
-                retired,
-            });
+            *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some(PendingModel { runner, plane, origin: model.origin.clone(), retired });
             // The old sessions arrive once swapped out (or never, if the engine stops
             // first: the sender is then dropped and this returns).
             drop(old.recv());
@@ -247,11 +221,7 @@ impl Monitor {
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
-        self.monitor
-            .shared
-            .control
-            .stop
-            .store(true, Ordering::Relaxed);
+        self.monitor.shared.control.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
             let _ = t.join();
@@ -261,10 +231,7 @@ impl Drop for EngineHandle {
 
 /// Loads the model, computes the latency, pre-fills the output ring and starts the
 /// inference thread.
-pub fn start(
-    model: &ModelBytes,
-    config: &EngineConfig,
-) -> Result<(AudioSide, EngineHandle), EngineError> {
+pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, EngineHandle), EngineError> {
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&config.sample_rate) {
         return Err(EngineError::SampleRate(config.sample_rate));
     }
@@ -277,45 +244,24 @@ pub fn start(
     let mut runner = ModelRunner::new(model, config.provider)?;
     let provider = runner.provider.clone();
     let growth_limit = (audio_side::GROWTH_LIMIT_SECONDS * config.sample_rate as f64) as u64;
-    let carried = ((config.carried_growth.as_secs_f64() * config.sample_rate as f64).ceil() as u64)
-        .min(growth_limit);
+    let carried = ((config.carried_growth.as_secs_f64() * config.sample_rate as f64).ceil() as u64).min(growth_limit);
     let (margin, calibration) = match config.margin {
-        Margin::Fixed(ms) => (
-            (ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize,
-            None,
-        ),
+        Margin::Fixed(ms) => ((ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize, None),
         Margin::Calibrated => {
-            let c = calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| {
-                EngineError::Model(ModelError::Runtime(format!(
-                    "the model failed while timing it: {e}"
-                )))
-            })?;
-            (
-                c.margin_samples(config.sample_rate) + carried as usize,
-                Some(c),
-            )
+            let c =
+                calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
+            (c.margin_samples(config.sample_rate) + carried as usize, Some(c))
         }
     };
-    let latency = latency::compute(
-        config.sample_rate,
-        config.max_block,
-        config.frames_per_step,
-        margin,
-    )
-    .map_err(EngineError::Resampler)?;
-    let resampler =
-        resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
+    let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin).map_err(EngineError::Resampler)?;
+    let resampler = resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
 
     // Room for a second of catch-up besides: after a stall the inference thread pushes
     // everything it renders at once and the audio side drops the stale part in one
     // skip. With a ring that only just held the prefill, the two took turns (the audio
     // side dropping all it saw, then underrunning again on what the producer still
     // held), and a long stall could keep the stream late.
-    let capacity = latency.prefill
-        + 2 * config.max_block
-        + 2 * config.frames_per_step * resampler.max_output()
-        + 1024
-        + config.sample_rate as usize;
+    let capacity = latency.prefill + 2 * config.max_block + 2 * config.frames_per_step * resampler.max_output() + 1024 + config.sample_rate as usize;
     let (mut sample_prod, sample_cons) = HeapRb::<f32>::new(capacity).split();
     let zeros = vec![0.0; latency.prefill];
     sample_prod.push_slice(&zeros);
@@ -335,10 +281,7 @@ pub fn start(
         // A fresh engine is in its silent state: it starts idle, so nothing runs and
         // exact zeros come out until the first note (16 idle instances started
         // otherwise ran 10 model steps each and let out noise up to −83 dBFS).
-        idle: inference::Idle {
-            idle: true,
-            ..Default::default()
-        },
+        idle: inference::Idle { idle: true, ..Default::default() },
         resampler,
         output_stage: safety::OutputStage::new(config.sample_rate),
         plane,
@@ -347,10 +290,7 @@ pub fn start(
         shared: shared.clone(),
         host_rate: config.sample_rate,
         frames_per_step: config.frames_per_step,
-        stall_limit: (margin > 0).then(|| {
-            std::time::Duration::from_secs_f64(margin as f64 / config.sample_rate as f64)
-                .saturating_sub(inference::POLL)
-        }),
+        stall_limit: (margin > 0).then(|| std::time::Duration::from_secs_f64(margin as f64 / config.sample_rate as f64).saturating_sub(inference::POLL)),
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
         frames_done: 0,
         roll: Vec::new(),
@@ -365,11 +305,7 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("melwave-inference".into())
         .spawn(move || {
-            let _ = priority_tx.send(if realtime {
-                priority::promote(priority::REALTIME_PRIORITY)
-            } else {
-                priority::Priority::NotAsked
-            });
+            let _ = priority_tx.send(if realtime { priority::promote(priority::REALTIME_PRIORITY) } else { priority::Priority::NotAsked });
             // Whatever happens in there, the audio side must learn that nobody is
             // producing any more: it then plays silence and offline waits end.
             struct Exit(Arc<Shared>);
@@ -392,11 +328,7 @@ pub fn start(
         last: 0.0,
         debt: 0,
         // Offline nothing underruns; a fixed margin (tests) keeps its latency.
-        growth_left: if matches!(config.margin, Margin::Calibrated) {
-            growth_limit - carried
-        } else {
-            0
-        },
+        growth_left: if matches!(config.margin, Margin::Calibrated) { growth_limit - carried } else { 0 },
         headroom: (audio_side::GROWTH_HEADROOM_SECONDS * config.sample_rate as f64).ceil() as u64,
         hold: 0,
         grown: 0,
@@ -405,13 +337,6 @@ pub fn start(
         patient: true,
     };
     let priority = priority_rx.recv().unwrap_or(priority::Priority::NotAsked);
-    let handle = EngineHandle {
-        monitor: Monitor { shared },
-        thread: Some(thread),
-        latency,
-        provider,
-        calibration,
-        priority,
-    };
+    let handle = EngineHandle { monitor: Monitor { shared }, thread: Some(thread), latency, provider, calibration, priority };
     Ok((audio, handle))
 }

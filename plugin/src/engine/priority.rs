@@ -22,10 +22,7 @@ impl std::fmt::Display for Priority {
         match self {
             Priority::NotAsked => write!(f, "normal priority (real-time not asked for)"),
             Priority::RealTime(how) => write!(f, "real-time priority ({how})"),
-            Priority::Refused(why) => write!(
-                f,
-                "normal priority: the OS refused real-time priority ({why})"
-            ),
+            Priority::Refused(why) => write!(f, "normal priority: the OS refused real-time priority ({why})"),
         }
     }
 }
@@ -40,15 +37,8 @@ pub fn promote(priority: u8) -> Priority {
     };
     #[cfg(unix)]
     {
-        use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy,
-            ThreadSchedulePolicy,
-        };
-        match set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
-        ) {
+        use thread_priority::unix::{set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadSchedulePolicy};
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(value), ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo)) {
             Ok(()) => Priority::RealTime(format!("SCHED_FIFO {priority}")),
             Err(e) => Priority::Refused(format!("{e:?}")),
         }

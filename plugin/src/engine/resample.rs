@@ -13,10 +13,7 @@
 //! (tested).
 
 use audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{
-    Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
-    SincInterpolationType, WindowFunction,
-};
+use rubato::{Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters, SincInterpolationType, WindowFunction};
 
 use crate::contract::{HOP, SAMPLE_RATE};
 
@@ -31,24 +28,15 @@ pub struct StreamResampler {
 impl StreamResampler {
     pub fn new(host_rate: u32) -> Result<Self, String> {
         if host_rate == SAMPLE_RATE {
-            return Ok(Self {
-                inner: None,
-                buf: Vec::new(),
-            });
+            return Ok(Self { inner: None, buf: Vec::new() });
         }
         // Linear interpolation between 256 precomputed sinc phases: the table's error is
         // well below the window's sidelobes, at half the cost of cubic.
-        let params = SincInterpolationParameters::new(SINC_LEN, WindowFunction::BlackmanHarris)
-            .oversampling_factor(256)
-            .interpolation(SincInterpolationType::Linear);
+        let params = SincInterpolationParameters::new(SINC_LEN, WindowFunction::BlackmanHarris).oversampling_factor(256).interpolation(SincInterpolationType::Linear);
         let ratio = host_rate as f64 / SAMPLE_RATE as f64;
-        let sinc = Async::<f32>::new_sinc(ratio, 1.0, &params, HOP, 1, FixedAsync::Input)
-            .map_err(|e| format!("cannot resample 24000 Hz to {host_rate} Hz: {e}"))?;
+        let sinc = Async::<f32>::new_sinc(ratio, 1.0, &params, HOP, 1, FixedAsync::Input).map_err(|e| format!("cannot resample 24000 Hz to {host_rate} Hz: {e}"))?;
         let buf = vec![0.0; sinc.output_frames_max()];
-        Ok(Self {
-            inner: Some(sinc),
-            buf,
-        })
+        Ok(Self { inner: Some(sinc), buf })
     }
 
     /// Output samples by which the resampler delays its input.
@@ -70,11 +58,8 @@ impl StreamResampler {
         };
         let input = InterleavedSlice::new(frame, 1, HOP).expect("one channel of HOP samples");
         let cap = self.buf.len();
-        let mut output = InterleavedSlice::new_mut(&mut self.buf, 1, cap)
-            .expect("buffer sized by output_frames_max");
-        let (_, written) = r
-            .process_into_buffer(&input, &mut output, None)
-            .expect("fixed-size input always resamples");
+        let mut output = InterleavedSlice::new_mut(&mut self.buf, 1, cap).expect("buffer sized by output_frames_max");
+        let (_, written) = r.process_into_buffer(&input, &mut output, None).expect("fixed-size input always resamples");
         out.extend_from_slice(&self.buf[..written]);
     }
 }
@@ -85,17 +70,8 @@ pub fn clip_to_model_rate(audio: &[f32], rate: u32) -> Result<Vec<f32>, String> 
     if rate == SAMPLE_RATE || audio.is_empty() {
         return Ok(audio.to_vec());
     }
-    let mut r = Fft::<f32>::new(
-        rate as usize,
-        SAMPLE_RATE as usize,
-        1024,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| format!("cannot resample {rate} Hz to {SAMPLE_RATE} Hz: {e}"))?;
+    let mut r = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, 1024, 1, FixedSync::Both).map_err(|e| format!("cannot resample {rate} Hz to {SAMPLE_RATE} Hz: {e}"))?;
     let input = InterleavedSlice::new(audio, 1, audio.len()).map_err(|e| format!("{e}"))?;
-    let out = r
-        .process_all(&input, audio.len(), None)
-        .map_err(|e| format!("resampling {rate} Hz to {SAMPLE_RATE} Hz failed: {e}"))?;
+    let out = r.process_all(&input, audio.len(), None).map_err(|e| format!("resampling {rate} Hz to {SAMPLE_RATE} Hz failed: {e}"))?;
     Ok(out.take_data())
 }

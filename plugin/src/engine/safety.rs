@@ -22,11 +22,7 @@ pub struct OutputStage {
 
 impl OutputStage {
     pub fn new(rate: u32) -> Self {
-        Self {
-            pole: 1.0 - std::f32::consts::TAU * DC_CORNER_HZ / rate as f32,
-            x1: 0.0,
-            y1: 0.0,
-        }
+        Self { pole: 1.0 - std::f32::consts::TAU * DC_CORNER_HZ / rate as f32, x1: 0.0, y1: 0.0 }
     }
 
     /// Back to the state of silence.
@@ -68,11 +64,7 @@ mod tests {
         let mut last = 0.0;
         for i in 0..2000 {
             let y = soft_clip(i as f32 * 0.05);
-            assert!(
-                y >= last && y <= LIMIT,
-                "monotonic and below 1 at {}: {y}",
-                i as f32 * 0.05
-            );
+            assert!(y >= last && y <= LIMIT, "monotonic and below 1 at {}: {y}", i as f32 * 0.05);
             last = y;
         }
         assert_eq!(soft_clip(-50.0), -soft_clip(50.0));
@@ -87,20 +79,12 @@ mod tests {
         let mut stage = OutputStage::new(rate);
         let mut offset = vec![0.25f32; rate as usize];
         stage.process(&mut offset);
-        assert!(
-            offset[rate as usize - 1].abs() < 1e-4,
-            "an offset decays: {}",
-            offset[rate as usize - 1]
-        );
+        assert!(offset[rate as usize - 1].abs() < 1e-4, "an offset decays: {}", offset[rate as usize - 1]);
         let mut stage = OutputStage::new(rate);
         let f = 27.5f32;
-        let mut note: Vec<f32> = (0..rate as usize * 2)
-            .map(|i| 0.5 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin())
-            .collect();
+        let mut note: Vec<f32> = (0..rate as usize * 2).map(|i| 0.5 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin()).collect();
         stage.process(&mut note);
-        let peak = note[rate as usize..]
-            .iter()
-            .fold(0.0f32, |m, s| m.max(s.abs()));
+        let peak = note[rate as usize..].iter().fold(0.0f32, |m, s| m.max(s.abs()));
         assert!((peak - 0.5).abs() < 0.01, "A0 keeps its level: {peak}");
     }
 }

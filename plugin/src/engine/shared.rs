@@ -161,14 +161,7 @@ impl Stats {
     /// Whether anything went wrong: an underrun, a dropped event, a model fault, or an
     /// offline wait that gave up.
     pub fn troubled(&self) -> bool {
-        self.underruns
-            + self.dropped_events
-            + self.nan_resets
-            + self.model_errors
-            + self.panics
-            + self.offline_timeouts
-            > 0
-            || self.failed
+        self.underruns + self.dropped_events + self.nan_resets + self.model_errors + self.panics + self.offline_timeouts > 0 || self.failed
     }
 }
 
@@ -249,23 +242,16 @@ impl Messages {
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn last_notice(&self) -> Option<String> {
-        self.last_notice
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.last_notice.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl Shared {
     pub fn stats(&self) -> Stats {
-        self.counters
-            .snapshot(self.control.failed.load(Ordering::Relaxed))
+        self.counters.snapshot(self.control.failed.load(Ordering::Relaxed))
     }
 }

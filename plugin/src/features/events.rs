@@ -38,14 +38,8 @@ impl Event {
 
     /// The 14-bit MIDI value nearest a bend in semitones.
     pub fn pitch_bend_to_midi(semitones: f32) -> u16 {
-        let s = if semitones.is_finite() {
-            semitones
-        } else {
-            0.0
-        };
-        (s / BEND_RANGE_SEMITONES * 8192.0 + 8192.0)
-            .round()
-            .clamp(0.0, 16383.0) as u16
+        let s = if semitones.is_finite() { semitones } else { 0.0 };
+        (s / BEND_RANGE_SEMITONES * 8192.0 + 8192.0).round().clamp(0.0, 16383.0) as u16
     }
 
     /// Decodes a channel-voice message (`status`, `data1`, `data2`); `None` for the
@@ -54,10 +48,7 @@ impl Event {
         let channel = status & 0x0f;
         let (d1, d2) = (d1 & 0x7f, d2 & 0x7f);
         let event = match status & 0xf0 {
-            0x90 if d2 > 0 => Event::NoteOn {
-                key: d1,
-                velocity: d2,
-            },
+            0x90 if d2 > 0 => Event::NoteOn { key: d1, velocity: d2 },
             0x80 | 0x90 => Event::NoteOff { key: d1 },
             0xB0 => match d1 {
                 64 => Event::Sustain(d2 >= 64),

@@ -45,10 +45,7 @@ use crate::contract::{HOP, KEYS, SAMPLE_RATE};
 // The source's constants are part of the model contract (a model is trained against
 // them and its manifest records them); they are re-exported here, beside the code
 // that uses them.
-pub use crate::contract::source::{
-    CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS,
-    SAW_AMPLITUDE, SINE_AMPLITUDE,
-};
+pub use crate::contract::source::{CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
 
 /// Corner of the sawtooth integrator's leak.
 const SAW_LEAK_HZ: f64 = 5.0;
@@ -74,13 +71,10 @@ fn dirichlet(theta: f64, partials: f64) -> f64 {
 /// `Σ_{h=1..H} 1/h²`: summed below 64 terms, beyond by its Euler–Maclaurin tail.
 fn inverse_square_sum(partials: f64) -> f64 {
     if partials < 64.0 {
-        (1..=partials as u32)
-            .map(|h| 1.0 / (h as f64 * h as f64))
-            .sum()
+        (1..=partials as u32).map(|h| 1.0 / (h as f64 * h as f64)).sum()
     } else {
         let h = partials;
-        std::f64::consts::PI * std::f64::consts::PI / 6.0 - 1.0 / h + 1.0 / (2.0 * h * h)
-            - 1.0 / (6.0 * h * h * h)
+        std::f64::consts::PI * std::f64::consts::PI / 6.0 - 1.0 / h + 1.0 / (2.0 * h * h) - 1.0 / (6.0 * h * h * h)
     }
 }
 
@@ -105,12 +99,7 @@ pub struct Excitation {
 
 impl Excitation {
     pub fn new(seed: u64) -> Self {
-        Self {
-            voices: [Voice::default(); KEYS],
-            bend: 0.0,
-            ratio: [1.0; HOP],
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-        }
+        Self { voices: [Voice::default(); KEYS], bend: 0.0, ratio: [1.0; HOP], rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
     }
 
     /// Keys whose voice is running (sounding or in its release).
@@ -167,13 +156,7 @@ impl Excitation {
                     // sawtooth is centred on zero from its first sample.
                     let f = f0 * self.ratio[0];
                     let h = (nyquist / f).floor().max(1.0);
-                    *voice = Voice {
-                        running: true,
-                        left: 0,
-                        decay: 1.0,
-                        phase: 0.0,
-                        saw: -0.5 * h * std::f64::consts::TAU * f / rate,
-                    };
+                    *voice = Voice { running: true, left: 0, decay: 1.0, phase: 0.0, saw: -0.5 * h * std::f64::consts::TAU * f / rate };
                 }
                 voice.left = RELEASE_SAMPLES;
                 voice.decay = 1.0;

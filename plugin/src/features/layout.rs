@@ -9,20 +9,13 @@ use crate::contract::{HOP, SOURCE_CHANNELS};
 pub fn put_frame(dst: &mut [f32], frames: usize, at: usize, frame: &[f32]) {
     let n = frames * HOP;
     for c in 0..SOURCE_CHANNELS {
-        dst[c * n + at * HOP..c * n + (at + 1) * HOP]
-            .copy_from_slice(&frame[c * HOP..(c + 1) * HOP]);
+        dst[c * n + at * HOP..c * n + (at + 1) * HOP].copy_from_slice(&frame[c * HOP..(c + 1) * HOP]);
     }
 }
 
 /// Appends frames `from..from + count` of `src`, a buffer of `frames` frames, to
 /// `out` in the same layout (a buffer of `count` frames once `out` was empty).
-pub fn extend_with_frames(
-    out: &mut Vec<f32>,
-    src: &[f32],
-    frames: usize,
-    from: usize,
-    count: usize,
-) {
+pub fn extend_with_frames(out: &mut Vec<f32>, src: &[f32], frames: usize, from: usize, count: usize) {
     let n = frames * HOP;
     for c in 0..SOURCE_CHANNELS {
         out.extend_from_slice(&src[c * n + from * HOP..c * n + (from + count) * HOP]);

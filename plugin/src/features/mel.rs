@@ -37,17 +37,9 @@ fn mel_to_hz(mel: f64) -> f64 {
 }
 
 /// Mel filterbank, `n_mels × (n_fft/2 + 1)`, row-major (librosa `mel(htk=False, norm='slaney')`).
-pub fn mel_filterbank(
-    sample_rate: f64,
-    n_fft: usize,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-) -> Vec<f32> {
+pub fn mel_filterbank(sample_rate: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<f32> {
     let n_bins = n_fft / 2 + 1;
-    let fft_freqs: Vec<f64> = (0..n_bins)
-        .map(|i| i as f64 * sample_rate / n_fft as f64)
-        .collect();
+    let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sample_rate / n_fft as f64).collect();
     let (mmin, mmax) = (hz_to_mel(fmin), hz_to_mel(fmax));
     let pts: Vec<f64> = (0..n_mels + 2)
         .map(|i| mel_to_hz(mmin + (mmax - mmin) * i as f64 / (n_mels + 1) as f64))
@@ -87,13 +79,7 @@ impl LogMel {
     pub fn new() -> Self {
         Self {
             spectrum: Spectrum::hann(N_FFT),
-            filterbank: mel_filterbank(
-                SAMPLE_RATE as f64,
-                N_FFT,
-                N_MELS,
-                0.0,
-                SAMPLE_RATE as f64 / 2.0,
-            ),
+            filterbank: mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0),
             mag: vec![0.0; N_FFT / 2 + 1],
         }
     }
@@ -105,11 +91,7 @@ impl LogMel {
 
     /// Log-mel of frame `t` of `audio`, written into `out` (length `N_MELS`).
     pub fn frame(&mut self, audio: &[f32], t: usize, out: &mut [f32]) {
-        for (m, c) in self
-            .mag
-            .iter_mut()
-            .zip(self.spectrum.frame(audio, frame_start(t)))
-        {
+        for (m, c) in self.mag.iter_mut().zip(self.spectrum.frame(audio, frame_start(t))) {
             *m = c.norm();
         }
         let n_bins = self.mag.len();

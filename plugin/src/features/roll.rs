@@ -100,11 +100,7 @@ impl RollState {
                 }
             }
             Event::PitchBend(semitones) => {
-                self.bend = if semitones.is_finite() {
-                    semitones.clamp(-MAX_BEND, MAX_BEND)
-                } else {
-                    0.0
-                };
+                self.bend = if semitones.is_finite() { semitones.clamp(-MAX_BEND, MAX_BEND) } else { 0.0 };
             }
             Event::AllNotesOff => {
                 for k in 0..KEYS {
@@ -184,11 +180,7 @@ impl Featurizer {
     /// Ends the frame whose events have all been applied and returns its features.
     pub fn end_frame(&mut self) -> FrameFeatures<'_> {
         self.roll.end_frame(&mut self.roll_buf);
-        self.excitation.render_frame(
-            &self.roll_buf[KEYS..],
-            self.roll.bend(),
-            &mut self.source_buf,
-        );
+        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), &mut self.source_buf);
         // A cut key sounds to the end of the frame it was cut in (its frame flag is
         // set), then its voice stops, release tail and all.
         for (k, cut) in self.roll.take_cut().iter().enumerate() {
@@ -196,21 +188,13 @@ impl Featurizer {
                 self.excitation.stop(k);
             }
         }
-        FrameFeatures {
-            roll: &self.roll_buf,
-            source: &self.source_buf,
-        }
+        FrameFeatures { roll: &self.roll_buf, source: &self.source_buf }
     }
 }
 
 /// Applies `events` (model samples, sorted) frame by frame, calling `frame(f, state)`
 /// after the events of frame `f` and before it is closed.
-fn for_each_frame(
-    events: &[TimedEvent],
-    n_frames: usize,
-    mut apply: impl FnMut(&Event),
-    mut frame: impl FnMut(usize),
-) {
+fn for_each_frame(events: &[TimedEvent], n_frames: usize, mut apply: impl FnMut(&Event), mut frame: impl FnMut(usize)) {
     let mut next = 0;
     for f in 0..n_frames {
         let end = ((f + 1) * HOP) as u64;
@@ -253,11 +237,7 @@ pub fn featurize_roll(events: &[TimedEvent], n_frames: usize) -> Vec<f32> {
         events,
         n_frames,
         |e| state.borrow_mut().apply(e),
-        |frame| {
-            state
-                .borrow_mut()
-                .end_frame(&mut roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM])
-        },
+        |frame| state.borrow_mut().end_frame(&mut roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM]),
     );
     roll
 }

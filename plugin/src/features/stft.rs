@@ -18,9 +18,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 /// A periodic Hann window of `n` points (the DFT-even form, which sums to a constant
 /// under overlap-add at any hop that divides `n / 2`).
 pub fn hann(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32)
-        .collect()
+    (0..n).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32).collect()
 }
 
 /// Start of frame `t` when frames are centred on the middle of each hop, the framing
@@ -33,11 +31,7 @@ pub fn hop_centred_start(t: usize, hop: usize, window: usize) -> i64 {
 fn gather(audio: &[f32], start: i64, out: &mut [f32]) {
     for (i, o) in out.iter_mut().enumerate() {
         let s = start + i as i64;
-        *o = if s >= 0 && (s as usize) < audio.len() {
-            audio[s as usize]
-        } else {
-            0.0
-        };
+        *o = if s >= 0 && (s as usize) < audio.len() { audio[s as usize] } else { 0.0 };
     }
 }
 
@@ -54,24 +48,10 @@ pub struct Spectrum {
 impl Spectrum {
     /// An `n_fft`-point spectrum of frames weighted by `window` (at most `n_fft` long).
     pub fn new(n_fft: usize, window: Vec<f32>) -> Self {
-        assert!(
-            window.len() <= n_fft,
-            "a {}-point window does not fit a {n_fft}-point FFT",
-            window.len()
-        );
+        assert!(window.len() <= n_fft, "a {}-point window does not fit a {n_fft}-point FFT", window.len());
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        let (input, output, scratch) = (
-            fft.make_input_vec(),
-            fft.make_output_vec(),
-            fft.make_scratch_vec(),
-        );
-        Self {
-            fft,
-            window,
-            input,
-            output,
-            scratch,
-        }
+        let (input, output, scratch) = (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec());
+        Self { fft, window, input, output, scratch }
     }
 
     /// An `n`-point spectrum of Hann-windowed frames.
@@ -97,9 +77,7 @@ impl Spectrum {
             *x *= g;
         }
         self.input[w..].fill(0.0);
-        self.fft
-            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-            .expect("buffers are the plan's own sizes");
+        self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch).expect("buffers are the plan's own sizes");
         &self.output
     }
 }
@@ -115,17 +93,8 @@ pub struct InverseSpectrum {
 impl InverseSpectrum {
     pub fn new(n_fft: usize) -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_inverse(n_fft);
-        let (input, output, scratch) = (
-            fft.make_input_vec(),
-            fft.make_output_vec(),
-            fft.make_scratch_vec(),
-        );
-        Self {
-            fft,
-            input,
-            output,
-            scratch,
-        }
+        let (input, output, scratch) = (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec());
+        Self { fft, input, output, scratch }
     }
 
     /// The `n_fft` samples whose spectrum is `half` (bins 0 to Nyquist), scaled by
@@ -137,9 +106,7 @@ impl InverseSpectrum {
         let last = self.input.len() - 1;
         self.input[0].im = 0.0;
         self.input[last].im = 0.0;
-        self.fft
-            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-            .expect("buffers are the plan's own sizes, DC and Nyquist real");
+        self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch).expect("buffers are the plan's own sizes, DC and Nyquist real");
         let scale = 1.0 / self.output.len() as f32;
         for x in self.output.iter_mut() {
             *x *= scale;
@@ -156,17 +123,11 @@ mod tests {
     fn a_bin_centred_sine_lands_in_its_bin_with_the_windows_gain() {
         let n = 256;
         let mut s = Spectrum::hann(n);
-        let audio: Vec<f32> = (0..n)
-            .map(|i| (std::f32::consts::TAU * 8.0 * i as f32 / n as f32).cos())
-            .collect();
+        let audio: Vec<f32> = (0..n).map(|i| (std::f32::consts::TAU * 8.0 * i as f32 / n as f32).cos()).collect();
         let spec = s.frame(&audio, 0);
         assert_eq!(spec.len(), n / 2 + 1);
         // A periodic Hann window has gain n/2; a unit cosine puts half of it in bin 8.
-        assert!(
-            (spec[8].norm() - n as f32 / 4.0).abs() < 1e-3,
-            "{}",
-            spec[8].norm()
-        );
+        assert!((spec[8].norm() - n as f32 / 4.0).abs() < 1e-3, "{}", spec[8].norm());
         // Hann leaks only into the neighbouring bins.
         assert!(spec[11].norm() < 1e-3 && spec[5].norm() < 1e-3);
     }
@@ -182,9 +143,7 @@ mod tests {
     #[test]
     fn the_inverse_returns_an_unwindowed_frame() {
         let n = 64;
-        let audio: Vec<f32> = (0..n)
-            .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
-            .collect();
+        let audio: Vec<f32> = (0..n).map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5).collect();
         let half = Spectrum::new(n, vec![1.0; n]).frame(&audio, 0).to_vec();
         let back = InverseSpectrum::new(n).frame(&half).to_vec();
         for (a, b) in audio.iter().zip(&back) {

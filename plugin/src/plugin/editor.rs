@@ -6,35 +6,17 @@ use std::time::Instant;
 
 use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Sense, Stroke, Vec2};
 use nice_plug::context::gui::GuiContext;
-use nice_plug_egui::{
-    create_egui_editor, widgets, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
-};
+use nice_plug_egui::{create_egui_editor, widgets, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 use super::params::MelwaveParams;
 use super::status::{self, InstrumentMark, Status};
 use crate::contract::ModelBytes;
 use crate::runtime::Provider;
 
-pub fn create(
-    params: Arc<MelwaveParams>,
-    status: Arc<Status>,
-) -> Option<EguiEditor<MelwaveEditor>> {
+pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>) -> Option<EguiEditor<MelwaveEditor>> {
     let settings = EguiNiceSettings::new().with_tile("Melwave");
-    let app = MelwaveEditor {
-        params: params.clone(),
-        status,
-        gui: None,
-        folder: String::new(),
-        note: None,
-        load: (Instant::now(), 0.0, 0.0),
-        loading: None,
-    };
-    create_egui_editor(
-        params.editor_state.clone(),
-        RepaintNotifier::new(),
-        settings,
-        app,
-    )
+    let app = MelwaveEditor { params: params.clone(), status, gui: None, folder: String::new(), note: None, load: (Instant::now(), 0.0, 0.0), loading: None };
+    create_egui_editor(params.editor_state.clone(), RepaintNotifier::new(), settings, app)
 }
 
 pub struct MelwaveEditor {
@@ -68,24 +50,17 @@ impl MelwaveEditor {
     /// the current model plays until the engine swaps the new one in.
     fn start_loading(&mut self, folder: String) {
         let monitor = self.status.snapshot(|s| s.monitor.clone());
-        let provider = *self
-            .params
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         let dir = folder.clone();
         self.note = Some(format!("loading {folder}…"));
         self.loading = Some((
             folder,
             std::thread::spawn(move || {
-                let model =
-                    ModelBytes::from_dir(std::path::Path::new(&dir)).map_err(|e| e.to_string())?;
+                let model = ModelBytes::from_dir(std::path::Path::new(&dir)).map_err(|e| e.to_string())?;
                 let marks = status::instrument_marks(&model);
                 let origin = model.origin.clone();
                 if let Some(m) = monitor {
-                    m.load_model(model, provider)
-                        .join()
-                        .map_err(|_| "the model loader crashed".to_string())??;
+                    m.load_model(model, provider).join().map_err(|_| "the model loader crashed".to_string())??;
                 }
                 Ok((origin, marks))
             }),
@@ -97,16 +72,9 @@ impl MelwaveEditor {
             return;
         }
         let (folder, handle) = self.loading.take().expect("checked above");
-        match handle
-            .join()
-            .unwrap_or_else(|_| Err("the model loader crashed".into()))
-        {
+        match handle.join().unwrap_or_else(|_| Err("the model loader crashed".into())) {
             Ok((origin, marks)) => {
-                *self
-                    .params
-                    .model_dir
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(folder);
+                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(folder);
                 let running = self.status.snapshot(|s| s.monitor.is_some());
                 self.note = Some(format!("playing {origin} ({} instruments)", marks.len()));
                 self.status.update(|s| {
@@ -121,9 +89,7 @@ impl MelwaveEditor {
             }
             Err(e) => {
                 nice_plug::nice_log!("Melwave: model {folder} not loaded: {e}");
-                self.note = Some(format!(
-                    "not loaded: {e}; the current model goes on playing"
-                ));
+                self.note = Some(format!("not loaded: {e}; the current model goes on playing"));
             }
         }
     }
@@ -141,18 +107,8 @@ impl MelwaveEditor {
 
     fn pad(&mut self, ui: &mut egui::Ui, side: f32) {
         let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click_and_drag());
-        let to_screen = |x: f32, y: f32| {
-            Pos2::new(
-                rect.left() + x * rect.width(),
-                rect.bottom() - y * rect.height(),
-            )
-        };
-        let from_screen = |p: Pos2| {
-            (
-                (p.x - rect.left()) / rect.width(),
-                (rect.bottom() - p.y) / rect.height(),
-            )
-        };
+        let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * rect.width(), rect.bottom() - y * rect.height());
+        let from_screen = |p: Pos2| ((p.x - rect.left()) / rect.width(), (rect.bottom() - p.y) / rect.height());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, CornerRadius::same(6), PAD_BG);
         for i in 1..4 {
@@ -170,13 +126,7 @@ impl MelwaveEditor {
             } else {
                 painter.circle_filled(p, 4.0, Color32::from_rgb(120, 170, 255));
             }
-            painter.text(
-                p + Vec2::new(0.0, -8.0),
-                Align2::CENTER_BOTTOM,
-                &m.name,
-                FontId::proportional(12.0),
-                Color32::from_gray(220),
-            );
+            painter.text(p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM, &m.name, FontId::proportional(12.0), Color32::from_gray(220));
         }
         let gui = self.gui.clone();
         if let (Some(gui), Some(pos)) = (gui, response.interact_pointer_pos()) {
@@ -194,11 +144,7 @@ impl MelwaveEditor {
             if response.drag_stopped() {
                 setter.end_set_parameter(&self.params.timbre_x);
                 setter.end_set_parameter(&self.params.timbre_y);
-                nice_plug::nice_log!(
-                    "timbre moved to x={:.3} y={:.3}",
-                    self.params.timbre_x.value(),
-                    self.params.timbre_y.value()
-                );
+                nice_plug::nice_log!("timbre moved to x={:.3} y={:.3}", self.params.timbre_x.value(), self.params.timbre_y.value());
             }
             if response.double_clicked() {
                 // Snap to the nearest instrument.
@@ -220,99 +166,58 @@ impl MelwaveEditor {
         let marks = self.status.snapshot(|s| s.instruments.clone());
         // The preset menu: every instrument of the model, the one under the handle shown.
         let (x, y) = (self.params.timbre_x.value(), self.params.timbre_y.value());
-        let here = super::status::nearest(&marks, x, y)
-            .filter(|(_, d)| *d < SNAP)
-            .map_or("(between instruments)".to_string(), |(m, _)| m.name.clone());
+        let here = super::status::nearest(&marks, x, y).filter(|(_, d)| *d < SNAP).map_or("(between instruments)".to_string(), |(m, _)| m.name.clone());
         let mut chosen = None;
-        egui::ComboBox::from_id_salt("preset")
-            .selected_text(here)
-            .width(180.0)
-            .show_ui(ui, |ui| {
-                for m in &marks {
-                    let label = if m.added {
-                        format!("{} (added)", m.name)
-                    } else {
-                        m.name.clone()
-                    };
-                    if ui.selectable_label(false, label).clicked() {
-                        chosen = Some(m.pad);
-                    }
+        egui::ComboBox::from_id_salt("preset").selected_text(here).width(180.0).show_ui(ui, |ui| {
+            for m in &marks {
+                let label = if m.added { format!("{} (added)", m.name) } else { m.name.clone() };
+                if ui.selectable_label(false, label).clicked() {
+                    chosen = Some(m.pad);
                 }
-            });
+            }
+        });
         if let Some(pad) = chosen {
             self.set_timbre(pad.0, pad.1);
         }
-        egui::Grid::new("instruments")
-            .num_columns(2)
-            .spacing([6.0, 4.0])
-            .show(ui, |ui| {
-                for (i, m) in marks.iter().enumerate() {
-                    if ui.button(&m.name).clicked() {
-                        self.set_timbre(m.pad.0, m.pad.1);
-                    }
-                    if i % 2 == 1 {
-                        ui.end_row();
-                    }
+        egui::Grid::new("instruments").num_columns(2).spacing([6.0, 4.0]).show(ui, |ui| {
+            for (i, m) in marks.iter().enumerate() {
+                if ui.button(&m.name).clicked() {
+                    self.set_timbre(m.pad.0, m.pad.1);
                 }
-            });
+                if i % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+        });
         ui.separator();
         ui.horizontal(|ui| {
             ui.label("Gain");
-            ui.add(widgets::ParamSlider::for_param(
-                &self.params.gain,
-                &gui.param_setter(),
-            ));
+            ui.add(widgets::ParamSlider::for_param(&self.params.gain, &gui.param_setter()));
         });
         ui.separator();
         ui.label(egui::RichText::new("Model").strong());
-        let current = self
-            .params
-            .model_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let current = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
         ui.label(current.as_deref().unwrap_or("default (embedded)"));
         ui.horizontal(|ui| {
-            ui.add(
-                egui::TextEdit::singleline(&mut self.folder)
-                    .hint_text("model folder")
-                    .desired_width(170.0),
-            );
-            if ui
-                .add_enabled(self.loading.is_none(), egui::Button::new("Load"))
-                .clicked()
-            {
+            ui.add(egui::TextEdit::singleline(&mut self.folder).hint_text("model folder").desired_width(170.0));
+            if ui.add_enabled(self.loading.is_none(), egui::Button::new("Load")).clicked() {
                 self.start_loading(self.folder.trim().to_string());
             }
             if ui.button("Default").clicked() {
-                *self
-                    .params
-                    .model_dir
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = None;
+                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 self.note = None;
                 gui.request_restart();
             }
         });
-        let mut provider = *self
-            .params
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         let before = provider;
-        egui::ComboBox::from_label("Execution provider")
-            .selected_text(provider.to_string())
-            .show_ui(ui, |ui| {
-                for p in [Provider::Cpu, Provider::Cuda, Provider::TensorRt] {
-                    ui.selectable_value(&mut provider, p, p.to_string());
-                }
-            });
+        egui::ComboBox::from_label("Execution provider").selected_text(provider.to_string()).show_ui(ui, |ui| {
+            for p in [Provider::Cpu, Provider::Cuda, Provider::TensorRt] {
+                ui.selectable_value(&mut provider, p, p.to_string());
+            }
+        });
         if provider != before {
-            *self
-                .params
-                .provider
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = provider;
+            *self.params.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
             gui.request_restart();
         }
         self.poll_loading(&gui);
@@ -323,59 +228,28 @@ impl MelwaveEditor {
 
     fn status_line(&mut self, ui: &mut egui::Ui) {
         let (model, provider, latency, rate, timing, problem, monitor) =
-            self.status.snapshot(|s| {
-                (
-                    s.model.clone(),
-                    s.provider.clone(),
-                    s.latency_ms,
-                    s.sample_rate,
-                    s.timing.clone(),
-                    s.problem.clone(),
-                    s.monitor.clone(),
-                )
-            });
+            self.status.snapshot(|s| (s.model.clone(), s.provider.clone(), s.latency_ms, s.sample_rate, s.timing.clone(), s.problem.clone(), s.monitor.clone()));
         let (underruns, grown, failed, error, notice) = match &monitor {
             Some(m) => {
                 let stats = m.stats();
                 let (then, busy, load) = self.load;
                 let dt = then.elapsed().as_secs_f64();
                 if dt > 0.5 {
-                    self.load = (
-                        Instant::now(),
-                        stats.busy_seconds,
-                        ((stats.busy_seconds - busy) / dt).clamp(0.0, 9.99),
-                    );
+                    self.load = (Instant::now(), stats.busy_seconds, ((stats.busy_seconds - busy) / dt).clamp(0.0, 9.99));
                 } else {
                     self.load.2 = load;
                 }
-                (
-                    stats.underruns,
-                    stats.latency_grown,
-                    stats.failed,
-                    m.last_error(),
-                    m.last_notice(),
-                )
+                (stats.underruns, stats.latency_grown, stats.failed, m.last_error(), m.last_notice())
             }
             None => (0, 0, false, None, None),
         };
         let latency = if grown > 0 && rate > 0.0 {
-            format!(
-                "latency {:.1} ms (grown {:.1} ms after underruns)",
-                latency + grown as f32 * 1000.0 / rate,
-                grown as f32 * 1000.0 / rate
-            )
+            format!("latency {:.1} ms (grown {:.1} ms after underruns)", latency + grown as f32 * 1000.0 / rate, grown as f32 * 1000.0 / rate)
         } else {
             format!("latency {latency:.1} ms")
         };
-        ui.label(format!(
-            "{model} · {provider} · {latency} · inference load {:.0} % · underruns {underruns}",
-            self.load.2 * 100.0
-        ));
-        ui.label(
-            egui::RichText::new(&timing)
-                .color(Color32::from_gray(170))
-                .small(),
-        );
+        ui.label(format!("{model} · {provider} · {latency} · inference load {:.0} % · underruns {underruns}", self.load.2 * 100.0));
+        ui.label(egui::RichText::new(&timing).color(Color32::from_gray(170)).small());
         if let Some(n) = notice {
             ui.label(egui::RichText::new(n).color(Color32::from_gray(170)));
         }
@@ -395,33 +269,27 @@ impl MelwaveEditor {
 }
 
 impl NiceEguiApp for MelwaveEditor {
-    fn build(
-        &mut self,
-        _egui_ctx: egui::Context,
-        gui: GuiContext,
-        _frame: &mut nice_plug_egui::Frame,
-    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+    fn build(&mut self, _egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(gui);
         Ok(())
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
-        egui::Frame::new()
-            .inner_margin(egui::Margin::same(10))
-            .show(ui, |ui| {
-                ui.heading("Melwave");
-                let avail = ui.available_size();
-                let side = (avail.y - 50.0).min(avail.x * 0.55).max(160.0);
-                ui.horizontal_top(|ui| {
-                    self.pad(ui, side);
-                    ui.vertical(|ui| self.side_panel(ui));
-                });
-                ui.separator();
-                self.status_line(ui);
+        egui::Frame::new().inner_margin(egui::Margin::same(10)).show(ui, |ui| {
+            ui.heading("Melwave");
+            let avail = ui.available_size();
+            let side = (avail.y - 50.0).min(avail.x * 0.55).max(160.0);
+            ui.horizontal_top(|ui| {
+                self.pad(ui, side);
+                ui.vertical(|ui| self.side_panel(ui));
             });
+            ui.separator();
+            self.status_line(ui);
+        });
     }
 
     fn editor_closed(&mut self) {
         self.gui = None;
     }
 }
+

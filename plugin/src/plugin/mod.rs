@@ -30,9 +30,7 @@ struct Running {
 impl Running {
     /// What underruns grew this engine's latency by.
     fn growth(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(
-            self.audio.latency_grown() as f64 / self.sample_rate as f64,
-        )
+        std::time::Duration::from_secs_f64(self.audio.latency_grown() as f64 / self.sample_rate as f64)
     }
 }
 
@@ -89,22 +87,13 @@ impl Melwave {
     /// The model the user chose, or the embedded one if there is none or it fails to
     /// load (with the reason kept for the editor and the log).
     fn model(&self) -> (ModelBytes, Option<String>) {
-        let chosen = self
-            .params
-            .model_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let embedded =
-            || ModelBytes::embedded().expect("the embedded model is validated by the test suite");
+        let chosen = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let embedded = || ModelBytes::embedded().expect("the embedded model is validated by the test suite");
         match chosen {
             None => (embedded(), None),
             Some(dir) => match ModelBytes::from_dir(std::path::Path::new(&dir)) {
                 Ok(m) => (m, None),
-                Err(e) => (
-                    embedded(),
-                    Some(format!("{e}; playing the default model instead")),
-                ),
+                Err(e) => (embedded(), Some(format!("{e}; playing the default model instead"))),
             },
         }
     }
@@ -117,11 +106,7 @@ impl Plugin for Melwave {
     const EMAIL: &'static str = "dev@melwave.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
-        main_input_channels: None,
-        main_output_channels: NonZeroU32::new(2),
-        ..AudioIOLayout::const_default()
-    }];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout { main_input_channels: None, main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     // nice-plug splits the block at every parameter change, so a pad move is sent
     // from its own sample, not from the start of the block it arrived in.
@@ -141,24 +126,12 @@ impl Plugin for Melwave {
         editor::create(self.params.clone(), self.status.clone())
     }
 
-    fn activate(
-        &mut self,
-        _layout: &AudioIOLayout,
-        config: &BufferConfig,
-        context: &mut impl ActivateContext<Self>,
-    ) -> bool {
+    fn activate(&mut self, _layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
         // Stop the previous engine before starting the next: one inference thread at a time.
         self.retire_engine();
         let (model, problem) = self.model();
-        let mut cfg = EngineConfig::new(
-            config.sample_rate.round() as u32,
-            config.max_buffer_size.max(1) as usize,
-        );
-        cfg.provider = *self
-            .params
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, config.max_buffer_size.max(1) as usize);
+        cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         self.mono = vec![0.0; cfg.max_block];
         self.offline = config.process_mode == ProcessMode::Offline;
         // A bounce waits for inference: it needs no margin, and its latency (hence
@@ -175,13 +148,8 @@ impl Plugin for Melwave {
         let (model, problem, started) = match engine::start(&model, &cfg) {
             // A chosen folder whose graphs ONNX Runtime refuses: the default model plays
             // instead, the reason is shown, and the choice stays saved in the project.
-            Err(e)
-                if problem.is_none()
-                    && model.origin
-                        != ModelBytes::embedded().map(|m| m.origin).unwrap_or_default() =>
-            {
-                let fallback = ModelBytes::embedded()
-                    .expect("the embedded model is validated by the test suite");
+            Err(e) if problem.is_none() && model.origin != ModelBytes::embedded().map(|m| m.origin).unwrap_or_default() => {
+                let fallback = ModelBytes::embedded().expect("the embedded model is validated by the test suite");
                 let why = format!("{e}; playing the default model instead");
                 nice_log!("Melwave: {why}");
                 let started = engine::start(&fallback, &cfg);
@@ -202,28 +170,10 @@ impl Plugin for Melwave {
                     Some(c) => format!("{c}; inference at {}", handle.priority()),
                     None => "offline: no margin".into(),
                 };
-                nice_log!(
-                    "Melwave: latency {:.1} ms at {} Hz, block {}: {timing}",
-                    latency as f32 * 1000.0 / config.sample_rate,
-                    cfg.sample_rate,
-                    cfg.max_block
-                );
+                nice_log!("Melwave: latency {:.1} ms at {} Hz, block {}: {timing}", latency as f32 * 1000.0 / config.sample_rate, cfg.sample_rate, cfg.max_block);
                 let marks = status::instrument_marks(&model);
-                let names: Vec<String> = marks
-                    .iter()
-                    .map(|m| {
-                        if m.added {
-                            format!("{} (added)", m.name)
-                        } else {
-                            m.name.clone()
-                        }
-                    })
-                    .collect();
-                nice_log!(
-                    "Melwave: playing {}; the pad's instruments: {}",
-                    model.origin,
-                    names.join(", ")
-                );
+                let names: Vec<String> = marks.iter().map(|m| if m.added { format!("{} (added)", m.name) } else { m.name.clone() }).collect();
+                nice_log!("Melwave: playing {}; the pad's instruments: {}", model.origin, names.join(", "));
                 self.status.update(|s| {
                     s.model = model.origin.clone();
                     s.instruments = marks;
@@ -236,12 +186,7 @@ impl Plugin for Melwave {
                 });
                 // A new engine starts at its first instrument: send the pad again.
                 self.pad = (f32::NAN, f32::NAN);
-                self.engine = Some(Running {
-                    audio,
-                    handle,
-                    reported_growth: 0,
-                    sample_rate: cfg.sample_rate,
-                });
+                self.engine = Some(Running { audio, handle, reported_growth: 0, sample_rate: cfg.sample_rate });
             }
             Err(e) => {
                 // The plugin stays loaded and plays silence; the editor and log say why.
@@ -268,12 +213,7 @@ impl Plugin for Melwave {
         self.retire_engine();
     }
 
-    fn process(
-        &mut self,
-        buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
-        context: &mut impl ProcessContext<Self>,
-    ) -> ProcessStatus {
+    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
         let n = buffer.samples();
         let Some(engine) = self.engine.as_mut() else {
             for channel in buffer.as_slice() {
@@ -291,9 +231,7 @@ impl Plugin for Melwave {
         self.was_playing = playing;
         while let Some(event) = context.next_event() {
             if let Some((timing, ev)) = host_events::convert(&event) {
-                engine
-                    .audio
-                    .push_event((timing as usize).min(n.saturating_sub(1)), ev);
+                engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
             }
         }
         // The pad travels with the notes, stamped: a cue whenever the smoothed
@@ -308,10 +246,7 @@ impl Plugin for Melwave {
             }
         };
         for i in 0..n {
-            let pad = (
-                on_pad(self.params.timbre_x.smoothed.next()),
-                on_pad(self.params.timbre_y.smoothed.next()),
-            );
+            let pad = (on_pad(self.params.timbre_x.smoothed.next()), on_pad(self.params.timbre_y.smoothed.next()));
             if pad != self.pad && (i % TIMBRE_CUE == 0 || i + 1 == n) {
                 engine.audio.set_timbre(i, pad.0, pad.1);
                 self.pad = pad;
@@ -332,11 +267,7 @@ impl Plugin for Melwave {
             engine.audio.process(mono);
             for (i, &v) in mono.iter().enumerate() {
                 let db = self.params.gain.smoothed.next();
-                let gain = util::db_to_gain(if db.is_finite() {
-                    db.clamp(GAIN_MIN_DB, GAIN_MAX_DB)
-                } else {
-                    0.0
-                });
+                let gain = util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
                 for channel in channels.iter_mut() {
                     channel[start + i] = v * gain;
                 }
@@ -367,17 +298,12 @@ impl ClapPlugin for Melwave {
     const CLAP_DESCRIPTION: Option<&'static str> = Some("A real-time neural instrument: Mel2Mel and a streaming source-filter vocoder, with an XY timbre pad");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[
-        ClapFeature::Instrument,
-        ClapFeature::Synthesizer,
-        ClapFeature::Stereo,
-    ];
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo];
 }
 
 impl Vst3Plugin for Melwave {
     const VST3_CLASS_ID: [u8; 16] = *b"MelwaveNeuralIns";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
 nice_export_clap!(Melwave);

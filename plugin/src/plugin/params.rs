@@ -37,23 +37,13 @@ impl Default for MelwaveParams {
                 .with_value_to_string(formatters::v2s_f32_rounded(3))
         };
         Self {
-            editor_state: EguiEditorState::from_size(
-                nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0),
-                1.0,
-            ),
+            editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),
             timbre_x: timbre("Timbre X"),
             timbre_y: timbre("Timbre Y"),
-            gain: FloatParam::new(
-                "Gain",
-                0.0,
-                FloatRange::Linear {
-                    min: GAIN_MIN_DB,
-                    max: GAIN_MAX_DB,
-                },
-            )
-            .with_smoother(SmoothingStyle::Linear(20.0))
-            .with_unit(" dB")
-            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: GAIN_MIN_DB, max: GAIN_MAX_DB })
+                .with_smoother(SmoothingStyle::Linear(20.0))
+                .with_unit(" dB")
+                .with_value_to_string(formatters::v2s_f32_rounded(1)),
             model_dir: Mutex::new(None),
             provider: Mutex::new(Provider::Cpu),
         }

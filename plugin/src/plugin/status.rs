@@ -17,10 +17,7 @@ pub struct InstrumentMark {
 
 /// The instrument whose mark is nearest to a pad position, with its distance.
 pub fn nearest(marks: &[InstrumentMark], x: f32, y: f32) -> Option<(&InstrumentMark, f32)> {
-    marks
-        .iter()
-        .map(|m| (m, ((m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2)).sqrt()))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+    marks.iter().map(|m| (m, ((m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2)).sqrt())).min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 #[derive(Default)]
@@ -54,16 +51,7 @@ impl Status {
 
 pub fn instrument_marks(model: &ModelBytes) -> Vec<InstrumentMark> {
     let plane = TimbrePlane::new(&model.manifest.instruments);
-    model
-        .manifest
-        .instruments
-        .iter()
-        .map(|i| InstrumentMark {
-            name: i.name.clone(),
-            pad: plane.to_pad(&i.point),
-            added: i.added.is_some(),
-        })
-        .collect()
+    model.manifest.instruments.iter().map(|i| InstrumentMark { name: i.name.clone(), pad: plane.to_pad(&i.point), added: i.added.is_some() }).collect()
 }
 
 #[cfg(test)]
@@ -78,33 +66,14 @@ mod tests {
         let p = model.manifest.instruments[0].point.clone();
         let q = model.manifest.instruments[1].point.clone();
         let mid = vec![(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0];
-        model.manifest.instruments.push(Instrument {
-            added: Some("a test".into()),
-            ..Instrument::trained("Flute", 73, mid)
-        });
+        model.manifest.instruments.push(Instrument { added: Some("a test".into()), ..Instrument::trained("Flute", 73, mid) });
         let marks = instrument_marks(&model);
         assert_eq!(marks.len(), trained + 1);
-        assert_eq!(
-            marks
-                .iter()
-                .filter(|m| m.added)
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>(),
-            ["Flute"]
-        );
+        assert_eq!(marks.iter().filter(|m| m.added).map(|m| m.name.as_str()).collect::<Vec<_>>(), ["Flute"]);
         let flute = marks.last().unwrap();
         // The added point sits halfway between the two it was put between, on the pad too.
         let (a, b) = (&marks[0].pad, &marks[1].pad);
-        assert!(
-            (flute.pad.0 - (a.0 + b.0) / 2.0).abs() < 1e-5
-                && (flute.pad.1 - (a.1 + b.1) / 2.0).abs() < 1e-5
-        );
-        assert_eq!(
-            nearest(&marks, flute.pad.0 + 1e-3, flute.pad.1)
-                .unwrap()
-                .0
-                .name,
-            "Flute"
-        );
+        assert!((flute.pad.0 - (a.0 + b.0) / 2.0).abs() < 1e-5 && (flute.pad.1 - (a.1 + b.1) / 2.0).abs() < 1e-5);
+        assert_eq!(nearest(&marks, flute.pad.0 + 1e-3, flute.pad.1).unwrap().0.name, "Flute");
     }
 }

@@ -13,17 +13,12 @@ use super::pins::{cache_dir, ORT_VERSION};
 /// The file names the library may have beside a binary: the pinned release's, then
 /// the unversioned link.
 fn lib_names() -> [String; 2] {
-    [
-        format!("libonnxruntime.so.{ORT_VERSION}"),
-        "libonnxruntime.so".to_string(),
-    ]
+    [format!("libonnxruntime.so.{ORT_VERSION}"), "libonnxruntime.so".to_string()]
 }
 
 /// The folder `cargo xtask ort` writes the library into.
 pub fn cached_library_dir(gpu: bool) -> PathBuf {
-    cache_dir()
-        .join("ort")
-        .join(format!("{ORT_VERSION}-{}", if gpu { "gpu" } else { "cpu" }))
+    cache_dir().join("ort").join(format!("{ORT_VERSION}-{}", if gpu { "gpu" } else { "cpu" }))
 }
 
 /// The folder holding the shared object (plugin or executable) this code is in.
@@ -35,15 +30,9 @@ pub fn own_dir() -> Option<PathBuf> {
         if libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
             return None;
         }
-        let path = std::ffi::CStr::from_ptr(info.dli_fname)
-            .to_string_lossy()
-            .into_owned();
+        let path = std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned();
         let path = PathBuf::from(path);
-        let path = if path.is_absolute() {
-            path
-        } else {
-            std::fs::canonicalize(&path).ok()?
-        };
+        let path = if path.is_absolute() { path } else { std::fs::canonicalize(&path).ok()? };
         path.parent().map(Path::to_path_buf)
     }
 }
@@ -62,10 +51,7 @@ pub fn locate() -> Result<PathBuf, String> {
     if let Some(d) = own_dir() {
         dirs.push(d);
     }
-    dirs.push(cached_library_dir(cfg!(any(
-        feature = "cuda",
-        feature = "tensorrt"
-    ))));
+    dirs.push(cached_library_dir(cfg!(any(feature = "cuda", feature = "tensorrt"))));
     dirs.push(cached_library_dir(false));
     for d in dirs {
         for name in lib_names() {
@@ -103,12 +89,8 @@ pub fn environment() -> Result<(&'static ort::environment::Environment, &'static
         return Ok((&l.env, &l.path));
     }
     let path = locate()?;
-    let builder = ort::init_from(&path)
-        .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
-    let env = builder
-        .with_name("melwave")
-        .build()
-        .map_err(|e| format!("cannot start ONNX Runtime: {e}"))?;
+    let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+    let env = builder.with_name("melwave").build().map_err(|e| format!("cannot start ONNX Runtime: {e}"))?;
     let l = ENVIRONMENT.get_or_init(|| Loaded { env, path });
     Ok((&l.env, &l.path))
 }

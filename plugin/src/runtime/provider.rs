@@ -37,9 +37,7 @@ impl FromStr for Provider {
             "cpu" => Ok(Provider::Cpu),
             "cuda" => Ok(Provider::Cuda),
             "tensorrt" | "trt" => Ok(Provider::TensorRt),
-            other => Err(format!(
-                "unknown execution provider `{other}` (choose cpu, cuda or tensorrt)"
-            )),
+            other => Err(format!("unknown execution provider `{other}` (choose cpu, cuda or tensorrt)")),
         }
     }
 }
@@ -56,11 +54,7 @@ impl fmt::Display for ProviderReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.fallback_reason {
             None => write!(f, "{}", self.active),
-            Some(why) => write!(
-                f,
-                "{} ({} requested but unavailable: {why})",
-                self.active, self.requested
-            ),
+            Some(why) => write!(f, "{} ({} requested but unavailable: {why})", self.active, self.requested),
         }
     }
 }
@@ -73,25 +67,15 @@ pub fn register(builder: &mut SessionBuilder, requested: Provider) -> ProviderRe
         Provider::TensorRt => register_tensorrt(builder),
     };
     match result {
-        Ok(()) => ProviderReport {
-            requested,
-            active: requested,
-            fallback_reason: None,
-        },
-        Err(why) => ProviderReport {
-            requested,
-            active: Provider::Cpu,
-            fallback_reason: Some(why),
-        },
+        Ok(()) => ProviderReport { requested, active: requested, fallback_reason: None },
+        Err(why) => ProviderReport { requested, active: Provider::Cpu, fallback_reason: Some(why) },
     }
 }
 
 #[cfg(feature = "cuda")]
 fn register_cuda(builder: &mut SessionBuilder) -> Result<(), String> {
     use ort::ep::ExecutionProvider;
-    ort::ep::CUDA::default()
-        .register(builder)
-        .map_err(|e| e.to_string())
+    ort::ep::CUDA::default().register(builder).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -102,9 +86,7 @@ fn register_cuda(_: &mut SessionBuilder) -> Result<(), String> {
 #[cfg(feature = "tensorrt")]
 fn register_tensorrt(builder: &mut SessionBuilder) -> Result<(), String> {
     use ort::ep::ExecutionProvider;
-    ort::ep::TensorRT::default()
-        .register(builder)
-        .map_err(|e| e.to_string())
+    ort::ep::TensorRT::default().register(builder).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "tensorrt"))]

@@ -62,22 +62,13 @@ impl DatasetConfig {
             font,
             bank: 0,
             programs: TRAINING_INSTRUMENTS.iter().map(|i| i.0).collect(),
-            names: TRAINING_INSTRUMENTS
-                .iter()
-                .map(|i| i.1.to_string())
-                .collect(),
+            names: TRAINING_INSTRUMENTS.iter().map(|i| i.1.to_string()).collect(),
         }
     }
 
     /// The same sizes on other programs of another font (or bank). `names` may be
     /// empty (the presets name the instruments) or hold one name per program.
-    pub fn with_programs(
-        mut self,
-        font: PathBuf,
-        bank: u8,
-        programs: Vec<u8>,
-        names: Vec<String>,
-    ) -> Result<Self> {
+    pub fn with_programs(mut self, font: PathBuf, bank: u8, programs: Vec<u8>, names: Vec<String>) -> Result<Self> {
         if programs.is_empty() {
             bail!("no programs given");
         }
@@ -93,11 +84,7 @@ impl DatasetConfig {
             bail!("a program is listed twice in {programs:?}");
         }
         if !names.is_empty() && names.len() != programs.len() {
-            bail!(
-                "{} names for {} programs: give one name per program, or none",
-                names.len(),
-                programs.len()
-            );
+            bail!("{} names for {} programs: give one name per program, or none", names.len(), programs.len());
         }
         if names.iter().any(|n| n.trim().is_empty()) {
             bail!("an instrument name is empty");
@@ -111,14 +98,7 @@ impl DatasetConfig {
 
     /// A tiny dataset for CI's end-to-end run.
     pub fn quick(font: PathBuf) -> Self {
-        Self {
-            procedural: 6,
-            procedural_seconds: 5.0,
-            real_files: 4,
-            excerpts_per_file: 1,
-            excerpt_seconds: 5.0,
-            ..Self::full(font)
-        }
+        Self { procedural: 6, procedural_seconds: 5.0, real_files: 4, excerpts_per_file: 1, excerpt_seconds: 5.0, ..Self::full(font) }
     }
 }
 
@@ -133,9 +113,7 @@ pub enum Split {
 /// FNV-1a: a hash that is the same on every machine and Rust version, so the split
 /// never moves.
 fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 /// 80 % train, 10 % validation, 10 % test, decided by the source alone: every excerpt
@@ -183,40 +161,18 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
     let mut out = Vec::new();
     for i in 0..cfg.procedural {
         let source = format!("procedural/{i}");
-        let song = phrases::generate(
-            cfg.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
-            cfg.procedural_seconds,
-        );
+        let song = phrases::generate(cfg.seed.wrapping_mul(1_000_003).wrapping_add(i as u64), cfg.procedural_seconds);
         let split = split_of(&source);
-        out.push((
-            Piece {
-                id: out.len(),
-                seconds: song.duration,
-                source,
-                start_seconds: 0.0,
-                split,
-            },
-            song,
-        ));
+        out.push((Piece { id: out.len(), seconds: song.duration, source, start_seconds: 0.0, split }, song));
     }
     let files = sources::debian_midi_files();
     if cfg.real_files > 0 && files.is_empty() {
-        eprintln!(
-            "warning: no MIDI files from {:?} are installed; the dataset is procedural only",
-            sources::MIDI_PACKAGES
-        );
+        eprintln!("warning: no MIDI files from {:?} are installed; the dataset is procedural only", sources::MIDI_PACKAGES);
     }
     for path in files.into_iter().take(cfg.real_files) {
         let source = path.display().to_string();
         let song = match midi_file::load(&path) {
-            Ok(s)
-                if s.duration > 1.0
-                    && s.events
-                        .iter()
-                        .any(|e| e.channel != midi_file::DRUM_CHANNEL) =>
-            {
-                s
-            }
+            Ok(s) if s.duration > 1.0 && s.events.iter().any(|e| e.channel != midi_file::DRUM_CHANNEL) => s,
             Ok(_) => continue,
             Err(e) => {
                 eprintln!("warning: skipping {source}: {e}");
@@ -227,29 +183,12 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
         let split = split_of(&source);
         for _ in 0..cfg.excerpts_per_file {
             let room = (song.duration - cfg.excerpt_seconds).max(0.0);
-            let start = if room > 0.0 {
-                rng.random_range(0.0..room)
-            } else {
-                0.0
-            };
+            let start = if room > 0.0 { rng.random_range(0.0..room) } else { 0.0 };
             let ex = sources::excerpt(&song, start, cfg.excerpt_seconds);
-            if !ex
-                .events
-                .iter()
-                .any(|e| matches!(e.event, melwave::features::Event::NoteOn { .. }))
-            {
+            if !ex.events.iter().any(|e| matches!(e.event, melwave::features::Event::NoteOn { .. })) {
                 continue;
             }
-            out.push((
-                Piece {
-                    id: out.len(),
-                    source: source.clone(),
-                    start_seconds: start,
-                    split,
-                    seconds: ex.duration,
-                },
-                ex,
-            ));
+            out.push((Piece { id: out.len(), source: source.clone(), start_seconds: start, split, seconds: ex.duration }, ex));
         }
     }
     Ok(out)
@@ -258,34 +197,19 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
 /// Renders every piece on every program into `dir`, in parallel, and writes the manifest.
 pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
     if !cfg.names.is_empty() && cfg.names.len() != cfg.programs.len() {
-        bail!(
-            "{} names for {} programs",
-            cfg.names.len(),
-            cfg.programs.len()
-        );
+        bail!("{} names for {} programs", cfg.names.len(), cfg.programs.len());
     }
     let font = synth::load_font(&cfg.font)?;
     let presets = synth::preset_names(&font, cfg.bank, &cfg.programs)?;
-    let names = if cfg.names.is_empty() {
-        presets
-    } else {
-        cfg.names.clone()
-    };
+    let names = if cfg.names.is_empty() { presets } else { cfg.names.clone() };
     let pieces = pieces(cfg)?;
     if pieces.is_empty() {
         bail!("the dataset would be empty");
     }
-    std::fs::create_dir_all(dir.join("items"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let jobs: Vec<(usize, u8)> = pieces
-        .iter()
-        .flat_map(|(p, _)| cfg.programs.iter().map(move |&g| (p.id, g)))
-        .collect();
+    std::fs::create_dir_all(dir.join("items")).with_context(|| format!("cannot create {}", dir.display()))?;
+    let jobs: Vec<(usize, u8)> = pieces.iter().flat_map(|(p, _)| cfg.programs.iter().map(move |&g| (p.id, g))).collect();
     let bar = ProgressBar::new(jobs.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("rendering {bar:40} {pos}/{len} items ({eta} left)")
-            .expect("static template"),
-    );
+    bar.set_style(ProgressStyle::with_template("rendering {bar:40} {pos}/{len} items ({eta} left)").expect("static template"));
     let items: Vec<ItemInfo> = jobs
         .par_iter()
         .map(|&(pid, program)| -> Result<ItemInfo> {
@@ -298,23 +222,13 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
             let file = format!("items/{pid:05}_{program:03}.safetensors");
             store::write(&dir.join(&file), &store::StoredItem { audio, mel, events })?;
             bar.inc(1);
-            Ok(ItemInfo {
-                file,
-                piece: pid,
-                program,
-                split: piece.split,
-                seconds: length,
-            })
+            Ok(ItemInfo { file, piece: pid, program, split: piece.split, seconds: length })
         })
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
     let mut hours = BTreeMap::new();
     for (program, name) in cfg.programs.iter().zip(&names) {
-        let h: f64 = items
-            .iter()
-            .filter(|i| i.program == *program)
-            .map(|i| i.seconds / 3600.0)
-            .sum();
+        let h: f64 = items.iter().filter(|i| i.program == *program).map(|i| i.seconds / 3600.0).sum();
         hours.insert(format!("{program:03} {name}"), h);
     }
     let manifest = DatasetManifest {
@@ -326,21 +240,14 @@ pub fn build(cfg: &DatasetConfig, dir: &Path) -> Result<DatasetManifest> {
         hours_per_instrument: hours,
     };
     let json = serde_json::to_string_pretty(&manifest)?;
-    std::fs::write(dir.join(MANIFEST), json)
-        .with_context(|| format!("cannot write {}", dir.join(MANIFEST).display()))?;
+    std::fs::write(dir.join(MANIFEST), json).with_context(|| format!("cannot write {}", dir.join(MANIFEST).display()))?;
     Ok(manifest)
 }
 
 pub fn read_manifest(dir: &Path) -> Result<DatasetManifest> {
     let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "no dataset at {} (run `melwave-train dataset` first)",
-            dir.display()
-        )
-    })?;
-    let m: DatasetManifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a dataset manifest", path.display()))?;
+    let bytes = std::fs::read(&path).with_context(|| format!("no dataset at {} (run `melwave-train dataset` first)", dir.display()))?;
+    let m: DatasetManifest = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a dataset manifest", path.display()))?;
     if m.format != FORMAT {
         bail!("{} is a `{}` dataset, but this trainer needs `{FORMAT}`; render it again with `melwave-train dataset`", dir.display(), m.format);
     }
@@ -370,19 +277,8 @@ pub fn load(dir: &Path, manifest: &DatasetManifest, split: Split) -> Result<Vec<
         .filter(|i| i.split == split)
         .map(|info| {
             let s = store::read(&dir.join(&info.file))?;
-            let instrument = manifest
-                .config
-                .programs
-                .iter()
-                .position(|&p| p == info.program)
-                .context("item of an unknown program")?;
-            Ok(Item {
-                piece: info.piece,
-                instrument,
-                audio: s.audio,
-                mel: s.mel,
-                events: s.events,
-            })
+            let instrument = manifest.config.programs.iter().position(|&p| p == info.program).context("item of an unknown program")?;
+            Ok(Item { piece: info.piece, instrument, audio: s.audio, mel: s.mel, events: s.events })
         })
         .collect()
 }

@@ -22,22 +22,12 @@ impl Writer {
             Event::PitchBend(s) => Event::pitch_bend_from_midi(Event::pitch_bend_to_midi(s)),
             e => e,
         };
-        self.events.push(SongEvent {
-            seconds: t,
-            channel: 0,
-            event,
-        });
+        self.events.push(SongEvent { seconds: t, channel: 0, event });
     }
 
     pub(crate) fn note(&mut self, t: f64, key: i32, velocity: i32, duration: f64) {
         let key = key.clamp(0, 127) as u8;
-        self.push(
-            t,
-            Event::NoteOn {
-                key,
-                velocity: velocity.clamp(1, 127) as u8,
-            },
-        );
+        self.push(t, Event::NoteOn { key, velocity: velocity.clamp(1, 127) as u8 });
         self.push(t + duration.max(0.005), Event::NoteOff { key });
     }
 }
@@ -82,11 +72,7 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
             }
             1 => {
                 // Arpeggio over a triad or seventh chord across octaves.
-                let chord: Vec<i32> = if rng.random_bool(0.5) {
-                    vec![0, 2, 4]
-                } else {
-                    vec![0, 2, 4, 6]
-                };
+                let chord: Vec<i32> = if rng.random_bool(0.5) { vec![0, 2, 4] } else { vec![0, 2, 4, 6] };
                 let n = rng.random_range(8..24);
                 let dur = beat * [0.25, 0.5][rng.random_range(0..2)];
                 for i in 0..n {
@@ -104,12 +90,7 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
                     let dur = beat * rng.random_range(1.0..4.0);
                     for j in 0..poly {
                         let deg = base + 2 * j;
-                        w.note(
-                            t,
-                            scale_key(root - 12 * (j == 0) as i32, mode, deg),
-                            v(&mut rng),
-                            dur * 0.9,
-                        );
+                        w.note(t, scale_key(root - 12 * (j == 0) as i32, mode, deg), v(&mut rng), dur * 0.9);
                     }
                     t += dur;
                 }
@@ -125,10 +106,7 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
                     if rng.random_bool(0.15) {
                         let depth: f32 = rng.random_range(-2.0..2.0);
                         for s in 1..=6 {
-                            w.push(
-                                t + dur * 0.1 * s as f64,
-                                Event::PitchBend(depth * s as f32 / 6.0),
-                            );
+                            w.push(t + dur * 0.1 * s as f64, Event::PitchBend(depth * s as f32 / 6.0));
                         }
                         w.push(t + dur * 0.95, Event::PitchBend(0.0));
                     }
@@ -143,12 +121,7 @@ pub fn generate(seed: u64, seconds: f64) -> Song {
                 let dur = beat * [0.5, 1.0][rng.random_range(0..2)];
                 for i in 0..n {
                     w.note(t, scale_key(root + 12, mode, i % 8), v(&mut rng), dur * 0.9);
-                    w.note(
-                        t,
-                        scale_key(root - 12, mode, 7 - i % 8),
-                        v(&mut rng),
-                        dur * 0.9,
-                    );
+                    w.note(t, scale_key(root - 12, mode, 7 - i % 8), v(&mut rng), dur * 0.9);
                     t += dur;
                 }
             }
@@ -178,9 +151,6 @@ impl Writer {
         // Stable, so a note-off written before a note-on at the same time stays first.
         self.events.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         let duration = self.events.last().map_or(0.0, |e| e.seconds);
-        Song {
-            events: self.events,
-            duration,
-        }
+        Song { events: self.events, duration }
     }
 }

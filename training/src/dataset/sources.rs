@@ -8,30 +8,20 @@ use melwave::features::Event;
 use melwave::midi_file::{Song, SongEvent, DRUM_CHANNEL};
 
 /// The Debian packages whose MIDI files the dataset draws on.
-pub const MIDI_PACKAGES: [&str; 5] = [
-    "simutrans-data",
-    "openttd-openmsx",
-    "planetblupi-music-midi",
-    "mma",
-    "freedink-data",
-];
+pub const MIDI_PACKAGES: [&str; 5] = ["simutrans-data", "openttd-openmsx", "planetblupi-music-midi", "mma", "freedink-data"];
 
 /// Every `.mid` file the installed packages hold, sorted (so the list, and with it the
 /// dataset, is the same on every machine with the same packages).
 pub fn debian_midi_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for pkg in MIDI_PACKAGES {
-        let Ok(out) = Command::new("dpkg").args(["-L", pkg]).output() else {
-            continue;
-        };
+        let Ok(out) = Command::new("dpkg").args(["-L", pkg]).output() else { continue };
         if !out.status.success() {
             continue;
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let lower = line.to_ascii_lowercase();
-            if (lower.ends_with(".mid") || lower.ends_with(".midi"))
-                && std::path::Path::new(line).is_file()
-            {
+            if (lower.ends_with(".mid") || lower.ends_with(".midi")) && std::path::Path::new(line).is_file() {
                 files.push(PathBuf::from(line));
             }
         }
@@ -63,26 +53,15 @@ pub fn excerpt(song: &Song, start: f64, length: f64) -> Song {
             }
             _ => {}
         }
-        events.push(SongEvent {
-            seconds: e.seconds - start,
-            ..*e
-        });
+        events.push(SongEvent { seconds: e.seconds - start, ..*e });
     }
     for (ch, keys) in held.iter().enumerate() {
         for (k, &on) in keys.iter().enumerate() {
             if on {
-                events.push(SongEvent {
-                    seconds: length,
-                    channel: ch as u8,
-                    event: Event::NoteOff { key: k as u8 },
-                });
+                events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::NoteOff { key: k as u8 } });
             }
         }
-        events.push(SongEvent {
-            seconds: length,
-            channel: ch as u8,
-            event: Event::Sustain(false),
-        });
+        events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::Sustain(false) });
     }
     let duration = length.min(song.duration - start).max(0.0);
     Song { events, duration }

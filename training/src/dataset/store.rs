@@ -38,17 +38,9 @@ fn encode(e: &TimedEvent) -> [i64; 4] {
 }
 
 fn decode(v: &[i64]) -> Result<TimedEvent> {
-    let key = |x: i64| -> Result<u8> {
-        u8::try_from(x)
-            .ok()
-            .filter(|k| *k < 128)
-            .with_context(|| format!("bad key {x}"))
-    };
+    let key = |x: i64| -> Result<u8> { u8::try_from(x).ok().filter(|k| *k < 128).with_context(|| format!("bad key {x}")) };
     let event = match v[1] {
-        0 => Event::NoteOn {
-            key: key(v[2])?,
-            velocity: key(v[3])?,
-        },
+        0 => Event::NoteOn { key: key(v[2])?, velocity: key(v[3])? },
         1 => Event::NoteOff { key: key(v[2])? },
         2 => Event::Sustain(v[2] != 0),
         3 => Event::PitchBend(f32::from_bits(v[2] as u32)),
@@ -58,10 +50,7 @@ fn decode(v: &[i64]) -> Result<TimedEvent> {
         7 => Event::ResetControllers,
         k => bail!("unknown event kind {k}"),
     };
-    Ok(TimedEvent {
-        time: u64::try_from(v[0]).context("negative event time")?,
-        event,
-    })
+    Ok(TimedEvent { time: u64::try_from(v[0]).context("negative event time")?, event })
 }
 
 fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
@@ -72,30 +61,16 @@ fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
 pub fn write(path: &Path, item: &StoredItem) -> Result<()> {
     let n = item.audio.len();
     if !n.is_multiple_of(HOP) || item.mel.len() != n / HOP * N_MELS {
-        bail!(
-            "item shapes disagree: {} samples, {} mel values",
-            n,
-            item.mel.len()
-        );
+        bail!("item shapes disagree: {} samples, {} mel values", n, item.mel.len());
     }
     let events: Vec<i64> = item.events.iter().flat_map(encode).collect();
     let tensors = vec![
-        (
-            "audio",
-            TensorView::new(Dtype::F32, vec![n], bytes_of(&item.audio))?,
-        ),
-        (
-            "events",
-            TensorView::new(Dtype::I64, vec![item.events.len(), 4], bytes_of(&events))?,
-        ),
-        (
-            "mel",
-            TensorView::new(Dtype::F32, vec![n / HOP, N_MELS], bytes_of(&item.mel))?,
-        ),
+        ("audio", TensorView::new(Dtype::F32, vec![n], bytes_of(&item.audio))?),
+        ("events", TensorView::new(Dtype::I64, vec![item.events.len(), 4], bytes_of(&events))?),
+        ("mel", TensorView::new(Dtype::F32, vec![n / HOP, N_MELS], bytes_of(&item.mel))?),
     ];
     let bytes = safetensors::serialize(tensors, None)?;
-    melwave::files::replace(path, &bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
+    melwave::files::replace(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn floats(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {
@@ -103,31 +78,20 @@ fn floats(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {
     if t.dtype() != Dtype::F32 {
         bail!("`{name}` is not F32");
     }
-    Ok(t.data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 pub fn read(path: &Path) -> Result<StoredItem> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .with_context(|| format!("{} is not a valid item file", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes).with_context(|| format!("{} is not a valid item file", path.display()))?;
     let audio = floats(&st, "audio")?;
     let mel = floats(&st, "mel")?;
     let ev = st.tensor("events")?;
     if ev.dtype() != Dtype::I64 {
         bail!("`events` is not I64");
     }
-    let raw: Vec<i64> = ev
-        .data()
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect();
-    let events = raw
-        .chunks_exact(4)
-        .map(decode)
-        .collect::<Result<Vec<_>>>()?;
+    let raw: Vec<i64> = ev.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
+    let events = raw.chunks_exact(4).map(decode).collect::<Result<Vec<_>>>()?;
     if audio.len() % HOP != 0 || mel.len() != audio.len() / HOP * N_MELS {
         bail!("{}: shapes disagree", path.display());
     }

@@ -12,11 +12,8 @@ use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 pub const DEFAULT_FONT: &str = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 
 pub fn load_font(path: &Path) -> Result<Arc<SoundFont>> {
-    let mut file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open SoundFont {}", path.display()))?;
-    let sf = SoundFont::new(&mut file).map_err(|e| {
-        anyhow::anyhow!("{} is not a readable SF2 SoundFont: {e:?}", path.display())
-    })?;
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open SoundFont {}", path.display()))?;
+    let sf = SoundFont::new(&mut file).map_err(|e| anyhow::anyhow!("{} is not a readable SF2 SoundFont: {e:?}", path.display()))?;
     Ok(Arc::new(sf))
 }
 
@@ -34,14 +31,8 @@ pub fn presets(sf: &SoundFont) -> Vec<Preset> {
     let mut all: Vec<Preset> = sf
         .get_presets()
         .iter()
-        .filter(|p| {
-            (0..128).contains(&p.get_bank_number()) && (0..128).contains(&p.get_patch_number())
-        })
-        .map(|p| Preset {
-            bank: p.get_bank_number() as u8,
-            program: p.get_patch_number() as u8,
-            name: p.get_name().trim().to_string(),
-        })
+        .filter(|p| (0..128).contains(&p.get_bank_number()) && (0..128).contains(&p.get_patch_number()))
+        .map(|p| Preset { bank: p.get_bank_number() as u8, program: p.get_patch_number() as u8, name: p.get_name().trim().to_string() })
         .collect();
     all.sort_by_key(|p| (p.bank, p.program));
     all.dedup_by_key(|p| (p.bank, p.program));
@@ -53,21 +44,10 @@ pub fn presets(sf: &SoundFont) -> Vec<Preset> {
 /// the error lists what the font has, so the user can pick one.
 pub fn preset_names(sf: &SoundFont, bank: u8, programs: &[u8]) -> Result<Vec<String>> {
     let all = presets(sf);
-    let missing: Vec<u8> = programs
-        .iter()
-        .copied()
-        .filter(|&p| !all.iter().any(|pr| pr.bank == bank && pr.program == p))
-        .collect();
+    let missing: Vec<u8> = programs.iter().copied().filter(|&p| !all.iter().any(|pr| pr.bank == bank && pr.program == p)).collect();
     if !missing.is_empty() {
-        let list: Vec<String> = all
-            .iter()
-            .map(|p| format!("{}:{} {}", p.bank, p.program, p.name))
-            .collect();
-        let what = missing
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list: Vec<String> = all.iter().map(|p| format!("{}:{} {}", p.bank, p.program, p.name)).collect();
+        let what = missing.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
         let banks: std::collections::BTreeSet<u8> = all.iter().map(|p| p.bank).collect();
         let banks: Vec<String> = banks.iter().map(|b| b.to_string()).collect();
         bail!(
@@ -76,16 +56,7 @@ pub fn preset_names(sf: &SoundFont, bank: u8, programs: &[u8]) -> Result<Vec<Str
             list.join(", ")
         );
     }
-    Ok(programs
-        .iter()
-        .map(|&p| {
-            all.iter()
-                .find(|pr| pr.bank == bank && pr.program == p)
-                .expect("checked above")
-                .name
-                .clone()
-        })
-        .collect())
+    Ok(programs.iter().map(|&p| all.iter().find(|pr| pr.bank == bank && pr.program == p).expect("checked above").name.clone()).collect())
 }
 
 /// The MIDI messages a single-channel synth must receive for one engine event so
@@ -113,9 +84,7 @@ fn merged_messages(held: &mut HeldKeys, event: &Event, out: &mut Vec<[u8; 3]>) {
             held.clear_all();
             out.push(event.to_midi(0));
         }
-        Event::Sustain(_) | Event::PitchBend(_) | Event::ResetControllers => {
-            out.push(event.to_midi(0))
-        }
+        Event::Sustain(_) | Event::PitchBend(_) | Event::ResetControllers => out.push(event.to_midi(0)),
     }
 }
 
@@ -125,17 +94,10 @@ fn merged_messages(held: &mut HeldKeys, event: &Event, out: &mut Vec<[u8; 3]>) {
 /// Everything plays on one MIDI channel, so there is one bend and one pedal, as in
 /// the features; controllers the features do not see (volume, expression, pan)
 /// never reach the synth, so the level follows the velocities alone.
-pub fn render(
-    sf: &Arc<SoundFont>,
-    events: &[TimedEvent],
-    bank: u8,
-    program: u8,
-    length: f64,
-) -> Result<Vec<f32>> {
+pub fn render(sf: &Arc<SoundFont>, events: &[TimedEvent], bank: u8, program: u8, length: f64) -> Result<Vec<f32>> {
     let mut settings = SynthesizerSettings::new(SAMPLE_RATE as i32);
     settings.enable_reverb_and_chorus = false;
-    let mut synth = Synthesizer::new(sf, &settings)
-        .map_err(|e| anyhow::anyhow!("cannot start the synthesizer: {e:?}"))?;
+    let mut synth = Synthesizer::new(sf, &settings).map_err(|e| anyhow::anyhow!("cannot start the synthesizer: {e:?}"))?;
     // Bank select (CC 0), then the program change that applies it.
     synth.process_midi_message(0, 0xB0, 0, bank as i32);
     synth.process_midi_message(0, 0xC0, program as i32, 0);
@@ -156,20 +118,11 @@ pub fn render(
         messages.clear();
         merged_messages(&mut held, &e.event, &mut messages);
         for [status, d1, d2] in &messages {
-            synth.process_midi_message(
-                (status & 0x0f) as i32,
-                (status & 0xf0) as i32,
-                *d1 as i32,
-                *d2 as i32,
-            );
+            synth.process_midi_message((status & 0x0f) as i32, (status & 0xf0) as i32, *d1 as i32, *d2 as i32);
         }
     }
     if pos < total {
         synth.render(&mut left[pos..], &mut right[pos..]);
     }
-    Ok(left
-        .iter()
-        .zip(&right)
-        .map(|(l, r)| 0.5 * (l + r))
-        .collect())
+    Ok(left.iter().zip(&right).map(|(l, r)| 0.5 * (l + r)).collect())
 }

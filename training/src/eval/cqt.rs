@@ -60,23 +60,12 @@ impl Cqt {
             // that of its imaginary part, each from a real FFT.
             let a = spectrum.frame(&re, 0).to_vec();
             let b = spectrum.frame(&im, 0).to_vec();
-            let kernel: Vec<Complex32> = (0..len)
-                .map(|j| full_bin(&a, len, j) + Complex32::i() * full_bin(&b, len, j))
-                .collect();
+            let kernel: Vec<Complex32> = (0..len).map(|j| full_bin(&a, len, j) + Complex32::i() * full_bin(&b, len, j)).collect();
             let peak = kernel.iter().map(|c| c.norm()).fold(0.0, f32::max);
-            let sparse = kernel
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.norm() > 0.005 * peak)
-                .map(|(j, c)| (j, c.conj() / len as f32))
-                .collect();
+            let sparse = kernel.iter().enumerate().filter(|(_, c)| c.norm() > 0.005 * peak).map(|(j, c)| (j, c.conj() / len as f32)).collect();
             kernels.push(sparse);
         }
-        Self {
-            spectrum,
-            len,
-            kernels,
-        }
+        Self { spectrum, len, kernels }
     }
 
     /// Number of frames for `len` samples: one per started hop.
@@ -89,14 +78,9 @@ impl Cqt {
         let frames = Self::n_frames(audio.len());
         let mut out = vec![0.0; frames * BINS];
         for t in 0..frames {
-            let half = self
-                .spectrum
-                .frame(audio, (t * HOP) as i64 - (self.len / 2) as i64);
+            let half = self.spectrum.frame(audio, (t * HOP) as i64 - (self.len / 2) as i64);
             for (k, kernel) in self.kernels.iter().enumerate() {
-                let v: Complex32 = kernel
-                    .iter()
-                    .map(|&(j, c)| full_bin(half, self.len, j) * c)
-                    .sum();
+                let v: Complex32 = kernel.iter().map(|&(j, c)| full_bin(half, self.len, j) * c).sum();
                 out[t * BINS + k] = v.norm();
             }
         }
@@ -107,10 +91,7 @@ impl Cqt {
 /// dB relative to `reference_max`, floored at [`FLOOR_DB`].
 pub fn to_db(magnitude: &[f32], reference_max: f32) -> Vec<f32> {
     let r = reference_max.max(1e-12);
-    magnitude
-        .iter()
-        .map(|&m| (20.0 * (m.max(1e-12) / r).log10()).max(FLOOR_DB))
-        .collect()
+    magnitude.iter().map(|&m| (20.0 * (m.max(1e-12) / r).log10()).max(FLOOR_DB)).collect()
 }
 
 /// RMSE-CQT in dB between a reference and an estimate (both at `sample_rate`): both
@@ -125,10 +106,5 @@ pub fn rmse_cqt(cqt: &mut Cqt, reference: &[f32], estimate: &[f32]) -> f64 {
 
 pub fn rmse_db(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len()).max(1);
-    (a.iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum::<f64>()
-        / n as f64)
-        .sqrt()
+    (a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / n as f64).sqrt()
 }

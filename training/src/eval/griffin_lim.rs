@@ -33,11 +33,7 @@ impl Default for Stft {
 
 impl Stft {
     pub fn new() -> Self {
-        Self {
-            forward: Spectrum::hann(N_FFT),
-            inverse: InverseSpectrum::new(N_FFT),
-            window: hann(N_FFT),
-        }
+        Self { forward: Spectrum::hann(N_FFT), inverse: InverseSpectrum::new(N_FFT), window: hann(N_FFT) }
     }
 
     /// `frames × BINS` complex spectrum of `audio`.
@@ -76,16 +72,8 @@ impl Stft {
 
 /// Linear STFT magnitudes (`frames × BINS`) from log-mel frames (`frames × N_MELS`).
 pub fn mel_to_linear(log_mel: &[f32]) -> Vec<f32> {
-    let fb = mel_filterbank(
-        SAMPLE_RATE as f64,
-        N_FFT,
-        N_MELS,
-        0.0,
-        SAMPLE_RATE as f64 / 2.0,
-    );
-    let band_weight: Vec<f32> = (0..N_MELS)
-        .map(|m| fb[m * BINS..(m + 1) * BINS].iter().sum())
-        .collect();
+    let fb = mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0);
+    let band_weight: Vec<f32> = (0..N_MELS).map(|m| fb[m * BINS..(m + 1) * BINS].iter().sum()).collect();
     let frames = log_mel.len() / N_MELS;
     let mut out = vec![0.0f32; frames * BINS];
     for t in 0..frames {
@@ -118,38 +106,21 @@ pub fn spectral_convergence(spec: &[Complex32], target: &[f32]) -> f64 {
 /// Fast Griffin-Lim: `len` samples whose STFT magnitude approaches `magnitude`
 /// (`frames × BINS`). Returns the audio and the spectral convergence after each
 /// iteration.
-pub fn griffin_lim(
-    stft: &mut Stft,
-    magnitude: &[f32],
-    len: usize,
-    iterations: usize,
-    seed: u64,
-) -> (Vec<f32>, Vec<f64>) {
+pub fn griffin_lim(stft: &mut Stft, magnitude: &[f32], len: usize, iterations: usize, seed: u64) -> (Vec<f32>, Vec<f64>) {
     let frames = magnitude.len() / BINS;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut spec: Vec<Complex32> = magnitude
-        .iter()
-        .map(|&m| Complex32::from_polar(m, rng.random_range(0.0..std::f32::consts::TAU)))
-        .collect();
+    let mut spec: Vec<Complex32> = magnitude.iter().map(|&m| Complex32::from_polar(m, rng.random_range(0.0..std::f32::consts::TAU))).collect();
     let mut previous = vec![Complex32::default(); spec.len()];
     let mut history = Vec::with_capacity(iterations);
     let mut audio = stft.synthesise(&spec, len);
     for _ in 0..iterations {
         let rebuilt = stft.analyse(&audio, frames);
         history.push(spectral_convergence(&rebuilt, magnitude));
-        for ((s, (r, p)), &m) in spec
-            .iter_mut()
-            .zip(rebuilt.iter().zip(previous.iter_mut()))
-            .zip(magnitude)
-        {
+        for ((s, (r, p)), &m) in spec.iter_mut().zip(rebuilt.iter().zip(previous.iter_mut())).zip(magnitude) {
             let accelerated = *r + (*r - *p) * MOMENTUM;
             *p = *r;
             let n = accelerated.norm();
-            *s = if n > 1e-12 {
-                accelerated * (m / n)
-            } else {
-                Complex32::new(m, 0.0)
-            };
+            *s = if n > 1e-12 { accelerated * (m / n) } else { Complex32::new(m, 0.0) };
         }
         audio = stft.synthesise(&spec, len);
     }

@@ -26,11 +26,7 @@ const PEAK_RANGE_DB: f32 = 40.0;
 
 pub fn log_mel_l1(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len()).max(1);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .sum::<f64>()
-        / n as f64
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).sum::<f64>() / n as f64
 }
 
 pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
@@ -39,10 +35,7 @@ pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
         return 0.0;
     }
     let (a, b) = (&a[..n], &b[..n]);
-    let (ma, mb) = (
-        a.iter().map(|&v| v as f64).sum::<f64>() / n as f64,
-        b.iter().map(|&v| v as f64).sum::<f64>() / n as f64,
-    );
+    let (ma, mb) = (a.iter().map(|&v| v as f64).sum::<f64>() / n as f64, b.iter().map(|&v| v as f64).sum::<f64>() / n as f64);
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
     for (x, y) in a.iter().zip(b) {
         let (dx, dy) = (*x as f64 - ma, *y as f64 - mb);
@@ -79,11 +72,7 @@ pub fn onsets(events: &[TimedEvent]) -> Vec<Onset> {
     for e in events {
         state.apply(&e.event);
         if let Event::NoteOn { key, velocity } = e.event {
-            out.push(Onset {
-                sample: e.time as usize,
-                frequency: key_frequency(key as usize, state.bend()),
-                velocity,
-            });
+            out.push(Onset { sample: e.time as usize, frequency: key_frequency(key as usize, state.bend()), velocity });
         }
     }
     out
@@ -98,11 +87,7 @@ pub struct PitchCheck {
 impl PitchCheck {
     pub fn new(rate: f64) -> Self {
         let window = (NOTE_WINDOW_SECONDS * rate) as usize;
-        Self {
-            spectrum: Spectrum::new(PITCH_FFT, hann(window)),
-            window,
-            rate,
-        }
+        Self { spectrum: Spectrum::new(PITCH_FFT, hann(window)), window, rate }
     }
 
     /// Magnitude spectrum of the Hann-windowed 100 ms after `start`, or None past the end.
@@ -110,12 +95,7 @@ impl PitchCheck {
         if start + self.window > audio.len() {
             return None;
         }
-        Some(
-            self.spectrum.frame(audio, start as i64)[..PITCH_FFT / 2]
-                .iter()
-                .map(|c| c.norm())
-                .collect(),
-        )
+        Some(self.spectrum.frame(audio, start as i64)[..PITCH_FFT / 2].iter().map(|c| c.norm()).collect())
     }
 
     /// Is `f` present in the 100 ms after `start`? The strongest spectral component
@@ -133,25 +113,14 @@ impl PitchCheck {
         let reach_down = (f * (1.0 - 2f64.powf(-100.0 / 1200.0))).max(lobe);
         let reach_up = (f * (2f64.powf(100.0 / 1200.0) - 1.0)).max(lobe);
         let (r_lo, r_hi) = (to_bin(f - reach_down), to_bin(f + reach_up));
-        let (peak_bin, &peak) = spec[r_lo..=r_hi]
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let (peak_bin, &peak) = spec[r_lo..=r_hi].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
         let peak_bin = r_lo + peak_bin;
         let peak_hz = peak_bin as f64 * bin_hz;
-        let (lo, hi) = (
-            f * 2f64.powf(-50.0 / 1200.0) - bin_hz,
-            f * 2f64.powf(50.0 / 1200.0) + bin_hz,
-        );
+        let (lo, hi) = (f * 2f64.powf(-50.0 / 1200.0) - bin_hz, f * 2f64.powf(50.0 / 1200.0) + bin_hz);
         let loudest = spec.iter().copied().fold(0.0, f32::max);
         let db = |x: f32| 20.0 * x.max(1e-12).log10();
         let interior = peak_bin > r_lo && peak_bin < r_hi;
-        Some(
-            loudest > 1e-9
-                && interior
-                && (lo..=hi).contains(&peak_hz)
-                && db(peak) >= db(loudest) - PEAK_RANGE_DB,
-        )
+        Some(loudest > 1e-9 && interior && (lo..=hi).contains(&peak_hz) && db(peak) >= db(loudest) - PEAK_RANGE_DB)
     }
 }
 
@@ -168,17 +137,10 @@ pub fn rms_db(x: &[f32]) -> f64 {
 }
 
 /// Velocity groups for the loudness error.
-pub const VELOCITY_GROUPS: [(&str, u8, u8); 3] = [
-    ("soft (1–47)", 1, 47),
-    ("medium (48–95)", 48, 95),
-    ("loud (96–127)", 96, 127),
-];
+pub const VELOCITY_GROUPS: [(&str, u8, u8); 3] = [("soft (1–47)", 1, 47), ("medium (48–95)", 48, 95), ("loud (96–127)", 96, 127)];
 
 pub fn velocity_group(v: u8) -> usize {
-    VELOCITY_GROUPS
-        .iter()
-        .position(|&(_, lo, hi)| (lo..=hi).contains(&v))
-        .unwrap_or(0)
+    VELOCITY_GROUPS.iter().position(|&(_, lo, hi)| (lo..=hi).contains(&v)).unwrap_or(0)
 }
 
 /// Sums over notes, so items and instruments can be pooled.
@@ -214,20 +176,10 @@ impl NoteTally {
 
 /// Pitch and loudness of every onset in `estimate`, against `truth` for loudness.
 /// Onsets whose window runs past either signal are left out.
-pub fn note_tally(
-    check: &mut PitchCheck,
-    onsets: &[Onset],
-    truth: &[f32],
-    estimate: &[f32],
-    rate: f64,
-) -> NoteTally {
+pub fn note_tally(check: &mut PitchCheck, onsets: &[Onset], truth: &[f32], estimate: &[f32], rate: f64) -> NoteTally {
     let mut t = NoteTally::default();
     for o in onsets {
-        let (Some(present), Some(le), Some(lt)) = (
-            check.note_present(estimate, o.sample, o.frequency),
-            level_db(estimate, o.sample, rate),
-            level_db(truth, o.sample, rate),
-        ) else {
+        let (Some(present), Some(le), Some(lt)) = (check.note_present(estimate, o.sample, o.frequency), level_db(estimate, o.sample, rate), level_db(truth, o.sample, rate)) else {
             continue;
         };
         t.notes += 1;
@@ -247,14 +199,7 @@ pub fn spectral_centroid(audio: &[f32], rate: f64) -> f64 {
     let frames = audio.len() / melwave::contract::HOP;
     let spec = stft.analyse(audio, frames);
     let bins = super::griffin_lim::BINS;
-    let energy: Vec<f64> = (0..frames)
-        .map(|t| {
-            spec[t * bins..(t + 1) * bins]
-                .iter()
-                .map(|c| c.norm_sqr() as f64)
-                .sum()
-        })
-        .collect();
+    let energy: Vec<f64> = (0..frames).map(|t| spec[t * bins..(t + 1) * bins].iter().map(|c| c.norm_sqr() as f64).sum()).collect();
     let loudest = energy.iter().copied().fold(0.0, f64::max);
     let (mut num, mut den) = (0.0, 0.0);
     for t in 0..frames {
@@ -316,10 +261,7 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
     let mut spectrum = Spectrum::hann(n);
     let bin_hz = rate / n as f64;
     let top_hz = HARMONICITY_BAND_HZ.1.min(rate / 2.0);
-    let (lo_bin, hi_bin) = (
-        (HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize,
-        (top_hz / bin_hz).floor() as usize,
-    );
+    let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, (top_hz / bin_hz).floor() as usize);
     let mut state = RollState::default();
     let mut next = 0;
     let (mut total, mut on, mut over, mut covered) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
@@ -329,10 +271,7 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
             state.apply(&events[next].event);
             next += 1;
         }
-        let keys: Vec<f64> = (0..128)
-            .filter(|&k| state.sounding(k))
-            .map(|k| key_frequency(k, state.bend()))
-            .collect();
+        let keys: Vec<f64> = (0..128).filter(|&k| state.sounding(k)).map(|k| key_frequency(k, state.bend())).collect();
         if keys.is_empty() {
             continue;
         }
@@ -342,10 +281,7 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
             let mut h = 1.0;
             while h * f <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz {
                 let c = h * f / bin_hz;
-                let (a, b) = (
-                    (c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize,
-                    ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin),
-                );
+                let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
                 for m in mask.iter_mut().take(b + 1).skip(a) {
                     *m = (*m).max(if h == 1.0 { 2 } else { 1 });
                 }
@@ -370,9 +306,5 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
         over += v;
         covered += t * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
     }
-    (total > 0.0).then(|| Harmonicity {
-        on_partials: on / total,
-        overtone_share: if on > 0.0 { over / on } else { 0.0 },
-        chance: covered / total,
-    })
+    (total > 0.0).then(|| Harmonicity { on_partials: on / total, overtone_share: if on > 0.0 { over / on } else { 0.0 }, chance: covered / total })
 }

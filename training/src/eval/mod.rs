@@ -41,27 +41,13 @@ pub struct EvalOptions {
 
 impl EvalOptions {
     pub fn new(model: PathBuf, data: PathBuf, out: PathBuf, quick: bool) -> Self {
-        Self {
-            model,
-            data,
-            out,
-            items_per_instrument: if quick { 1 } else { 3 },
-            max_seconds: if quick { 4.0 } else { 15.0 },
-            quick,
-        }
+        Self { model, data, out, items_per_instrument: if quick { 1 } else { 3 }, max_seconds: if quick { 4.0 } else { 15.0 }, quick }
     }
 }
 
 /// The systems compared, in report order. The ground truth scores itself (0 and 1 by
 /// construction), which shows the ceiling of the note checks.
-pub const SYSTEMS: [&str; 6] = [
-    "ground truth",
-    "sine tones",
-    "Griffin-Lim (true mel)",
-    "vocoder (true mel)",
-    "Melwave streamed",
-    "Melwave whole",
-];
+pub const SYSTEMS: [&str; 6] = ["ground truth", "sine tones", "Griffin-Lim (true mel)", "vocoder (true mel)", "Melwave streamed", "Melwave whole"];
 /// The system the per-instrument tables and excerpts are about.
 pub const MELWAVE: &str = "Melwave streamed";
 /// Griffin-Lim iterations for the baseline.
@@ -126,13 +112,7 @@ struct Rendered {
     streamed_vs_whole: f64,
 }
 
-fn evaluate(
-    model: &ModelBytes,
-    plane: &TimbrePlane,
-    runner: &mut ModelRunner,
-    m: &Material,
-    names: &[String],
-) -> Result<Rendered> {
+fn evaluate(model: &ModelBytes, plane: &TimbrePlane, runner: &mut ModelRunner, m: &Material, names: &[String]) -> Result<Rendered> {
     let len = m.truth.len() / HOP * HOP;
     let truth = &m.truth[..len];
     let frames = len / HOP;
@@ -147,46 +127,14 @@ fn evaluate(
     audio.insert("sine tones", source[..len].to_vec());
     let true_mel = LogMel::new().compute(truth);
     let magnitude = griffin_lim::mel_to_linear(&true_mel[..frames * N_MELS]);
-    audio.insert(
-        "Griffin-Lim (true mel)",
-        griffin_lim::griffin_lim(
-            &mut griffin_lim::Stft::new(),
-            &magnitude,
-            len,
-            GRIFFIN_LIM_ITERATIONS,
-            0,
-        )
-        .0,
-    );
+    audio.insert("Griffin-Lim (true mel)", griffin_lim::griffin_lim(&mut griffin_lim::Stft::new(), &magnitude, len, GRIFFIN_LIM_ITERATIONS, 0).0);
     let mut voc = Vec::new();
     runner.reset();
-    runner
-        .vocode(
-            &true_mel[..frames * N_MELS],
-            &source[..SOURCE_CHANNELS * len],
-            point,
-            &mut voc,
-        )
-        .map_err(anyhow::Error::msg)?;
+    runner.vocode(&true_mel[..frames * N_MELS], &source[..SOURCE_CHANNELS * len], point, &mut voc).map_err(anyhow::Error::msg)?;
     audio.insert("vocoder (true mel)", voc);
-    let streamed = render(
-        model,
-        &EngineConfig::offline(SAMPLE_RATE, 512),
-        pad,
-        &m.events,
-        len,
-        512,
-        |_, _| {},
-    )?
-    .audio;
-    let (_, whole) = runner
-        .run_in_blocks(&roll, &source, point, frames.max(1))
-        .map_err(anyhow::Error::msg)?;
-    let streamed_vs_whole = streamed
-        .iter()
-        .zip(&whole)
-        .map(|(a, b)| (a - b).abs() as f64)
-        .fold(0.0, f64::max);
+    let streamed = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), pad, &m.events, len, 512, |_, _| {})?.audio;
+    let (_, whole) = runner.run_in_blocks(&roll, &source, point, frames.max(1)).map_err(anyhow::Error::msg)?;
+    let streamed_vs_whole = streamed.iter().zip(&whole).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
     audio.insert("Melwave streamed", streamed);
     audio.insert("Melwave whole", whole);
 
@@ -212,12 +160,7 @@ fn evaluate(
         systems.insert(name.to_string(), scores);
     }
     Ok(Rendered {
-        result: ItemResult {
-            instrument: names[m.instrument].clone(),
-            material: m.name.clone(),
-            seconds: len as f64 / SAMPLE_RATE as f64,
-            systems,
-        },
+        result: ItemResult { instrument: names[m.instrument].clone(), material: m.name.clone(), seconds: len as f64 / SAMPLE_RATE as f64, systems },
         audio,
         streamed_vs_whole,
     })
@@ -228,10 +171,7 @@ fn morphs(model: &ModelBytes, plane: &TimbrePlane, quick: bool) -> Result<Vec<Mo
     let song = probes::morph_phrase();
     let len = ((song.duration + 0.5) * SAMPLE_RATE as f64) as usize / HOP * HOP;
     let events = song.timed_events(SAMPLE_RATE);
-    let pairs: Vec<(usize, usize)> = (0..insts.len())
-        .map(|i| (i, (i + 1) % insts.len()))
-        .take(if quick { 2 } else { insts.len() })
-        .collect();
+    let pairs: Vec<(usize, usize)> = (0..insts.len()).map(|i| (i, (i + 1) % insts.len())).take(if quick { 2 } else { insts.len() }).collect();
     pairs
         .par_iter()
         .map(|&(i, j)| {
@@ -240,25 +180,13 @@ fn morphs(model: &ModelBytes, plane: &TimbrePlane, quick: bool) -> Result<Vec<Mo
             for s in 0..=8 {
                 let t = s as f32 / 8.0;
                 let p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
-                let audio = render(
-                    model,
-                    &EngineConfig::offline(SAMPLE_RATE, 512),
-                    plane.to_pad(&p),
-                    &events,
-                    len,
-                    512,
-                    |_, _| {},
-                )?
-                .audio;
+                let audio = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), plane.to_pad(&p), &events, len, 512, |_, _| {})?.audio;
                 centroids.push(metrics::spectral_centroid(&audio, SAMPLE_RATE as f64));
             }
             let steps: Vec<f64> = centroids.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
             let total: f64 = steps.iter().sum();
             let largest = steps.iter().copied().fold(0.0, f64::max);
-            let (lo, hi) = (
-                centroids[0].min(centroids[8]),
-                centroids[0].max(centroids[8]),
-            );
+            let (lo, hi) = (centroids[0].min(centroids[8]), centroids[0].max(centroids[8]));
             Ok(MorphResult {
                 from: insts[i].name.clone(),
                 to: insts[j].name.clone(),
@@ -270,33 +198,17 @@ fn morphs(model: &ModelBytes, plane: &TimbrePlane, quick: bool) -> Result<Vec<Mo
         .collect()
 }
 
-fn write_excerpt(
-    out: &std::path::Path,
-    instrument: &str,
-    r: &Rendered,
-    all_systems: bool,
-) -> Result<()> {
+fn write_excerpt(out: &std::path::Path, instrument: &str, r: &Rendered, all_systems: bool) -> Result<()> {
     let stem = instrument.to_lowercase().replace(' ', "_");
     let mut lm = LogMel::new();
     let (truth, ours) = (&r.audio["ground truth"], &r.audio[MELWAVE]);
     let (mt, mp) = (lm.compute(truth), lm.compute(ours));
     let n = mt.len().min(mp.len());
     // The difference is drawn on the same colour scale as the spectrograms, offset to its floor.
-    let diff: Vec<f32> = mt[..n]
-        .iter()
-        .zip(&mp[..n])
-        .map(|(a, b)| (a - b).abs() - 11.5)
-        .collect();
+    let diff: Vec<f32> = mt[..n].iter().zip(&mp[..n]).map(|(a, b)| (a - b).abs() - 11.5).collect();
     let show = (n / N_MELS).min(800) * N_MELS;
     plot::spectrograms(
-        &[
-            (
-                &format!("{instrument}: ground truth (FluidR3)"),
-                &mt[..show],
-            ),
-            ("Melwave (streamed)", &mp[..show]),
-            ("|difference|", &diff[..show]),
-        ],
+        &[(&format!("{instrument}: ground truth (FluidR3)"), &mt[..show]), ("Melwave (streamed)", &mp[..show]), ("|difference|", &diff[..show])],
         N_MELS,
         &out.join(format!("{stem}.png")),
     )?;
@@ -305,15 +217,9 @@ fn write_excerpt(
             "ground truth" => "truth".into(),
             MELWAVE => "melwave".into(),
             _ if !all_systems => continue,
-            other => other
-                .to_lowercase()
-                .replace([' ', '(', ')'], "_")
-                .replace("__", "_")
-                .trim_end_matches('_')
-                .into(),
+            other => other.to_lowercase().replace([' ', '(', ')'], "_").replace("__", "_").trim_end_matches('_').into(),
         };
-        write_wav(&out.join(format!("{stem}_{file}.wav")), audio, SAMPLE_RATE)
-            .map_err(anyhow::Error::msg)?;
+        write_wav(&out.join(format!("{stem}_{file}.wav")), audio, SAMPLE_RATE).map_err(anyhow::Error::msg)?;
     }
     Ok(())
 }
@@ -323,19 +229,13 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
     let ds = dataset::read_manifest(&opts.data)?;
     let model = ModelBytes::from_dir(&opts.model)?;
     let plane = TimbrePlane::new(&model.manifest.instruments);
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("cannot create {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
     let split = [Split::Test, Split::Validation, Split::Train]
         .into_iter()
         .find(|s| ds.items.iter().any(|i| i.split == *s))
         .context("the dataset has no items")?;
     let font = synth::load_font(&ds.config.font)?;
-    let names: Vec<String> = model
-        .manifest
-        .instruments
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
+    let names: Vec<String> = model.manifest.instruments.iter().map(|i| i.name.clone()).collect();
     let max_len = (opts.max_seconds * SAMPLE_RATE as f64) as usize / HOP * HOP;
 
     let mut materials = Vec::new();
@@ -345,44 +245,17 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
             eprintln!("eval: {} was added ({from}) and is left out", inst.name);
             continue;
         }
-        let items = ds
-            .items
-            .iter()
-            .filter(|i| i.split == split && i.program == inst.program)
-            .take(opts.items_per_instrument);
+        let items = ds.items.iter().filter(|i| i.split == split && i.program == inst.program).take(opts.items_per_instrument);
         for (k, info) in items.enumerate() {
             let item = dataset::store::read(&opts.data.join(&info.file))?;
             let len = item.audio.len().min(max_len);
-            let events = item
-                .events
-                .iter()
-                .copied()
-                .filter(|e| (e.time as usize) < len)
-                .collect();
-            materials.push(Material {
-                instrument: n,
-                name: format!("piece {}", info.piece),
-                truth: item.audio[..len].to_vec(),
-                events,
-                excerpt: k == 0,
-            });
+            let events = item.events.iter().copied().filter(|e| (e.time as usize) < len).collect();
+            materials.push(Material { instrument: n, name: format!("piece {}", info.piece), truth: item.audio[..len].to_vec(), events, excerpt: k == 0 });
         }
         for p in probes::probes(opts.quick) {
             let events = p.song.timed_events(SAMPLE_RATE);
-            let truth = synth::render(
-                &font,
-                &events,
-                inst.bank,
-                inst.program,
-                p.song.duration + 1.0,
-            )?;
-            materials.push(Material {
-                instrument: n,
-                name: p.name.to_string(),
-                truth,
-                events,
-                excerpt: false,
-            });
+            let truth = synth::render(&font, &events, inst.bank, inst.program, p.song.duration + 1.0)?;
+            materials.push(Material { instrument: n, name: p.name.to_string(), truth, events, excerpt: false });
         }
     }
     let bar = indicatif::ProgressBar::new(materials.len() as u64);
@@ -407,10 +280,7 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
     let results = EvalResults {
         model: opts.model.display().to_string(),
         split: format!("{split:?}"),
-        streamed_vs_whole_max_abs: rendered
-            .iter()
-            .map(|r| r.streamed_vs_whole)
-            .fold(0.0, f64::max),
+        streamed_vs_whole_max_abs: rendered.iter().map(|r| r.streamed_vs_whole).fold(0.0, f64::max),
         items: rendered.into_iter().map(|r| r.result).collect(),
         morphs,
         velocity,
@@ -418,10 +288,7 @@ pub fn run(opts: &EvalOptions) -> Result<EvalResults> {
     };
     let (md, summary) = report::markdown(&results, &names);
     std::fs::write(opts.out.join("report.md"), &md)?;
-    std::fs::write(
-        opts.out.join("metrics.json"),
-        serde_json::to_string_pretty(&results)?,
-    )?;
+    std::fs::write(opts.out.join("metrics.json"), serde_json::to_string_pretty(&results)?)?;
     println!("{summary}");
     Ok(results)
 }

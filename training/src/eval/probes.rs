@@ -18,11 +18,7 @@ pub struct Probe {
 
 /// Single notes from C1 to C7 (quick: C3, C4, C5) at three velocities.
 fn single_notes(quick: bool) -> Song {
-    let keys: Vec<i32> = if quick {
-        vec![48, 60, 72]
-    } else {
-        (24..=96).step_by(12).collect()
-    };
+    let keys: Vec<i32> = if quick { vec![48, 60, 72] } else { (24..=96).step_by(12).collect() };
     let mut w = Writer::default();
     let mut t = 0.05;
     for &k in &keys {
@@ -35,12 +31,7 @@ fn single_notes(quick: bool) -> Song {
 }
 
 fn chords(quick: bool) -> Song {
-    let all: [&[i32]; 4] = [
-        &[48, 52, 55, 60],
-        &[45, 57, 60, 64, 67],
-        &[38, 50, 53, 57, 60, 65],
-        &[55, 59, 62, 65, 71, 74, 77, 83],
-    ];
+    let all: [&[i32]; 4] = [&[48, 52, 55, 60], &[45, 57, 60, 64, 67], &[38, 50, 53, 57, 60, 65], &[55, 59, 62, 65, 71, 74, 77, 83]];
     let mut w = Writer::default();
     let mut t = 0.05;
     for (i, chord) in all.iter().enumerate().take(if quick { 1 } else { 4 }) {
@@ -56,11 +47,7 @@ fn chords(quick: bool) -> Song {
 fn repeated(quick: bool) -> Song {
     let mut w = Writer::default();
     let mut t = 0.05;
-    for (key, step, n) in
-        [(60, 0.1, 16), (72, 0.08, 20)]
-            .into_iter()
-            .take(if quick { 1 } else { 2 })
-    {
+    for (key, step, n) in [(60, 0.1, 16), (72, 0.08, 20)].into_iter().take(if quick { 1 } else { 2 }) {
         for i in 0..n {
             w.note(t, key, 70 + (i % 4) * 10, step * 0.6);
             t += step;
@@ -90,13 +77,7 @@ fn bends(quick: bool) -> Song {
     for i in 0..=steps {
         let x = i as f32 / steps as f32;
         // 0 → +2 → −2 → 0 semitones.
-        let semi = if x < 0.25 {
-            8.0 * x
-        } else if x < 0.75 {
-            2.0 - 8.0 * (x - 0.25)
-        } else {
-            -2.0 + 8.0 * (x - 0.75)
-        };
+        let semi = if x < 0.25 { 8.0 * x } else if x < 0.75 { 2.0 - 8.0 * (x - 0.25) } else { -2.0 + 8.0 * (x - 0.75) };
         w.push(0.2 + 1.8 * x as f64, Event::PitchBend(semi));
     }
     if !quick {
@@ -109,31 +90,13 @@ fn bends(quick: bool) -> Song {
 
 pub fn probes(quick: bool) -> Vec<Probe> {
     let mut v = vec![
-        Probe {
-            name: "single notes",
-            song: single_notes(quick),
-        },
-        Probe {
-            name: "chords",
-            song: chords(quick),
-        },
-        Probe {
-            name: "repeated notes",
-            song: repeated(quick),
-        },
-        Probe {
-            name: "pitch bends",
-            song: bends(quick),
-        },
+        Probe { name: "single notes", song: single_notes(quick) },
+        Probe { name: "chords", song: chords(quick) },
+        Probe { name: "repeated notes", song: repeated(quick) },
+        Probe { name: "pitch bends", song: bends(quick) },
     ];
     if !quick {
-        v.insert(
-            3,
-            Probe {
-                name: "long sustains",
-                song: sustains(),
-            },
-        );
+        v.insert(3, Probe { name: "long sustains", song: sustains() });
     }
     v
 }

@@ -26,12 +26,7 @@ fn pooled(items: &[&ItemResult], system: &str) -> NoteTally {
 /// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
 fn accuracy(t: &NoteTally) -> String {
     match t.pitch_accuracy() {
-        Some(p) => format!(
-            "{:.1} ± {:.1} % ({} notes)",
-            100.0 * p,
-            196.0 * (p * (1.0 - p) / t.notes as f64).sqrt(),
-            t.notes
-        ),
+        Some(p) => format!("{:.1} ± {:.1} % ({} notes)", 100.0 * p, 196.0 * (p * (1.0 - p) / t.notes as f64).sqrt(), t.notes),
         None => "–".into(),
     }
 }
@@ -42,10 +37,7 @@ fn values(items: &[&ItemResult], system: &str, f: impl Fn(&Scores) -> f64) -> Ve
 
 /// Harmonicity (share of note energy on partials) of the items that have notes.
 fn harmonicity(items: &[&ItemResult], system: &str) -> Vec<f64> {
-    items
-        .iter()
-        .filter_map(|i| i.systems[system].harmonicity.map(|h| h.on_partials))
-        .collect()
+    items.iter().filter_map(|i| i.systems[system].harmonicity.map(|h| h.on_partials)).collect()
 }
 
 fn summary_table(items: &[&ItemResult]) -> String {
@@ -70,10 +62,7 @@ fn summary_table(items: &[&ItemResult]) -> String {
 pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     let all: Vec<&ItemResult> = r.items.iter().collect();
     let mut md = String::new();
-    let pieces = all
-        .iter()
-        .filter(|i| i.material.starts_with("piece"))
-        .count();
+    let pieces = all.iter().filter(|i| i.material.starts_with("piece")).count();
     let seconds: f64 = all.iter().map(|i| i.seconds).sum();
     let _ = writeln!(
         md,
@@ -96,54 +85,22 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
 
     let _ = writeln!(md, "## Per instrument\n");
     for (title, f, digits) in [
-        (
-            "RMSE-CQT (dB)",
-            (|x: &Scores| x.rmse_cqt) as fn(&Scores) -> f64,
-            2usize,
-        ),
+        ("RMSE-CQT (dB)", (|x: &Scores| x.rmse_cqt) as fn(&Scores) -> f64, 2usize),
         ("log-mel L1", |x: &Scores| x.log_mel_l1, 3),
         ("log-mel r", |x: &Scores| x.log_mel_r, 3),
     ] {
-        let _ = writeln!(
-            md,
-            "### {title}\n\n| instrument | {} |\n|---|{}",
-            SYSTEMS[1..].join(" | "),
-            "---|".repeat(SYSTEMS.len() - 1)
-        );
+        let _ = writeln!(md, "### {title}\n\n| instrument | {} |\n|---|{}", SYSTEMS[1..].join(" | "), "---|".repeat(SYSTEMS.len() - 1));
         for name in instruments {
-            let items: Vec<&ItemResult> = all
-                .iter()
-                .copied()
-                .filter(|i| &i.instrument == name)
-                .collect();
-            let row: Vec<String> = SYSTEMS[1..]
-                .iter()
-                .map(|s| ci(&values(&items, s, f), digits))
-                .collect();
+            let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+            let row: Vec<String> = SYSTEMS[1..].iter().map(|s| ci(&values(&items, s, f), digits)).collect();
             let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
         }
         md.push('\n');
     }
-    let _ = writeln!(
-        md,
-        "### Pitch accuracy (%)\n\n| instrument | {} |\n|---|{}",
-        SYSTEMS.join(" | "),
-        "---|".repeat(SYSTEMS.len())
-    );
+    let _ = writeln!(md, "### Pitch accuracy (%)\n\n| instrument | {} |\n|---|{}", SYSTEMS.join(" | "), "---|".repeat(SYSTEMS.len()));
     for name in instruments {
-        let items: Vec<&ItemResult> = all
-            .iter()
-            .copied()
-            .filter(|i| &i.instrument == name)
-            .collect();
-        let row: Vec<String> = SYSTEMS
-            .iter()
-            .map(|s| {
-                pooled(&items, s)
-                    .pitch_accuracy()
-                    .map_or("–".into(), |p| format!("{:.1}", 100.0 * p))
-            })
-            .collect();
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+        let row: Vec<String> = SYSTEMS.iter().map(|s| pooled(&items, s).pitch_accuracy().map_or("–".into(), |p| format!("{:.1}", 100.0 * p))).collect();
         let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
     }
 
@@ -154,45 +111,20 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
         "---|".repeat(SYSTEMS.len())
     );
     for name in instruments {
-        let items: Vec<&ItemResult> = all
-            .iter()
-            .copied()
-            .filter(|i| &i.instrument == name)
-            .collect();
-        let mut row: Vec<String> = SYSTEMS
-            .iter()
-            .map(|s| ci(&harmonicity(&items, s), 3))
-            .collect();
-        let chance: Vec<f64> = items
-            .iter()
-            .filter_map(|i| i.systems[SYSTEMS[0]].harmonicity.map(|h| h.chance))
-            .collect();
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+        let mut row: Vec<String> = SYSTEMS.iter().map(|s| ci(&harmonicity(&items, s), 3)).collect();
+        let chance: Vec<f64> = items.iter().filter_map(|i| i.systems[SYSTEMS[0]].harmonicity.map(|h| h.chance)).collect();
         row.push(ci(&chance, 3));
         let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
     }
 
     let _ = writeln!(md, "\n## {MELWAVE}, per kind of material\n\n| material | items | RMSE-CQT (dB) | log-mel L1 | log-mel r | pitch accuracy |\n|---|---|---|---|---|---|");
-    let mut kinds: Vec<&str> = all
-        .iter()
-        .map(|i| {
-            if i.material.starts_with("piece") {
-                "held-out pieces"
-            } else {
-                i.material.as_str()
-            }
-        })
-        .collect();
+    let mut kinds: Vec<&str> = all.iter().map(|i| if i.material.starts_with("piece") { "held-out pieces" } else { i.material.as_str() }).collect();
     kinds.dedup();
     kinds.sort();
     kinds.dedup();
     for kind in kinds {
-        let items: Vec<&ItemResult> = all
-            .iter()
-            .copied()
-            .filter(|i| {
-                i.material == kind || (kind == "held-out pieces" && i.material.starts_with("piece"))
-            })
-            .collect();
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| i.material == kind || (kind == "held-out pieces" && i.material.starts_with("piece"))).collect();
         let _ = writeln!(
             md,
             "| {kind} | {} | {} | {} | {} | {} |",
@@ -211,17 +143,7 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     );
     for sys in &SYSTEMS[1..] {
         let t = pooled(&all, sys);
-        let cells: Vec<String> = t
-            .loudness
-            .iter()
-            .map(|&(n, abs, signed)| {
-                if n == 0 {
-                    "–".into()
-                } else {
-                    format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64)
-                }
-            })
-            .collect();
+        let cells: Vec<String> = t.loudness.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect();
         let _ = writeln!(md, "| {sys} | {} |", cells.join(" | "));
     }
 
@@ -230,22 +152,10 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
         "\n## Velocity response (C4, the struck half second from a fresh start, RMS dBFS at velocity {})\n\n| instrument | truth | Melwave | range truth / Melwave (dB) | worst error (dB) |\n|---|---|---|---|---|",
         VELOCITIES.map(|v| v.to_string()).join(" / ")
     );
-    let levels = |v: &[f64]| {
-        v.iter()
-            .map(|x| format!("{x:.1}"))
-            .collect::<Vec<_>>()
-            .join(" / ")
-    };
+    let levels = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" / ");
     for v in &r.velocity {
         let (truth, ours) = v.ranges();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {truth:.1} / {ours:.1} | {:.1} |",
-            v.instrument,
-            levels(&v.truth_db),
-            levels(&v.melwave_db),
-            v.worst_error()
-        );
+        let _ = writeln!(md, "| {} | {} | {} | {truth:.1} / {ours:.1} | {:.1} |", v.instrument, levels(&v.truth_db), levels(&v.melwave_db), v.worst_error());
     }
 
     let _ = writeln!(
@@ -254,23 +164,12 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     );
     for m in &r.morphs {
         let c = &m.centroids;
-        let _ = writeln!(
-            md,
-            "| {} → {} | {:.0} / {:.0} / {:.0} | {:.2} | {} |",
-            m.from,
-            m.to,
-            c[0],
-            c[4],
-            c[8],
-            m.largest_step_share,
-            if m.midpoint_between { "yes" } else { "no" }
-        );
+        let _ = writeln!(md, "| {} → {} | {:.0} / {:.0} / {:.0} | {:.2} | {} |", m.from, m.to, c[0], c[4], c[8], m.largest_step_share, if m.midpoint_between { "yes" } else { "no" });
     }
     let shares: Vec<f64> = r.morphs.iter().map(|m| m.largest_step_share).collect();
     let _ = writeln!(md, "\nMean largest step share: {}.", ci(&shares, 2));
     let ranges: Vec<(f64, f64)> = r.velocity.iter().map(|v| v.ranges()).collect();
-    let mean =
-        |f: fn(&(f64, f64)) -> f64| ranges.iter().map(f).sum::<f64>() / ranges.len().max(1) as f64;
+    let mean = |f: fn(&(f64, f64)) -> f64| ranges.iter().map(f).sum::<f64>() / ranges.len().max(1) as f64;
     let velocity = format!("velocity {} → {}: level rises {:.1} dB in the truth, {:.1} dB in Melwave (mean over instruments)", VELOCITIES[0], VELOCITIES[3], mean(|r| r.0), mean(|r| r.1));
     (md, format!("{}\n{summary}\n{velocity}", r.model))
 }

@@ -39,11 +39,7 @@ impl VelocityResponse {
 
     /// Largest |Melwave − truth| level over the velocities (dB).
     pub fn worst_error(&self) -> f64 {
-        self.truth_db
-            .iter()
-            .zip(&self.melwave_db)
-            .map(|(t, m)| (m - t).abs())
-            .fold(0.0, f64::max)
+        self.truth_db.iter().zip(&self.melwave_db).map(|(t, m)| (m - t).abs()).fold(0.0, f64::max)
     }
 }
 
@@ -53,44 +49,17 @@ pub fn measure(model: &ModelBytes, font: &Arc<SoundFont>) -> Result<Vec<Velocity
     let plane = TimbrePlane::new(&model.manifest.instruments);
     let len = (SECONDS * SAMPLE_RATE as f64) as usize;
     let mut out = Vec::new();
-    for inst in model
-        .manifest
-        .instruments
-        .iter()
-        .filter(|i| i.added.is_none())
-    {
+    for inst in model.manifest.instruments.iter().filter(|i| i.added.is_none()) {
         let pad = plane.to_pad(&inst.point);
         let (mut truth_db, mut melwave_db) = (Vec::new(), Vec::new());
         for velocity in VELOCITIES {
-            let events = [
-                TimedEvent {
-                    time: 0,
-                    event: Event::NoteOn { key: KEY, velocity },
-                },
-                TimedEvent {
-                    time: len as u64,
-                    event: Event::NoteOff { key: KEY },
-                },
-            ];
+            let events = [TimedEvent { time: 0, event: Event::NoteOn { key: KEY, velocity } }, TimedEvent { time: len as u64, event: Event::NoteOff { key: KEY } }];
             let truth = synth::render(font, &events, inst.bank, inst.program, SECONDS)?;
             truth_db.push(rms_db(&truth[..len.min(truth.len())]));
-            let ours = render(
-                model,
-                &EngineConfig::offline(SAMPLE_RATE, 512),
-                pad,
-                &events,
-                len,
-                512,
-                |_, _| {},
-            )?
-            .audio;
+            let ours = render(model, &EngineConfig::offline(SAMPLE_RATE, 512), pad, &events, len, 512, |_, _| {})?.audio;
             melwave_db.push(rms_db(&ours));
         }
-        out.push(VelocityResponse {
-            instrument: inst.name.clone(),
-            truth_db,
-            melwave_db,
-        });
+        out.push(VelocityResponse { instrument: inst.name.clone(), truth_db, melwave_db });
     }
     Ok(out)
 }

@@ -25,17 +25,9 @@ pub struct SearchPlan {
 }
 
 impl SearchPlan {
-    pub const FULL: SearchPlan = SearchPlan {
-        grid: 6,
-        finest_step: 1.0 / 128.0,
-        max_compass: 60,
-    };
+    pub const FULL: SearchPlan = SearchPlan { grid: 6, finest_step: 1.0 / 128.0, max_compass: 60 };
     /// For CI and tests: a coarser grid and a shorter refinement.
-    pub const QUICK: SearchPlan = SearchPlan {
-        grid: 4,
-        finest_step: 1.0 / 32.0,
-        max_compass: 16,
-    };
+    pub const QUICK: SearchPlan = SearchPlan { grid: 4, finest_step: 1.0 / 32.0, max_compass: 16 };
 
     /// The most evaluations a search makes, for the progress bar.
     pub fn max_evaluations(&self) -> usize {
@@ -73,13 +65,8 @@ pub struct Scorer {
 impl Scorer {
     pub fn new(model: &ModelBytes) -> Result<Self> {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let runners = (0..n)
-            .map(|_| ModelRunner::new(model, Provider::Cpu))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            runners,
-            evaluations: 0,
-        })
+        let runners = (0..n).map(|_| ModelRunner::new(model, Provider::Cpu)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { runners, evaluations: 0 })
     }
 
     /// Mel2Mel's loss at `point`, frame-weighted over the set.
@@ -96,21 +83,11 @@ impl Scorer {
                         let (mut sum, mut frames) = (0.0, 0);
                         for (roll, mel) in set.items.iter().skip(k).step_by(n) {
                             runner.reset();
-                            runner
-                                .predict_mel(roll, point)
-                                .map_err(anyhow::Error::msg)?;
+                            runner.predict_mel(roll, point).map_err(anyhow::Error::msg)?;
                             let f = mel.len() / N_MELS;
-                            let frames_of =
-                                |m: &[f32]| Tensor::from_slice(m).reshape([-1, N_MELS as i64]);
-                            let every =
-                                Tensor::ones([f as i64, 1], (tch::Kind::Float, tch::Device::Cpu));
-                            let l = mel2mel_loss(
-                                &frames_of(runner.mel()),
-                                &frames_of(mel),
-                                &every,
-                                MEL2MEL_LEVEL_WEIGHT,
-                            )
-                            .double_value(&[]);
+                            let frames_of = |m: &[f32]| Tensor::from_slice(m).reshape([-1, N_MELS as i64]);
+                            let every = Tensor::ones([f as i64, 1], (tch::Kind::Float, tch::Device::Cpu));
+                            let l = mel2mel_loss(&frames_of(runner.mel()), &frames_of(mel), &every, MEL2MEL_LEVEL_WEIGHT).double_value(&[]);
                             sum += l * f as f64;
                             frames += f;
                         }
@@ -118,10 +95,7 @@ impl Scorer {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a scoring thread panicked"))
-                .collect()
+            handles.into_iter().map(|h| h.join().expect("a scoring thread panicked")).collect()
         });
         let (mut sum, mut frames) = (0.0, 0);
         for p in parts {
@@ -144,10 +118,7 @@ pub struct Bounds {
 
 impl Bounds {
     pub fn of(points: &[[f32; 2]]) -> Self {
-        let mut b = Bounds {
-            lo: [f32::INFINITY; 2],
-            hi: [f32::NEG_INFINITY; 2],
-        };
+        let mut b = Bounds { lo: [f32::INFINITY; 2], hi: [f32::NEG_INFINITY; 2] };
         for p in points {
             for (a, &v) in p.iter().enumerate() {
                 b.lo[a] = b.lo[a].min(v);
@@ -158,17 +129,11 @@ impl Bounds {
     }
 
     fn clamp(&self, p: [f32; 2]) -> [f32; 2] {
-        [
-            p[0].clamp(self.lo[0], self.hi[0]),
-            p[1].clamp(self.lo[1], self.hi[1]),
-        ]
+        [p[0].clamp(self.lo[0], self.hi[0]), p[1].clamp(self.lo[1], self.hi[1])]
     }
 
     fn extent(&self) -> [f32; 2] {
-        [
-            (self.hi[0] - self.lo[0]).max(1e-3),
-            (self.hi[1] - self.lo[1]).max(1e-3),
-        ]
+        [(self.hi[0] - self.lo[0]).max(1e-3), (self.hi[1] - self.lo[1]).max(1e-3)]
     }
 }
 
@@ -182,31 +147,18 @@ pub struct Fit {
 
 /// Searches `bounds` for the point of lowest loss, starting from `starts` (the existing
 /// instruments, already scored) and a grid; `tick` is called once per evaluation.
-pub fn search(
-    scorer: &mut Scorer,
-    set: &FitSet,
-    bounds: Bounds,
-    starts: &[([f32; 2], f64)],
-    plan: SearchPlan,
-    mut tick: impl FnMut(),
-) -> Result<Fit> {
+pub fn search(scorer: &mut Scorer, set: &FitSet, bounds: Bounds, starts: &[([f32; 2], f64)], plan: SearchPlan, mut tick: impl FnMut()) -> Result<Fit> {
     let grid = plan.grid.max(1);
     let mut trace: Vec<([f32; 2], f64)> = starts.to_vec();
     let ext = bounds.extent();
     for i in 0..grid {
         for j in 0..grid {
-            let p = [
-                bounds.lo[0] + ext[0] * (i as f32 + 0.5) / grid as f32,
-                bounds.lo[1] + ext[1] * (j as f32 + 0.5) / grid as f32,
-            ];
+            let p = [bounds.lo[0] + ext[0] * (i as f32 + 0.5) / grid as f32, bounds.lo[1] + ext[1] * (j as f32 + 0.5) / grid as f32];
             trace.push((p, scorer.loss(set, p)?));
             tick();
         }
     }
-    let &(mut best, mut best_loss) = trace
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("the grid is not empty");
+    let &(mut best, mut best_loss) = trace.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("the grid is not empty");
     let mut step = 0.5 / grid as f32;
     let mut compass = 0;
     while step >= plan.finest_step && compass < plan.max_compass {
@@ -229,9 +181,6 @@ pub fn search(
             step /= 2.0;
         }
     }
-    Ok(Fit {
-        point: best,
-        loss: best_loss,
-        trace,
-    })
+    Ok(Fit { point: best, loss: best_loss, trace })
 }
+

@@ -36,11 +36,7 @@ pub struct Take {
 
 pub enum Source {
     /// A preset of a SoundFont.
-    Preset {
-        font: PathBuf,
-        bank: u8,
-        program: u8,
-    },
+    Preset { font: PathBuf, bank: u8, program: u8 },
     /// A folder of `NAME.wav` + `NAME.mid` pairs.
     Recordings(PathBuf),
 }
@@ -100,26 +96,8 @@ pub struct AddReport {
 /// Pieces for a preset: the dataset's own phrase generator and MIDI corpus, on another
 /// seed than the shipped model's data.
 fn preset_config(font: &Path, bank: u8, program: u8, quick: bool) -> Result<DatasetConfig> {
-    let base = DatasetConfig {
-        seed: 17,
-        procedural: 12,
-        procedural_seconds: 8.0,
-        real_files: 12,
-        excerpts_per_file: 1,
-        excerpt_seconds: 8.0,
-        ..DatasetConfig::full(font.into())
-    };
-    let base = if quick {
-        DatasetConfig {
-            procedural: 3,
-            procedural_seconds: 4.0,
-            real_files: 1,
-            excerpt_seconds: 4.0,
-            ..base
-        }
-    } else {
-        base
-    };
+    let base = DatasetConfig { seed: 17, procedural: 12, procedural_seconds: 8.0, real_files: 12, excerpts_per_file: 1, excerpt_seconds: 8.0, ..DatasetConfig::full(font.into()) };
+    let base = if quick { DatasetConfig { procedural: 3, procedural_seconds: 4.0, real_files: 1, excerpt_seconds: 4.0, ..base } } else { base };
     base.with_programs(font.into(), bank, vec![program], vec![])
 }
 
@@ -131,19 +109,9 @@ fn preset_takes(font: &Path, bank: u8, program: u8, quick: bool) -> Result<(Stri
         .into_iter()
         .map(|(piece, song)| -> Result<Take> {
             let events = song.timed_events(SAMPLE_RATE);
-            let mut audio = synth::render(
-                &sf,
-                &events,
-                bank,
-                program,
-                song.duration + cfg.tail_seconds,
-            )?;
+            let mut audio = synth::render(&sf, &events, bank, program, song.duration + cfg.tail_seconds)?;
             audio.truncate(audio.len() / HOP * HOP);
-            Ok(Take {
-                name: piece.source,
-                audio,
-                events,
-            })
+            Ok(Take { name: piece.source, audio, events })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((name, takes))
@@ -158,11 +126,7 @@ fn split(takes: Vec<Take>) -> (Vec<Take>, Vec<Take>, bool) {
     let held = |i: usize| i % 4 == 3 || (n < 4 && i == n - 1);
     let (mut fit, mut test) = (Vec::new(), Vec::new());
     for (i, t) in takes.into_iter().enumerate() {
-        if held(i) {
-            test.push(t)
-        } else {
-            fit.push(t)
-        }
+        if held(i) { test.push(t) } else { fit.push(t) }
     }
     (fit, test, true)
 }
@@ -171,19 +135,11 @@ fn split(takes: Vec<Take>) -> (Vec<Take>, Vec<Take>, bool) {
 fn render_take(runner: &mut ModelRunner, take: &Take, point: [f32; 2]) -> Result<Vec<f32>> {
     let frames = take.audio.len() / HOP;
     let (roll, source) = featurize(&take.events, frames, 0);
-    let (_, audio) = runner
-        .run_in_blocks(&roll, &source, point, frames.max(1))
-        .map_err(anyhow::Error::msg)?;
+    let (_, audio) = runner.run_in_blocks(&roll, &source, point, frames.max(1)).map_err(anyhow::Error::msg)?;
     Ok(audio)
 }
 
-fn scores(
-    runner: &mut ModelRunner,
-    scorer: &mut Scorer,
-    takes: &[Take],
-    set: &FitSet,
-    point: [f32; 2],
-) -> Result<Scores> {
+fn scores(runner: &mut ModelRunner, scorer: &mut Scorer, takes: &[Take], set: &FitSet, point: [f32; 2]) -> Result<Scores> {
     let (mut rmse, mut r, mut weight) = (0.0, 0.0, 0.0);
     let mut q = cqt::Cqt::new(SAMPLE_RATE as f64);
     for t in takes {
@@ -193,22 +149,12 @@ fn scores(
         r += metrics::log_mel_scores(&t.audio, &audio).1 * w;
         weight += w;
     }
-    Ok(Scores {
-        rmse_cqt: rmse / weight,
-        log_mel_r: r / weight,
-        mel_loss: scorer.loss(set, point)?,
-    })
+    Ok(Scores { rmse_cqt: rmse / weight, log_mel_r: r / weight, mel_loss: scorer.loss(set, point)? })
 }
 
 /// The font the model was trained on, from its provenance, if this machine has it.
 fn model_font(model: &ModelBytes) -> Option<PathBuf> {
-    let font = model
-        .manifest
-        .provenance
-        .pointer("/dataset/font")
-        .and_then(|f| f.as_str())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(synth::DEFAULT_FONT));
+    let font = model.manifest.provenance.pointer("/dataset/font").and_then(|f| f.as_str()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(synth::DEFAULT_FONT));
     font.is_file().then_some(font)
 }
 
@@ -218,59 +164,29 @@ fn check_existing(old: &ModelBytes, new: &ModelBytes) -> Result<Vec<ExistingChec
     let events = probe.timed_events(SAMPLE_RATE);
     let len = ((probe.duration + 0.5) * SAMPLE_RATE as f64) as usize / HOP * HOP;
     let font = model_font(old).map(|f| synth::load_font(&f)).transpose()?;
-    let (mut a, mut b) = (
-        ModelRunner::new(old, Provider::Cpu)?,
-        ModelRunner::new(new, Provider::Cpu)?,
-    );
+    let (mut a, mut b) = (ModelRunner::new(old, Provider::Cpu)?, ModelRunner::new(new, Provider::Cpu)?);
     let mut q = cqt::Cqt::new(SAMPLE_RATE as f64);
     let mut out = Vec::new();
     for inst in old.manifest.instruments.iter() {
         let point = [inst.point[0], inst.point[1]];
-        let after_point = new
-            .manifest
-            .instrument(&inst.name)
-            .context("an existing instrument went missing")?
-            .point
-            .clone();
-        let take = Take {
-            name: "probe".into(),
-            audio: vec![0.0; len],
-            events: events.clone(),
-        };
+        let after_point = new.manifest.instrument(&inst.name).context("an existing instrument went missing")?.point.clone();
+        let take = Take { name: "probe".into(), audio: vec![0.0; len], events: events.clone() };
         let before = render_take(&mut a, &take, point)?;
         let after = render_take(&mut b, &take, [after_point[0], after_point[1]])?;
-        let max_difference = before
-            .iter()
-            .zip(&after)
-            .map(|(x, y)| (x - y).abs() as f64)
-            .fold(0.0, f64::max);
+        let max_difference = before.iter().zip(&after).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
         let truth = match (&font, inst.added.is_none()) {
             (Some(sf), true) => {
-                let mut t = synth::render(
-                    sf,
-                    &events,
-                    inst.bank,
-                    inst.program,
-                    len as f64 / SAMPLE_RATE as f64,
-                )?;
+                let mut t = synth::render(sf, &events, inst.bank, inst.program, len as f64 / SAMPLE_RATE as f64)?;
                 t.truncate(len);
                 Some(t)
             }
             _ => None,
         };
         let (before_db, after_db) = match &truth {
-            Some(t) => (
-                Some(cqt::rmse_cqt(&mut q, t, &before)),
-                Some(cqt::rmse_cqt(&mut q, t, &after)),
-            ),
+            Some(t) => (Some(cqt::rmse_cqt(&mut q, t, &before)), Some(cqt::rmse_cqt(&mut q, t, &after))),
             None => (None, None),
         };
-        out.push(ExistingCheck {
-            name: inst.name.clone(),
-            before: before_db,
-            after: after_db,
-            max_difference,
-        });
+        out.push(ExistingCheck { name: inst.name.clone(), before: before_db, after: after_db, max_difference });
     }
     Ok(out)
 }
@@ -289,137 +205,62 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     if same_path(&opts.model, &opts.out) {
         bail!("--out must be a new folder: add-instrument never rewrites the model it starts from ({})", opts.model.display());
     }
-    let model = ModelBytes::from_dir(&opts.model)
-        .with_context(|| format!("cannot load the model {}", opts.model.display()))?;
+    let model = ModelBytes::from_dir(&opts.model).with_context(|| format!("cannot load the model {}", opts.model.display()))?;
     // Everything that can be refused is checked before the minutes of work.
     let (default_name, takes, source, alignment) = match &opts.source {
-        Source::Preset {
-            font,
-            bank,
-            program,
-        } => {
+        Source::Preset { font, bank, program } => {
             let (name, takes) = preset_takes(font, *bank, *program, opts.quick)?;
-            (
-                name,
-                takes,
-                format!("{} bank {bank} program {program}", font.display()),
-                Vec::new(),
-            )
+            (name, takes, format!("{} bank {bank} program {program}", font.display()), Vec::new())
         }
         Source::Recordings(dir) => {
             let recs = recordings::load_dir(dir)?;
-            let alignment = recs
-                .iter()
-                .map(|r| (r.take.name.clone(), r.offset_seconds * 1e3))
-                .collect();
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "Recording".into());
+            let alignment = recs.iter().map(|r| (r.take.name.clone(), r.offset_seconds * 1e3)).collect();
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Recording".into());
             let takes = recs.into_iter().map(|r| r.take).collect();
-            (
-                name,
-                takes,
-                format!("recordings in {}", dir.display()),
-                alignment,
-            )
+            (name, takes, format!("recordings in {}", dir.display()), alignment)
         }
     };
     let name = opts.name.clone().unwrap_or(default_name).trim().to_string();
     if name.is_empty() {
         bail!("the new instrument needs a name (--name)");
     }
-    if model
-        .manifest
-        .instrument(&name)
-        .is_some_and(|i| i.name.eq_ignore_ascii_case(&name))
-    {
-        bail!(
-            "{} already has an instrument named `{name}`; choose another with --name",
-            opts.model.display()
-        );
+    if model.manifest.instrument(&name).is_some_and(|i| i.name.eq_ignore_ascii_case(&name)) {
+        bail!("{} already has an instrument named `{name}`; choose another with --name", opts.model.display());
     }
     let (fit_takes, test_takes, held_out) = split(takes);
     let (fit_set, test_set) = (FitSet::new(&fit_takes), FitSet::new(&test_takes));
-    let seconds =
-        |t: &[Take]| t.iter().map(|t| t.audio.len()).sum::<usize>() as f64 / SAMPLE_RATE as f64;
+    let seconds = |t: &[Take]| t.iter().map(|t| t.audio.len()).sum::<usize>() as f64 / SAMPLE_RATE as f64;
 
     let mut scorer = Scorer::new(&model)?;
-    let existing: Vec<[f32; 2]> = model
-        .manifest
-        .instruments
-        .iter()
-        .map(|i| [i.point[0], i.point[1]])
-        .collect();
-    let plan = if opts.quick {
-        SearchPlan::QUICK
-    } else {
-        SearchPlan::FULL
-    };
+    let existing: Vec<[f32; 2]> = model.manifest.instruments.iter().map(|i| [i.point[0], i.point[1]]).collect();
+    let plan = if opts.quick { SearchPlan::QUICK } else { SearchPlan::FULL };
     let bar = ProgressBar::new((existing.len() + plan.max_evaluations()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("fitting `{msg}` {bar:40} {pos} evaluations ({elapsed})")
-            .expect("static template"),
-    );
+    bar.set_style(ProgressStyle::with_template("fitting `{msg}` {bar:40} {pos} evaluations ({elapsed})").expect("static template"));
     bar.set_message(name.clone());
     let mut starts = Vec::new();
     for &p in &existing {
         starts.push((p, scorer.loss(&fit_set, p)?));
         bar.inc(1);
     }
-    let (nearest_index, &(_, nearest_fit_loss)) = starts
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
-        .expect("a model has instruments");
-    let found = fit::search(
-        &mut scorer,
-        &fit_set,
-        Bounds::of(&existing),
-        &starts,
-        plan,
-        || bar.inc(1),
-    )?;
+    let (nearest_index, &(_, nearest_fit_loss)) = starts.iter().enumerate().min_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).expect("a model has instruments");
+    let found = fit::search(&mut scorer, &fit_set, Bounds::of(&existing), &starts, plan, || bar.inc(1))?;
     bar.finish_and_clear();
 
     let mut runner = ModelRunner::new(&model, Provider::Cpu)?;
-    let new_scores = scores(
-        &mut runner,
-        &mut scorer,
-        &test_takes,
-        &test_set,
-        found.point,
-    )?;
-    let nearest_scores = scores(
-        &mut runner,
-        &mut scorer,
-        &test_takes,
-        &test_set,
-        existing[nearest_index],
-    )?;
+    let new_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, found.point)?;
+    let nearest_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, existing[nearest_index])?;
 
     let mut manifest = model.manifest.clone();
     let (bank, program) = match &opts.source {
         Source::Preset { bank, program, .. } => (*bank, *program),
         Source::Recordings(_) => (0, 0),
     };
-    manifest.instruments.push(Instrument {
-        name: name.clone(),
-        program,
-        bank,
-        point: found.point.to_vec(),
-        added: Some(source.clone()),
-    });
-    manifest
-        .validate()
-        .map_err(|e| anyhow::anyhow!("the new manifest is invalid: {e}"))?;
+    manifest.instruments.push(Instrument { name: name.clone(), program, bank, point: found.point.to_vec(), added: Some(source.clone()) });
+    manifest.validate().map_err(|e| anyhow::anyhow!("the new manifest is invalid: {e}"))?;
     if TimbrePlane::new(&manifest.instruments) != TimbrePlane::new(&model.manifest.instruments) {
         bail!("internal: the new point moved the pad's plane");
     }
-    let mut new_model = ModelBytes {
-        manifest,
-        ..model.clone()
-    };
+    let mut new_model = ModelBytes { manifest, ..model.clone() };
     let existing_checks = check_existing(&model, &new_model)?;
     let mut report = AddReport {
         name: name.clone(),
@@ -448,41 +289,22 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
             list.push(serde_json::to_value(&report)?);
         }
     }
-    new_model
-        .write_dir(&opts.out)
-        .with_context(|| format!("writing {}", opts.out.display()))?;
+    new_model.write_dir(&opts.out).with_context(|| format!("writing {}", opts.out.display()))?;
     // The written folder must load and run like any other.
     let written = ModelBytes::from_dir(&opts.out)?;
-    ModelRunner::new(&written, Provider::Cpu)
-        .with_context(|| format!("the written model {} does not load", opts.out.display()))?;
+    ModelRunner::new(&written, Provider::Cpu).with_context(|| format!("the written model {} does not load", opts.out.display()))?;
     Ok(report)
 }
 
 /// The report as the tool prints it.
 pub fn summary(r: &AddReport) -> String {
     let mut s = String::new();
-    let held = if r.held_out {
-        "held-out"
-    } else {
-        "the same (one recording only, so not held out)"
-    };
-    s += &format!(
-        "added `{}` at ({:.3}, {:.3}) from {}\n",
-        r.name, r.point[0], r.point[1], r.source
-    );
-    s += &format!(
-        "fitted on {:.0} s of audio in {} evaluations; scored on {:.0} s of {held} material\n\n",
-        r.fit_seconds_of_audio, r.evaluations, r.held_out_seconds_of_audio
-    );
+    let held = if r.held_out { "held-out" } else { "the same (one recording only, so not held out)" };
+    s += &format!("added `{}` at ({:.3}, {:.3}) from {}\n", r.name, r.point[0], r.point[1], r.source);
+    s += &format!("fitted on {:.0} s of audio in {} evaluations; scored on {:.0} s of {held} material\n\n", r.fit_seconds_of_audio, r.evaluations, r.held_out_seconds_of_audio);
     s += "| point | RMSE-CQT (dB) | log-mel r | Mel2Mel loss |\n|---|---|---|---|\n";
-    s += &format!(
-        "| new: {} | {:.2} | {:.3} | {:.4} |\n",
-        r.name, r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss
-    );
-    s += &format!(
-        "| nearest existing: {} | {:.2} | {:.3} | {:.4} |\n\n",
-        r.nearest, r.nearest_scores.rmse_cqt, r.nearest_scores.log_mel_r, r.nearest_scores.mel_loss
-    );
+    s += &format!("| new: {} | {:.2} | {:.3} | {:.4} |\n", r.name, r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
+    s += &format!("| nearest existing: {} | {:.2} | {:.3} | {:.4} |\n\n", r.nearest, r.nearest_scores.rmse_cqt, r.nearest_scores.log_mel_r, r.nearest_scores.mel_loss);
     s += if r.beats_nearest {
         "the new point beats the nearest existing instrument\n"
     } else {
@@ -491,20 +313,11 @@ pub fn summary(r: &AddReport) -> String {
     s += "\nexisting instruments, RMSE-CQT (dB) on a probe, before → after (largest sample difference):\n";
     for e in &r.existing {
         let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
-        s += &format!(
-            "  {}: {} → {} ({:.1e})\n",
-            e.name,
-            f(e.before),
-            f(e.after),
-            e.max_difference
-        );
+        s += &format!("  {}: {} → {} ({:.1e})\n", e.name, f(e.before), f(e.after), e.max_difference);
     }
     for (n, ms) in &r.alignment_ms {
         s += &format!("  recording {n}: audio − MIDI offset {ms:+.1} ms\n");
     }
-    s += &format!(
-        "took {:.0} s wall, {:.0} s CPU\n",
-        r.wall_seconds, r.cpu_seconds
-    );
+    s += &format!("took {:.0} s wall, {:.0} s CPU\n", r.wall_seconds, r.cpu_seconds);
     s
 }

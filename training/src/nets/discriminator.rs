@@ -49,29 +49,12 @@ impl PeriodCritic {
         let mut inp = 1;
         for (i, &out) in PERIOD_CHANNELS.iter().enumerate() {
             let last = i + 1 == PERIOD_CHANNELS.len();
-            let cfg = nn::ConvConfigND::<[i64; 2]> {
-                stride: [if last { 1 } else { 3 }, 1],
-                padding: [2, 0],
-                ..Default::default()
-            };
+            let cfg = nn::ConvConfigND::<[i64; 2]> { stride: [if last { 1 } else { 3 }, 1], padding: [2, 0], ..Default::default() };
             convs.push(nn::conv(&vs / format!("conv{i}"), inp, out, [5, 1], cfg));
             inp = out;
         }
-        let post = nn::conv(
-            &vs / "post",
-            inp,
-            1,
-            [3, 1],
-            nn::ConvConfigND::<[i64; 2]> {
-                padding: [1, 0],
-                ..Default::default()
-            },
-        );
-        Self {
-            period,
-            convs,
-            post,
-        }
+        let post = nn::conv(&vs / "post", inp, 1, [3, 1], nn::ConvConfigND::<[i64; 2]> { padding: [1, 0], ..Default::default() });
+        Self { period, convs, post }
     }
 }
 
@@ -79,11 +62,7 @@ impl Critic for PeriodCritic {
     fn judge(&self, x: &Tensor) -> (Tensor, Vec<Tensor>) {
         let (b, n) = x.size2().expect("[B, N] audio");
         let pad = (self.period - n % self.period) % self.period;
-        let x = if pad > 0 {
-            x.unsqueeze(1).reflection_pad1d([0, pad]).squeeze_dim(1)
-        } else {
-            x.shallow_clone()
-        };
+        let x = if pad > 0 { x.unsqueeze(1).reflection_pad1d([0, pad]).squeeze_dim(1) } else { x.shallow_clone() };
         let mut h = x.view([b, 1, (n + pad) / self.period, self.period]);
         let mut features = Vec::new();
         for c in &self.convs {
@@ -108,15 +87,8 @@ struct ResolutionCritic {
 impl ResolutionCritic {
     fn new(vs: nn::Path, (n_fft, hop): (i64, i64)) -> Self {
         let c = RESOLUTION_CHANNELS;
-        let wide = |stride| nn::ConvConfigND::<[i64; 2]> {
-            stride: [1, stride],
-            padding: [1, 4],
-            ..Default::default()
-        };
-        let square = nn::ConvConfigND::<[i64; 2]> {
-            padding: [1, 1],
-            ..Default::default()
-        };
+        let wide = |stride| nn::ConvConfigND::<[i64; 2]> { stride: [1, stride], padding: [1, 4], ..Default::default() };
+        let square = nn::ConvConfigND::<[i64; 2]> { padding: [1, 1], ..Default::default() };
         let convs = vec![
             nn::conv(&vs / "conv0", 1, c, [3, 9], wide(1)),
             nn::conv(&vs / "conv1", c, c, [3, 9], wide(2)),
@@ -125,30 +97,13 @@ impl ResolutionCritic {
             nn::conv(&vs / "conv4", c, c, [3, 3], square),
         ];
         let post = nn::conv(&vs / "post", c, 1, [3, 3], square);
-        Self {
-            n_fft,
-            hop,
-            window: Tensor::hann_window(n_fft, (Kind::Float, vs.device())),
-            convs,
-            post,
-        }
+        Self { n_fft, hop, window: Tensor::hann_window(n_fft, (Kind::Float, vs.device())), convs, post }
     }
 }
 
 impl Critic for ResolutionCritic {
     fn judge(&self, x: &Tensor) -> (Tensor, Vec<Tensor>) {
-        let spec = x
-            .stft(
-                self.n_fft,
-                self.hop,
-                self.n_fft,
-                Some(&self.window),
-                false,
-                true,
-                true,
-                false,
-            )
-            .abs();
+        let spec = x.stft(self.n_fft, self.hop, self.n_fft, Some(&self.window), false, true, true, false).abs();
         // [B, 1, time, frequency]: the wide kernels run along frequency.
         let mut h = (spec + 1e-5).log().transpose(1, 2).unsqueeze(1);
         let mut features = Vec::new();
@@ -177,25 +132,13 @@ impl Discriminators {
         let vs = nn::VarStore::new(device);
         let mut critics: Vec<Box<dyn Critic>> = Vec::new();
         for p in PERIODS {
-            critics.push(Box::new(PeriodCritic::new(
-                vs.root() / format!("period{p}"),
-                p,
-            )));
+            critics.push(Box::new(PeriodCritic::new(vs.root() / format!("period{p}"), p)));
         }
         for r in RESOLUTIONS {
-            critics.push(Box::new(ResolutionCritic::new(
-                vs.root() / format!("resolution{}", r.0),
-                r,
-            )));
+            critics.push(Box::new(ResolutionCritic::new(vs.root() / format!("resolution{}", r.0), r)));
         }
         let adam = Adam::new(&vs, lr);
-        Self {
-            vs,
-            critics,
-            adam,
-            clip,
-            steps: 0,
-        }
+        Self { vs, critics, adam, clip, steps: 0 }
     }
 
     /// Loads the critics' weights saved by an earlier slice of the run, if any.
@@ -203,25 +146,16 @@ impl Discriminators {
         if !path.is_file() {
             return Ok(false);
         }
-        self.vs
-            .load(path)
-            .with_context(|| format!("loading the discriminators from {}", path.display()))?;
+        self.vs.load(path).with_context(|| format!("loading the discriminators from {}", path.display()))?;
         Ok(true)
     }
 
     /// Written to a temporary file and renamed, like the checkpoint beside it, as host
     /// tensors whatever the device.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tensors: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (n, t.to_device(tch::Device::Cpu)))
-            .collect();
-        melwave::files::replace_with(path, |tmp| {
-            Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other)
-        })
-        .with_context(|| format!("saving the discriminators to {}", path.display()))
+        let tensors: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(n, t)| (n, t.to_device(tch::Device::Cpu))).collect();
+        melwave::files::replace_with(path, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other))
+            .with_context(|| format!("saving the discriminators to {}", path.display()))
     }
 
     /// One least-squares update of the critics on `real` against the detached `fake`
@@ -233,9 +167,7 @@ impl Discriminators {
         for c in &self.critics {
             let (r, _) = c.judge(real);
             let (f, _) = c.judge(&fake);
-            loss = loss
-                + (r.ones_like() - &r).square().mean(Kind::Float)
-                + f.square().mean(Kind::Float);
+            loss = loss + (r.ones_like() - &r).square().mean(Kind::Float) + f.square().mean(Kind::Float);
         }
         self.adam.zero_grad();
         loss.backward();
@@ -274,8 +206,7 @@ mod tests {
     fn critics_learn_to_tell_real_from_fake() {
         tch::manual_seed(3);
         let n = 4096;
-        let t = Tensor::arange(n, (Kind::Float, tch::Device::Cpu))
-            * (2.0 * std::f64::consts::PI * 440.0 / 24_000.0);
+        let t = Tensor::arange(n, (Kind::Float, tch::Device::Cpu)) * (2.0 * std::f64::consts::PI * 440.0 / 24_000.0);
         let real = (t.sin() * 0.3).unsqueeze(0).repeat([2, 1]);
         let fake = Tensor::randn([2, n], (Kind::Float, tch::Device::Cpu)) * 0.1;
         let mut d = Discriminators::new(2e-3, 10.0, tch::Device::Cpu);
@@ -284,16 +215,10 @@ mod tests {
         for _ in 0..30 {
             last = d.train_step(&real, &fake);
         }
-        assert!(
-            last < first * 0.5,
-            "discriminator loss {first:.3} → {last:.3}"
-        );
+        assert!(last < first * 0.5, "discriminator loss {first:.3} → {last:.3}");
         let on_fake = d.generator_loss(&real, &fake).double_value(&[]);
         let on_real = d.generator_loss(&real, &real).double_value(&[]);
-        assert!(
-            on_real < on_fake,
-            "generator loss on the real signal {on_real:.3}, on noise {on_fake:.3}"
-        );
+        assert!(on_real < on_fake, "generator loss on the real signal {on_real:.3}, on noise {on_fake:.3}");
         assert_eq!(d.steps, 31);
     }
 }

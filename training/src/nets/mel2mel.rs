@@ -22,15 +22,8 @@ pub fn apply_film(x: &Tensor, gb: &Tensor, width: i64) -> Tensor {
 impl Mel2Mel {
     pub fn new(vs: &nn::Path, cfg: &Mel2MelConfig, instruments: usize) -> Self {
         let h = cfg.hidden as i64;
-        let rnn = nn::RNNConfig {
-            num_layers: cfg.layers as i64,
-            batch_first: true,
-            ..Default::default()
-        };
-        let out_cfg = nn::LinearConfig {
-            bs_init: Some(nn::Init::Const(-7.0)),
-            ..Default::default()
-        };
+        let rnn = nn::RNNConfig { num_layers: cfg.layers as i64, batch_first: true, ..Default::default() };
+        let out_cfg = nn::LinearConfig { bs_init: Some(nn::Init::Const(-7.0)), ..Default::default() };
         Self {
             input: nn::linear(vs / "input", ROLL_DIM as i64, h, Default::default()),
             film_in: super::film_layer(vs / "film_in", h),
@@ -44,11 +37,7 @@ impl Mel2Mel {
 
     /// `roll [B,T,384]`, `e [B,2]` → log-mel `[B,T,80]`, from zero state.
     pub fn forward(&self, roll: &Tensor, e: &Tensor) -> Tensor {
-        let x = apply_film(
-            &self.input.forward(roll),
-            &self.film_in.forward(e),
-            self.hidden,
-        );
+        let x = apply_film(&self.input.forward(roll), &self.film_in.forward(e), self.hidden);
         let (y, _) = self.lstm.seq(&x);
         let y = apply_film(&y, &self.film_out.forward(e), self.hidden);
         self.output.forward(&y)

@@ -13,29 +13,20 @@ use tch::nn;
 pub fn embedding(vs: &nn::Path, instruments: usize) -> tch::Tensor {
     let init: Vec<f32> = melwave::contract::timbre::initial_points(instruments).concat();
     let mut t = vs.zeros("embedding", &[instruments as i64, EMBED_DIM as i64]);
-    tch::no_grad(|| {
-        t.copy_(&tch::Tensor::from_slice(&init).reshape([instruments as i64, EMBED_DIM as i64]))
-    });
+    tch::no_grad(|| t.copy_(&tch::Tensor::from_slice(&init).reshape([instruments as i64, EMBED_DIM as i64])));
     t
 }
 
 /// A FiLM layer producing `[γ, β]` for `width` channels, zero-initialised so that it
 /// starts as the identity (see `melwave::contract::film`).
 pub fn film_layer(vs: nn::Path, width: i64) -> nn::Linear {
-    let zero = nn::LinearConfig {
-        ws_init: nn::Init::Const(0.0),
-        bs_init: Some(nn::Init::Const(0.0)),
-        bias: true,
-    };
+    let zero = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
     nn::linear(vs, EMBED_DIM as i64, 2 * width, zero)
 }
 
 /// The scale `1+γ` and shift `β` from a FiLM layer's output `[.., 2·width]`.
 pub fn film_scale_and_shift(gb: &tch::Tensor, width: i64) -> (tch::Tensor, tch::Tensor) {
-    (
-        gb.narrow(-1, 0, width) + melwave::contract::film::GAMMA_OFFSET as f64,
-        gb.narrow(-1, width, width),
-    )
+    (gb.narrow(-1, 0, width) + melwave::contract::film::GAMMA_OFFSET as f64, gb.narrow(-1, width, width))
 }
 
 /// Every variable except the embedding, as the contract's weights.
@@ -46,9 +37,7 @@ pub fn weights(vs: &nn::VarStore) -> Weights {
             continue;
         }
         let dims: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-        let data: Vec<f32> =
-            Vec::<f32>::try_from(t.to_kind(tch::Kind::Float).contiguous().view(-1))
-                .expect("float tensor");
+        let data: Vec<f32> = Vec::<f32>::try_from(t.to_kind(tch::Kind::Float).contiguous().view(-1)).expect("float tensor");
         w.insert(&name, dims, data);
     }
     w
@@ -56,10 +45,7 @@ pub fn weights(vs: &nn::VarStore) -> Weights {
 
 /// The embedding's points.
 pub fn points(vs: &nn::VarStore) -> Vec<Vec<f32>> {
-    let e = vs
-        .variables()
-        .remove("embedding")
-        .expect("model has an embedding");
+    let e = vs.variables().remove("embedding").expect("model has an embedding");
     let flat: Vec<f32> = Vec::<f32>::try_from(e.contiguous().view(-1)).expect("float tensor");
     flat.chunks(EMBED_DIM).map(|c| c.to_vec()).collect()
 }

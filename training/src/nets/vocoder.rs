@@ -2,10 +2,7 @@
 //! WaveNet), as the contract's graph computes it from zero state.
 
 use melwave::contract::filter::FilterDesign;
-use melwave::contract::vocoder::{
-    saw_reference_power, FEATURE_SCALE, HARMONIC_CHANNEL, KERNEL, LEVEL_CHANNEL, LOG_GAIN_MAX,
-    LOG_GAIN_MIN, NOISE_CHANNEL, POWER_FLOOR,
-};
+use melwave::contract::vocoder::{saw_reference_power, FEATURE_SCALE, HARMONIC_CHANNEL, KERNEL, LEVEL_CHANNEL, LOG_GAIN_MAX, LOG_GAIN_MIN, NOISE_CHANNEL, POWER_FLOOR};
 use melwave::contract::{VocoderConfig, HOP, N_MELS, SOURCE_CHANNELS};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -28,37 +25,17 @@ pub struct FilterNet {
 
 impl FilterNet {
     fn new(vs: &nn::Path, cfg: &VocoderConfig) -> Self {
-        let (h, k, taps) = (
-            cfg.filter_hidden as i64,
-            cfg.filter_bins() as i64,
-            cfg.filter_taps as i64,
-        );
+        let (h, k, taps) = (cfg.filter_hidden as i64, cfg.filter_bins() as i64, cfg.filter_taps as i64);
         let d = FilterDesign::new(cfg.filter_taps);
-        let t = |data: &[f32], rows: i64, cols: i64| {
-            Tensor::from_slice(data)
-                .reshape([rows, cols])
-                .transpose(0, 1)
-                .contiguous()
-                .to_device(vs.device())
-        };
-        let no_bias = nn::LinearConfig {
-            bias: false,
-            ..Default::default()
-        };
+        let t = |data: &[f32], rows: i64, cols: i64| Tensor::from_slice(data).reshape([rows, cols]).transpose(0, 1).contiguous().to_device(vs.device());
+        let no_bias = nn::LinearConfig { bias: false, ..Default::default() };
         let skip = nn::linear(vs / "skip", N_MELS as i64, 2 * k, no_bias);
         tch::no_grad(|| {
-            let init =
-                Tensor::from_slice(&mel_to_bins(cfg.filter_bins())).reshape([k, N_MELS as i64]);
+            let init = Tensor::from_slice(&mel_to_bins(cfg.filter_bins())).reshape([k, N_MELS as i64]);
             skip.ws.narrow(0, 0, k).copy_(&init);
             skip.ws.narrow(0, k, k).copy_(&init);
         });
-        let small = nn::LinearConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: 0.01,
-            },
-            ..Default::default()
-        };
+        let small = nn::LinearConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.01 }, ..Default::default() };
         Self {
             input: nn::linear(vs / "input", N_MELS as i64 + 1, h, Default::default()),
             film: super::film_layer(vs / "film", h),
@@ -78,33 +55,18 @@ impl FilterNet {
     pub fn forward(&self, source: &Tensor, mel: &Tensor, e: &Tensor) -> Tensor {
         let (b, n) = (mel.size()[0], mel.size()[1]);
         let (hop, k, taps) = (HOP as i64, self.bins, self.taps);
-        let harm = source
-            .narrow(1, HARMONIC_CHANNEL as i64, 1)
-            .reshape([b, n, hop]);
-        let noise = source
-            .narrow(1, NOISE_CHANNEL as i64, 1)
-            .reshape([b, n, hop]);
-        let level = source
-            .narrow(1, LEVEL_CHANNEL as i64, 1)
-            .reshape([b, n, hop]);
-        let p = (level.mean_dim(&[2i64][..], true, Kind::Float) + POWER_FLOOR as f64).log()
-            - saw_reference_power().ln() as f64;
+        let harm = source.narrow(1, HARMONIC_CHANNEL as i64, 1).reshape([b, n, hop]);
+        let noise = source.narrow(1, NOISE_CHANNEL as i64, 1).reshape([b, n, hop]);
+        let level = source.narrow(1, LEVEL_CHANNEL as i64, 1).reshape([b, n, hop]);
+        let p = (level.mean_dim(&[2i64][..], true, Kind::Float) + POWER_FLOOR as f64).log() - saw_reference_power().ln() as f64;
         let x = Tensor::cat(&[mel, &p], 2) * FEATURE_SCALE as f64;
         let h1 = self.input.forward(&x).leaky_relu();
         let (gamma, beta) = super::film_scale_and_shift(&self.film.forward(e), self.width);
         let h1 = h1 * gamma.unsqueeze(1) + beta.unsqueeze(1);
         let h2 = self.hidden.forward(&h1).leaky_relu();
         let out = self.output.forward(&h2) + self.skip.forward(mel);
-        let shift = Tensor::cat(
-            &[
-                (&p * 0.5).expand([b, n, k], false),
-                Tensor::zeros([b, n, k], (Kind::Float, mel.device())),
-            ],
-            2,
-        );
-        let log_mag = (out - shift)
-            .clamp(LOG_GAIN_MIN as f64, LOG_GAIN_MAX as f64)
-            .reshape([b, n, 2, k]);
+        let shift = Tensor::cat(&[(&p * 0.5).expand([b, n, k], false), Tensor::zeros([b, n, k], (Kind::Float, mel.device()))], 2);
+        let log_mag = (out - shift).clamp(LOG_GAIN_MIN as f64, LOG_GAIN_MAX as f64).reshape([b, n, 2, k]);
         let phi = log_mag.matmul(&self.phase_t);
         let mag = log_mag.exp();
         let fir = (&mag * phi.cos()).matmul(&self.cos_t) + (&mag * phi.sin()).matmul(&self.sin_t); // [B,n,2,taps]
@@ -113,18 +75,12 @@ impl FilterNet {
         let span = hop + taps;
         let size = (span as u64).next_power_of_two() as i64;
         let frames = Tensor::stack(&[harm, noise], 2);
-        let y = (frames.fft_rfft(size, -1, "backward") * fir.fft_rfft(size, -1, "backward"))
-            .fft_irfft(size, -1, "backward");
-        let y = y
-            .narrow(3, 0, span)
-            .sum_dim_intlist(&[2i64][..], false, Kind::Float); // [B,n,span]
+        let y = (frames.fft_rfft(size, -1, "backward") * fir.fft_rfft(size, -1, "backward")).fft_irfft(size, -1, "backward");
+        let y = y.narrow(3, 0, span).sum_dim_intlist(&[2i64][..], false, Kind::Float); // [B,n,span]
         let m = taps / hop;
         let mut timeline: Option<Tensor> = None;
         for r in 0..=m {
-            let piece = y
-                .narrow(2, r * hop, hop)
-                .reshape([b, n * hop])
-                .constant_pad_nd([r * hop, (m - r) * hop]);
+            let piece = y.narrow(2, r * hop, hop).reshape([b, n * hop]).constant_pad_nd([r * hop, (m - r) * hop]);
             timeline = Some(match timeline {
                 None => piece,
                 Some(acc) => acc + piece,
@@ -138,19 +94,12 @@ impl FilterNet {
 /// layer starts by reading the mel's level at every bin.
 fn mel_to_bins(bins: usize) -> Vec<f32> {
     use melwave::contract::{N_FFT, SAMPLE_RATE};
-    let fb = melwave::features::mel::mel_filterbank(
-        SAMPLE_RATE as f64,
-        N_FFT,
-        N_MELS,
-        0.0,
-        SAMPLE_RATE as f64 / 2.0,
-    );
+    let fb = melwave::features::mel::mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0);
     let fft_bins = N_FFT / 2 + 1;
     let mut out = vec![0f32; bins * N_MELS];
     for k in 0..bins {
         // The FFT bin at the same frequency.
-        let j = ((k as f64 * (fft_bins - 1) as f64 / (bins - 1) as f64).round() as usize)
-            .min(fft_bins - 1);
+        let j = ((k as f64 * (fft_bins - 1) as f64 / (bins - 1) as f64).round() as usize).min(fft_bins - 1);
         let col: Vec<f32> = (0..N_MELS).map(|b| fb[b * fft_bins + j]).collect();
         let sum: f32 = col.iter().sum();
         if sum > 0.0 {
@@ -180,44 +129,19 @@ struct WaveNet {
 
 impl WaveNet {
     fn new(vs: &nn::Path, cfg: &VocoderConfig) -> Self {
-        let (c, s, l) = (
-            cfg.channels as i64,
-            cfg.skip_channels as i64,
-            cfg.layers as i64,
-        );
+        let (c, s, l) = (cfg.channels as i64, cfg.skip_channels as i64, cfg.layers as i64);
         let layers = (0..cfg.layers)
             .map(|i| {
                 let d = cfg.dilation(i) as i64;
                 let p = vs / "layers" / i;
-                let conv = nn::conv1d(
-                    &p / "conv",
-                    c,
-                    2 * c,
-                    KERNEL as i64,
-                    nn::ConvConfig {
-                        dilation: d,
-                        ..Default::default()
-                    },
-                );
+                let conv = nn::conv1d(&p / "conv", c, 2 * c, KERNEL as i64, nn::ConvConfig { dilation: d, ..Default::default() });
                 let rs = nn::conv1d(&p / "res_skip", c, c + s, 1, Default::default());
                 (conv, rs, d)
             })
             .collect();
-        let small = nn::ConvConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: 0.01,
-            },
-            ..Default::default()
-        };
+        let small = nn::ConvConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.01 }, ..Default::default() };
         Self {
-            input: nn::conv1d(
-                vs / "input",
-                SOURCE_CHANNELS as i64 + 1,
-                c,
-                1,
-                Default::default(),
-            ),
+            input: nn::conv1d(vs / "input", SOURCE_CHANNELS as i64 + 1, c, 1, Default::default()),
             cond: nn::linear(vs / "cond", N_MELS as i64, l * 2 * c, Default::default()),
             film: super::film_layer(vs / "film", l * 2 * c),
             layers,
@@ -240,11 +164,7 @@ impl WaveNet {
         let (gamma, beta) = super::film_scale_and_shift(&gb, lc);
         let cb = cond * gamma.unsqueeze(1) + beta.unsqueeze(1); // [B,n,LC]
         let (b, n) = (cb.size()[0], cb.size()[1]);
-        let cb = cb
-            .unsqueeze(2)
-            .expand([b, n, HOP as i64, lc], false)
-            .reshape([b, n * HOP as i64, lc])
-            .transpose(1, 2);
+        let cb = cb.unsqueeze(2).expand([b, n, HOP as i64, lc], false).reshape([b, n * HOP as i64, lc]).transpose(1, 2);
         let gamma = gamma.unsqueeze(2);
         let mut skip: Option<Tensor> = None;
         for (i, (conv, rs, d)) in self.layers.iter().enumerate() {
@@ -267,10 +187,7 @@ impl WaveNet {
                 Some(acc) => acc + sk,
             });
         }
-        let y = self
-            .post1
-            .forward(&skip.expect("at least one layer").relu())
-            .relu();
+        let y = self.post1.forward(&skip.expect("at least one layer").relu()).relu();
         self.post2.forward(&y).squeeze_dim(1)
     }
 }
@@ -283,11 +200,7 @@ pub struct Vocoder {
 
 impl Vocoder {
     pub fn new(vs: &nn::Path, cfg: &VocoderConfig, instruments: usize) -> Self {
-        Self {
-            filter: FilterNet::new(&(vs / "filter"), cfg),
-            wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)),
-            embedding: super::embedding(vs, instruments),
-        }
+        Self { filter: FilterNet::new(&(vs / "filter"), cfg), wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)), embedding: super::embedding(vs, instruments) }
     }
 
     /// `source [B,C,N]`, `mel [B,n,80]`, `e [B,2]` → audio `[B,N]`, `N = n·HOP`.
