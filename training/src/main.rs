@@ -388,7 +388,12 @@ fn run(cli: Cli) -> Result<()> {
                 "mel2mel": summary(&mstate),
                 "vocoder": summary(&vstate),
             });
-            let manifest = Manifest::new(serde_json::from_value(mstate.config.clone())?, serde_json::from_value(vstate.config.clone())?, instruments, provenance);
+            let manifest = Manifest::new(
+                serde_json::from_value(mstate.config.clone())?,
+                serde_json::from_value(vstate.config.clone())?,
+                instruments,
+                provenance,
+            );
             // Real features for the parity check: the first validation item.
             let item = ds.items.iter().find(|i| i.split == Split::Validation).or(ds.items.first());
             let events = match item {

@@ -263,6 +263,11 @@ const FRESH_LEAD: usize = 4;
 /// Frames (0.34 s) of a mid-item crop that count no loss.
 pub const BURN_IN: usize = 64;
 
+/// A batch assembled on the host, moved to where the nets train.
+fn on_device(data: &[f32], shape: &[i64], device: Device) -> Tensor {
+    Tensor::from_slice(data).reshape(shape).to_device(device)
+}
+
 /// Roll `[B,T,384]`, target mel `[B,T,80]` and loss weights `[B,T,1]` for crops; the
 /// roll comes from the engine's own featurizer.
 fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize, device: Device) -> (Tensor, Tensor, Tensor) {
@@ -278,9 +283,9 @@ fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize, 
     }
     let b = crops.len() as i64;
     (
-        Tensor::from_slice(&roll).reshape([b, frames as i64, ROLL_DIM as i64]).to_device(device),
-        Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]).to_device(device),
-        Tensor::from_slice(&weight).reshape([b, frames as i64, 1]).to_device(device),
+        on_device(&roll, &[b, frames as i64, ROLL_DIM as i64], device),
+        on_device(&mel, &[b, frames as i64, N_MELS as i64], device),
+        on_device(&weight, &[b, frames as i64, 1], device),
     )
 }
 
@@ -298,7 +303,8 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
     // The excitation is a running process (phases, release tails), so a crop's source
     // is featurized from the item's start; the crops run in parallel. The excitation
     // noise is seeded per item so a crop always sees the same noise.
-    let feats: Vec<(Vec<f32>, Vec<f32>)> = crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
+    let feats: Vec<(Vec<f32>, Vec<f32>)> =
+        crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
     let (mut source, mut mel, mut audio, mut roll) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (&(i, s), (r, src)) in crops.iter().zip(&feats) {
         let item = &items[i];
@@ -315,10 +321,10 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
     }
     let b = crops.len() as i64;
     VocoderBatch {
-        source: Tensor::from_slice(&source).reshape([b, SOURCE_CHANNELS as i64, n as i64]).to_device(device),
-        mel: Tensor::from_slice(&mel).reshape([b, frames as i64, N_MELS as i64]).to_device(device),
-        audio: Tensor::from_slice(&audio).reshape([b, n as i64]).to_device(device),
-        roll_with_context: Tensor::from_slice(&roll).reshape([b, (frames + context) as i64, ROLL_DIM as i64]).to_device(device),
+        source: on_device(&source, &[b, SOURCE_CHANNELS as i64, n as i64], device),
+        mel: on_device(&mel, &[b, frames as i64, N_MELS as i64], device),
+        audio: on_device(&audio, &[b, n as i64], device),
+        roll_with_context: on_device(&roll, &[b, (frames + context) as i64, ROLL_DIM as i64], device),
     }
 }
 

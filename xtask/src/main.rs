@@ -56,7 +56,10 @@ fn ensure_ort(gpu: bool) -> Result<PathBuf> {
     let package = if gpu { "onnxruntime-gpu" } else { "onnxruntime" };
     let wheels = cache_dir().join("wheels");
     std::fs::create_dir_all(&wheels)?;
-    run(Command::new(python()).args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"]).arg(&wheels).arg(format!("{package}=={ORT_VERSION}")))?;
+    run(Command::new(python())
+        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
+        .arg(&wheels)
+        .arg(format!("{package}=={ORT_VERSION}")))?;
     let prefix = format!("{}-{ORT_VERSION}-", package.replace('-', "_"));
     let wheel = std::fs::read_dir(&wheels)?
         .filter_map(|e| e.ok().map(|e| e.path()))

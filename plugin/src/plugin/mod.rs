@@ -74,7 +74,7 @@ impl Melwave {
     /// Stops the engine, keeping what underruns taught it about this machine.
     fn retire_engine(&mut self) {
         if let Some(e) = self.engine.take() {
-            let limit = std::time::Duration::from_secs_f64(engine::GROWTH_LIMIT_SECONDS);
+            let limit = std::time::Duration::from_secs_f64(engine::audio_side::GROWTH_LIMIT_SECONDS);
             if !self.offline {
                 self.carried_growth = (self.carried_growth + e.growth()).min(limit);
             }
@@ -106,7 +106,11 @@ impl Plugin for Melwave {
     const EMAIL: &'static str = "dev@melwave.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout { main_input_channels: None, main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() }];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
+        main_input_channels: None,
+        main_output_channels: NonZeroU32::new(2),
+        ..AudioIOLayout::const_default()
+    }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     // nice-plug splits the block at every parameter change, so a pad move is sent
     // from its own sample, not from the start of the block it arrived in.
@@ -238,13 +242,7 @@ impl Plugin for Melwave {
         // position moved, at most one per TIMBRE_CUE samples. A damaged or
         // hand-edited project can carry any value: keep the pad on the plane and the
         // gain in its range, whatever the host sends.
-        let on_pad = |v: f32| {
-            if v.is_finite() {
-                v.clamp(0.0, 1.0)
-            } else {
-                0.5
-            }
-        };
+        let on_pad = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
         for i in 0..n {
             let pad = (on_pad(self.params.timbre_x.smoothed.next()), on_pad(self.params.timbre_y.smoothed.next()));
             if pad != self.pad && (i % TIMBRE_CUE == 0 || i + 1 == n) {

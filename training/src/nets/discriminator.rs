@@ -36,11 +36,30 @@ trait Critic {
     fn judge(&self, x: &Tensor) -> (Tensor, Vec<Tensor>);
 }
 
+/// A critic's layers: convolutions with leaky ReLUs, then one to the logits.
+struct ConvStack {
+    convs: Vec<nn::Conv2D>,
+    post: nn::Conv2D,
+}
+
+impl ConvStack {
+    /// Logits and the feature maps feature matching compares, for `h` `[B, 1, H, W]`.
+    fn judge(&self, mut h: Tensor) -> (Tensor, Vec<Tensor>) {
+        let mut features = Vec::new();
+        for c in &self.convs {
+            h = leaky(&c.forward(&h));
+            features.push(h.shallow_clone());
+        }
+        let logits = self.post.forward(&h);
+        features.push(logits.shallow_clone());
+        (logits.flatten(1, -1), features)
+    }
+}
+
 /// Looks at the waveform folded by its period, so each column holds every p-th sample.
 struct PeriodCritic {
     period: i64,
-    convs: Vec<nn::Conv2D>,
-    post: nn::Conv2D,
+    layers: ConvStack,
 }
 
 impl PeriodCritic {
@@ -54,7 +73,7 @@ impl PeriodCritic {
             inp = out;
         }
         let post = nn::conv(&vs / "post", inp, 1, [3, 1], nn::ConvConfigND::<[i64; 2]> { padding: [1, 0], ..Default::default() });
-        Self { period, convs, post }
+        Self { period, layers: ConvStack { convs, post } }
     }
 }
 
@@ -63,15 +82,7 @@ impl Critic for PeriodCritic {
         let (b, n) = x.size2().expect("[B, N] audio");
         let pad = (self.period - n % self.period) % self.period;
         let x = if pad > 0 { x.unsqueeze(1).reflection_pad1d([0, pad]).squeeze_dim(1) } else { x.shallow_clone() };
-        let mut h = x.view([b, 1, (n + pad) / self.period, self.period]);
-        let mut features = Vec::new();
-        for c in &self.convs {
-            h = leaky(&c.forward(&h));
-            features.push(h.shallow_clone());
-        }
-        let logits = self.post.forward(&h);
-        features.push(logits.shallow_clone());
-        (logits.flatten(1, -1), features)
+        self.layers.judge(x.view([b, 1, (n + pad) / self.period, self.period]))
     }
 }
 
@@ -80,8 +91,7 @@ struct ResolutionCritic {
     n_fft: i64,
     hop: i64,
     window: Tensor,
-    convs: Vec<nn::Conv2D>,
-    post: nn::Conv2D,
+    layers: ConvStack,
 }
 
 impl ResolutionCritic {
@@ -97,7 +107,7 @@ impl ResolutionCritic {
             nn::conv(&vs / "conv4", c, c, [3, 3], square),
         ];
         let post = nn::conv(&vs / "post", c, 1, [3, 3], square);
-        Self { n_fft, hop, window: Tensor::hann_window(n_fft, (Kind::Float, vs.device())), convs, post }
+        Self { n_fft, hop, window: Tensor::hann_window(n_fft, (Kind::Float, vs.device())), layers: ConvStack { convs, post } }
     }
 }
 
@@ -105,15 +115,7 @@ impl Critic for ResolutionCritic {
     fn judge(&self, x: &Tensor) -> (Tensor, Vec<Tensor>) {
         let spec = x.stft(self.n_fft, self.hop, self.n_fft, Some(&self.window), false, true, true, false).abs();
         // [B, 1, time, frequency]: the wide kernels run along frequency.
-        let mut h = (spec + 1e-5).log().transpose(1, 2).unsqueeze(1);
-        let mut features = Vec::new();
-        for c in &self.convs {
-            h = leaky(&c.forward(&h));
-            features.push(h.shallow_clone());
-        }
-        let logits = self.post.forward(&h);
-        features.push(logits.shallow_clone());
-        (logits.flatten(1, -1), features)
+        self.layers.judge((spec + 1e-5).log().transpose(1, 2).unsqueeze(1))
     }
 }
 

@@ -70,8 +70,8 @@ impl FilterNet {
         let phi = log_mag.matmul(&self.phase_t);
         let mag = log_mag.exp();
         let fir = (&mag * phi.cos()).matmul(&self.cos_t) + (&mag * phi.sin()).matmul(&self.sin_t); // [B,n,2,taps]
-                                                                                                   // Each frame convolved in full with its FIR (by FFT here, by a product in the
-                                                                                                   // graph), then overlap-added.
+        // Each frame convolved in full with its FIR (by FFT here, by a product in the
+        // graph), then overlap-added.
         let span = hop + taps;
         let size = (span as u64).next_power_of_two() as i64;
         let frames = Tensor::stack(&[harm, noise], 2);
@@ -200,7 +200,11 @@ pub struct Vocoder {
 
 impl Vocoder {
     pub fn new(vs: &nn::Path, cfg: &VocoderConfig, instruments: usize) -> Self {
-        Self { filter: FilterNet::new(&(vs / "filter"), cfg), wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)), embedding: super::embedding(vs, instruments) }
+        Self {
+            filter: FilterNet::new(&(vs / "filter"), cfg),
+            wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)),
+            embedding: super::embedding(vs, instruments),
+        }
     }
 
     /// `source [B,C,N]`, `mel [B,n,80]`, `e [B,2]` → audio `[B,N]`, `N = n·HOP`.
