@@ -155,3 +155,81 @@ fn v2_and_v3_model_folders_are_refused_naming_their_version() {
         assert!(msg.contains(&format!("version {found}")) && msg.contains("plays version 4") && msg.contains(change), "{msg}");
     }
 }
+
+/// Mel2Mel weights with every tensor random, biases included, so that reading the
+/// graph back has something to get wrong.
+fn random_mel2mel_weights(cfg: &melwave::contract::Mel2MelConfig, local: usize, seed: u64) -> melwave::contract::Weights {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut w = melwave::contract::Weights::default();
+    for (name, dims) in cfg.weight_specs_with_local(local) {
+        let n: usize = dims.iter().product();
+        let data = (0..n).map(|_| if name == "local.radius" { rng.random_range(0.2..0.4f32) } else { rng.random_range(-0.3..0.3f32) }).collect();
+        w.insert(&name, dims, data);
+    }
+    w
+}
+
+#[test]
+fn a_mel2mel_graph_gives_back_the_weights_it_was_built_from() {
+    let cfg = random_model(1).manifest.mel2mel.config.clone();
+    for local in [0, 2] {
+        let w = random_mel2mel_weights(&cfg, local, 3 + local as u64);
+        let graph = cfg.build(&w).unwrap();
+        let back = cfg.weights_of_graph(&graph).unwrap();
+        assert_eq!(back.0.keys().collect::<Vec<_>>(), w.0.keys().collect::<Vec<_>>());
+        for (name, t) in &w.0 {
+            let b = &back.0[name];
+            assert_eq!(b.dims, t.dims, "{name}");
+            // FiLM biases pass through `+1` in the graph, so they come back to within its rounding.
+            let worst = t.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(worst <= 1e-7, "{name} came back {worst} off");
+        }
+        // And the graph rebuilt from them is the same graph, byte for byte.
+        assert_eq!(cfg.build(&back).unwrap(), graph, "local = {local}");
+    }
+    let wrong = melwave::contract::Mel2MelConfig { hidden: cfg.hidden * 2, ..cfg.clone() };
+    let err = wrong.weights_of_graph(&cfg.build(&random_mel2mel_weights(&cfg, 0, 1)).unwrap()).unwrap_err();
+    assert!(err.contains("shape"), "{err}");
+    assert!(cfg.weights_of_graph(b"not onnx").unwrap_err().contains("not an ONNX model"));
+}
+
+#[test]
+fn a_local_film_offset_changes_its_own_neighbourhood_and_nothing_beyond_its_radius() {
+    use melwave::contract::film::local_weight;
+    use melwave::features::{featurize_roll, Event, TimedEvent};
+    let base = random_model(1);
+    let cfg = base.manifest.mel2mel.config.clone();
+    let plain = random_mel2mel_weights(&cfg, 0, 5);
+    let mut local = plain.clone();
+    let (center, radius) = ([0.3f32, -0.2f32], 0.25f32);
+    local.insert("local.center", vec![1, 2], center.to_vec());
+    local.insert("local.radius", vec![1], vec![radius]);
+    for name in ["film_in", "film_out"] {
+        local.insert(&format!("{name}.local"), vec![1, 2 * cfg.hidden], (0..2 * cfg.hidden).map(|i| 0.5 * ((i as f32) * 0.37).sin()).collect());
+    }
+    let with = |w: &melwave::contract::Weights| ModelBytes { mel2mel: std::borrow::Cow::Owned(cfg.build(w).unwrap()), ..base.clone() };
+    let (a, b) = (with(&plain), with(&local));
+    let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity: 90 } }, TimedEvent { time: 3000, event: Event::NoteOn { key: 67, velocity: 60 } }];
+    let roll = featurize_roll(&events, 40);
+    let mel = |m: &ModelBytes, e: [f32; 2]| {
+        let mut r = ModelRunner::new(m, Provider::Cpu).unwrap();
+        r.predict_mel(&roll, e).unwrap();
+        r.mel().to_vec()
+    };
+    let worst = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    // At and beyond the radius: exactly the plain model.
+    for e in [[center[0] + radius, center[1]], [0.9, 0.9], [-0.5, 0.1], [center[0], center[1] - 1.5 * radius]] {
+        assert_eq!(local_weight(e, center, radius), 0.0);
+        assert_eq!(mel(&a, e), mel(&b, e), "changed at {e:?}");
+    }
+    // At the centre the offset is felt in full, and halfway out less.
+    let at_centre = worst(&mel(&a, center), &mel(&b, center));
+    let halfway = worst(&mel(&a, [center[0] + radius / 2.0, center[1]]), &mel(&b, [center[0] + radius / 2.0, center[1]]));
+    assert!(at_centre > 1e-2, "{at_centre}");
+    assert!(halfway > 0.0 && halfway < at_centre, "halfway {halfway}, centre {at_centre}");
+    // A radius that is not positive is refused.
+    let mut bad = local.clone();
+    bad.insert("local.radius", vec![1], vec![0.0]);
+    assert!(cfg.build(&bad).unwrap_err().contains("radius"));
+}

@@ -213,8 +213,9 @@ enum Command {
         quick: bool,
     },
     /// Add an instrument to a trained model: fit a new point on its timbre plane to a
-    /// SoundFont preset or to recordings, with every weight frozen, and write a new
-    /// model folder that has it on the pad.
+    /// SoundFont preset or to recordings, then a local FiLM offset around it (kept if
+    /// it scores better on held-out material), with every weight frozen, and write a
+    /// new model folder that has it on the pad.
     AddInstrument {
         /// The model folder to start from (only read).
         #[arg(long)]
@@ -240,6 +241,10 @@ enum Command {
         /// Less material (CI).
         #[arg(long)]
         quick: bool,
+        /// Fit the point only, without a local FiLM offset: Mel2Mel's graph is kept
+        /// byte for byte.
+        #[arg(long)]
+        point_only: bool,
     },
     /// Write a model folder (manifest.json, mel2mel.onnx, vocoder.onnx).
     Export {
@@ -340,7 +345,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::AddInstrument { model, font, program, bank, audio, name, out, quick } => {
+        Command::AddInstrument { model, font, program, bank, audio, name, out, quick, point_only } => {
             let source = match (audio, program) {
                 (Some(dir), _) => instrument::Source::Recordings(dir),
                 (None, Some(program)) => instrument::Source::Preset { font, bank, program },
@@ -348,7 +353,7 @@ fn run(cli: Cli) -> Result<()> {
                     bail!("give --program (a SoundFont preset) or --audio (a folder of recordings)")
                 }
             };
-            let report = instrument::add(&instrument::AddOptions { model, source, name, out: out.clone(), quick })?;
+            let report = instrument::add(&instrument::AddOptions { model, source, name, out: out.clone(), quick, local_film: !point_only })?;
             print!("{}", instrument::summary(&report));
             eprintln!("wrote {}", out.display());
             Ok(())

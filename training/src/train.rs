@@ -242,7 +242,7 @@ fn instruments_of(items: &[Item], crops: impl IntoIterator<Item = usize>, device
 /// start at an item's first onset (every item is rendered from silence), and the
 /// others count no loss over their first [`BURN_IN`] frames, where the net cannot know
 /// the sounding notes' levels.
-fn mel2mel_crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize, bool)> {
+pub(crate) fn mel2mel_crops(rng: &mut Xoshiro256PlusPlus, items: &[Item], n: usize, frames: usize) -> Vec<(usize, usize, bool)> {
     crops(rng, items, n, frames)
         .into_iter()
         .map(|(i, s)| {
@@ -270,7 +270,7 @@ fn on_device(data: &[f32], shape: &[i64], device: Device) -> Tensor {
 
 /// Roll `[B,T,384]`, target mel `[B,T,80]` and loss weights `[B,T,1]` for crops; the
 /// roll comes from the engine's own featurizer.
-fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize, device: Device) -> (Tensor, Tensor, Tensor) {
+pub(crate) fn mel2mel_batch(items: &[Item], crops: &[(usize, usize, bool)], frames: usize, device: Device) -> (Tensor, Tensor, Tensor) {
     let mut roll = Vec::with_capacity(crops.len() * frames * ROLL_DIM);
     let mut mel = Vec::with_capacity(crops.len() * frames * N_MELS);
     let mut weight = Vec::with_capacity(crops.len() * frames);

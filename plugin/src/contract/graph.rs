@@ -142,3 +142,23 @@ impl GraphBuilder {
         model.write_to_bytes().expect("an in-memory ONNX model always serialises")
     }
 }
+
+/// The float initializers of an ONNX model, by name: the weights a graph was built
+/// from, in the layout it holds them. Integer initializers (shapes, axes) are skipped.
+pub fn float_initializers(bytes: &[u8]) -> Result<std::collections::BTreeMap<String, super::weights::Tensor>, String> {
+    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| format!("not an ONNX model: {e}"))?;
+    let graph = model.graph.as_ref().ok_or("the ONNX model has no graph")?;
+    let mut out = std::collections::BTreeMap::new();
+    for t in &graph.initializer {
+        if t.data_type != DataType::FLOAT as i32 {
+            continue;
+        }
+        let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("initializer {} has a negative dimension", t.name))).collect::<Result<_, _>>()?;
+        let data: Vec<f32> = if t.raw_data.is_empty() { t.float_data.clone() } else { t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect() };
+        if data.len() != dims.iter().product::<usize>() {
+            return Err(format!("initializer {} holds {} values for shape {dims:?}", t.name, data.len()));
+        }
+        out.insert(t.name.clone(), super::weights::Tensor { dims, data });
+    }
+    Ok(out)
+}

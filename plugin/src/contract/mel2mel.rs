@@ -59,9 +59,23 @@ impl Mel2MelConfig {
         ]
     }
 
-    /// Builds the streaming step graph from trained (or random) weights.
+    /// The FiLM layers and their widths, for local FiLM offsets (see [`super::film`]).
+    fn film_layers(&self) -> [(&'static str, usize); 2] {
+        [("film_in", self.hidden), ("film_out", self.hidden)]
+    }
+
+    /// Every weight of a Mel2Mel carrying `local` local FiLM offsets.
+    pub fn weight_specs_with_local(&self, local: usize) -> Vec<Spec> {
+        let mut s = self.weight_specs();
+        s.extend(super::film::local_specs(local, &self.film_layers()));
+        s
+    }
+
+    /// Builds the streaming step graph from trained (or random) weights, with the
+    /// local FiLM offsets they carry, if any.
     pub fn build(&self, w: &Weights) -> Result<Vec<u8>, String> {
-        w.check(&self.weight_specs())?;
+        let local = super::film::local_count(w);
+        w.check(&self.weight_specs_with_local(local))?;
         let h = self.hidden;
         let hs = h as i64;
         let mut g = GraphBuilder::new("mel2mel_step");
@@ -71,13 +85,15 @@ impl Mel2MelConfig {
         let state_dims: Vec<Dim> = states[0].shape.iter().map(|&d| Dim::Fixed(d as i64)).collect();
         let h_in = g.input(&states[0].input, &state_dims);
         let c_in = g.input(&states[1].input, &state_dims);
+        let bumps = if local > 0 { Some(super::film::local_bumps(&mut g, w, &timbre)?) } else { None };
+        let bumps = bumps.as_deref();
 
         // roll @ W_in^T + b_in
         let w_in = g.constant("input.weight_t", &[ROLL_DIM, h], &transpose(w.get("input.weight", &[h, ROLL_DIM])?, h, ROLL_DIM));
         let b_in = g.constant("input.bias", &[h], w.get("input.bias", &[h])?);
         let x = g.op("MatMul", &[&roll, &w_in], &[]);
         let x = g.op("Add", &[&x, &b_in], &[]);
-        let x = film(&mut g, w, "film_in", h, &timbre, &x)?;
+        let x = film(&mut g, w, "film_in", h, &timbre, bumps, &x)?;
         // [1,n,H] → [n,1,H]: ONNX LSTM's default layout is (seq, batch, feature).
         let mut seq = g.op("Transpose", &[&x], &[("perm", Attr::Ints(vec![1, 0, 2]))]);
 
@@ -115,7 +131,7 @@ impl Mel2MelConfig {
             g.node("Concat", &cr, &[Some("c_out")], &[("axis", Attr::Int(0))]);
         }
         let y = g.op("Transpose", &[&seq], &[("perm", Attr::Ints(vec![1, 0, 2]))]);
-        let y = film(&mut g, w, "film_out", h, &timbre, &y)?;
+        let y = film(&mut g, w, "film_out", h, &timbre, bumps, &y)?;
         let w_out = g.constant("output.weight_t", &[h, N_MELS], &transpose(w.get("output.weight", &[N_MELS, h])?, N_MELS, h));
         let b_out = g.constant("output.bias", &[N_MELS], w.get("output.bias", &[N_MELS])?);
         let y = g.op("MatMul", &[&y, &w_out], &[]);
@@ -128,9 +144,61 @@ impl Mel2MelConfig {
     }
 }
 
+impl Mel2MelConfig {
+    /// The weights a step graph built by [`Self::build`] holds, in PyTorch layout again:
+    /// what `add-instrument` starts from when it gives a model a local FiLM offset, so
+    /// that any model folder will do, checkpoints or not. `build` of the result gives a
+    /// graph with the same constants.
+    pub fn weights_of_graph(&self, bytes: &[u8]) -> Result<Weights, String> {
+        let mut init = super::graph::float_initializers(bytes)?;
+        let centers = init.remove(super::film::LOCAL_CENTER);
+        let h = self.hidden;
+        let mut take = |name: &str, dims: &[usize]| -> Result<Vec<f32>, String> {
+            let t = init.remove(name).ok_or_else(|| format!("the Mel2Mel graph has no `{name}`"))?;
+            if t.dims != dims {
+                return Err(format!("`{name}` has shape {:?} in the graph, the manifest's config needs {dims:?}", t.dims));
+            }
+            Ok(t.data)
+        };
+        let mut w = Weights::default();
+        w.insert("input.weight", vec![h, ROLL_DIM], transpose(&take("input.weight_t", &[ROLL_DIM, h])?, ROLL_DIM, h));
+        w.insert("input.bias", vec![h], take("input.bias", &[h])?);
+        w.insert("output.weight", vec![N_MELS, h], transpose(&take("output.weight_t", &[h, N_MELS])?, h, N_MELS));
+        w.insert("output.bias", vec![N_MELS], take("output.bias", &[N_MELS])?);
+        for name in ["film_in", "film_out"] {
+            w.insert(&format!("{name}.weight"), vec![2 * h, EMBED_DIM], take(&format!("{name}.weight"), &[2 * h, EMBED_DIM])?);
+            let mut b = take(&format!("{name}.bias_plus_one"), &[2 * h])?;
+            b[..h].iter_mut().for_each(|v| *v -= super::film::GAMMA_OFFSET);
+            w.insert(&format!("{name}.bias"), vec![2 * h], b);
+        }
+        // ONNX gates i, o, f, c back to PyTorch's i, f, g, o.
+        const BACK: [usize; 4] = [0, 2, 3, 1];
+        let unorder = |m: &[f32], cols: usize| -> Vec<f32> { BACK.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect() };
+        for l in 0..self.layers {
+            w.insert(&format!("lstm.weight_ih_l{l}"), vec![4 * h, h], unorder(&take(&format!("lstm.W_l{l}"), &[1, 4 * h, h])?, h));
+            w.insert(&format!("lstm.weight_hh_l{l}"), vec![4 * h, h], unorder(&take(&format!("lstm.R_l{l}"), &[1, 4 * h, h])?, h));
+            let b = take(&format!("lstm.B_l{l}"), &[1, 8 * h])?;
+            w.insert(&format!("lstm.bias_ih_l{l}"), vec![4 * h], unorder(&b[..4 * h], 1));
+            w.insert(&format!("lstm.bias_hh_l{l}"), vec![4 * h], unorder(&b[4 * h..], 1));
+        }
+        if let Some(centers) = centers {
+            let k = centers.dims.first().copied().unwrap_or(0);
+            if centers.dims != [k, EMBED_DIM] {
+                return Err(format!("`{}` has shape {:?}", super::film::LOCAL_CENTER, centers.dims));
+            }
+            w.insert(super::film::LOCAL_CENTER, centers.dims, centers.data);
+            w.insert(super::film::LOCAL_RADIUS, vec![k], take(super::film::LOCAL_RADIUS, &[k])?);
+            for name in ["film_in", "film_out"] {
+                w.insert(&format!("{name}.local"), vec![k, 2 * h], take(&format!("{name}.local"), &[k, 2 * h])?);
+            }
+        }
+        Ok(w)
+    }
+}
+
 /// FiLM from the timbre point: `x·(1+γ) + β` (see [`super::film`]).
-pub(crate) fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, x: &str) -> Result<String, String> {
-    let [scale, shift] = super::film::scale_and_shift(g, w, name, width, timbre)?;
+fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, local: Option<&str>, x: &str) -> Result<String, String> {
+    let [scale, shift] = super::film::scale_and_shift(g, w, name, width, timbre, local)?;
     let x = g.op("Mul", &[x, &scale], &[]);
     Ok(g.op("Add", &[&x, &shift], &[]))
 }

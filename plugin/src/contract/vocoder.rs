@@ -241,7 +241,7 @@ impl VocoderConfig {
         let leaky = [("alpha", Attr::Float(LEAKY_SLOPE))];
         let h1 = gemm(g, &x, "filter.input", [h, N_MELS + 1])?;
         let h1 = g.op("LeakyRelu", &[&h1], &leaky);
-        let [gamma, beta] = super::film::scale_and_shift(g, w, "filter.film", h, timbre)?;
+        let [gamma, beta] = super::film::scale_and_shift(g, w, "filter.film", h, timbre, None)?;
         let h1 = g.op("Mul", &[&h1, &gamma], &[]);
         let h1 = g.op("Add", &[&h1, &beta], &[]);
         let h2 = gemm(g, &h1, "filter.hidden", [h, h])?;
@@ -347,7 +347,7 @@ impl VocoderConfig {
         let bc = g.constant("cond.bias", &[l * 2 * c], w.get("cond.bias", &[l * 2 * c])?);
         let cond = g.op("MatMul", &[mel, &wc], &[]);
         let cond = g.op("Add", &[&cond, &bc], &[]);
-        let [gamma, beta] = super::film::scale_and_shift(g, w, "film", l * 2 * c, timbre)?;
+        let [gamma, beta] = super::film::scale_and_shift(g, w, "film", l * 2 * c, timbre, None)?;
         let cb = g.op("Mul", &[&cond, &gamma], &[]);
         let cb = g.op("Add", &[&cb, &beta], &[]);
         // Repeat each frame HOP times: [1,n,K] → [1,n,1,K] → [1,n,HOP,K] → [1,N,K] → [1,K,N].

@@ -1,14 +1,18 @@
 //! `melwave-train add-instrument`: a new instrument on a trained model's timbre plane,
-//! learned in minutes on a CPU. Mel2Mel and the vocoder are frozen; only the new
-//! instrument's 2-D point is fitted, to renders of a SoundFont preset or to your own
-//! recordings, so the existing instruments sound exactly as before. The new folder
-//! keeps the model's graphs byte for byte and adds one entry to its manifest.
+//! learned in minutes on a CPU, from renders of a SoundFont preset or from your own
+//! recordings. Mel2Mel and the vocoder are frozen. First the new instrument's 2-D
+//! point is fitted ([`fit`]); then a local FiLM offset around it is trained
+//! ([`local_film`]) and kept if it scores better on held-out material. The existing
+//! instruments sound exactly as before either way: the vocoder's graph is kept byte
+//! for byte, Mel2Mel's changes only within the new point's radius, and the manifest
+//! gains one entry.
 //!
 //! The report scores the new point against the nearest existing instrument (the one
 //! whose point fits the new material best) on held-out material: if the new point does
 //! not beat it, the tool says so.
 
 pub mod fit;
+pub mod local_film;
 pub mod recordings;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +52,8 @@ pub struct AddOptions {
     pub out: PathBuf,
     /// Less material, for CI.
     pub quick: bool,
+    /// Try a local FiLM offset after the point (see [`local_film`]).
+    pub local_film: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -87,10 +93,33 @@ pub struct AddReport {
     pub held_out_seconds_of_audio: f64,
     pub evaluations: usize,
     pub existing: Vec<ExistingCheck>,
+    /// The local FiLM offset, where one was tried.
+    pub local: Option<LocalReport>,
+    /// Why none was tried, where `local_film` was asked for.
+    pub local_skipped: Option<String>,
     /// Measured audio-minus-MIDI offset of each recording, in ms.
     pub alignment_ms: Vec<(String, f64)>,
     pub wall_seconds: f64,
     pub cpu_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LocalReport {
+    /// The offset's centre, the new instrument's point when it is kept: the search's
+    /// best point if it has room, else the best with room (see [`local_film::centre`]).
+    pub centre: [f32; 2],
+    pub radius: f32,
+    pub steps: usize,
+    /// Training loss over the first and the last tenth of the steps.
+    pub first_loss: f64,
+    pub last_loss: f64,
+    /// Mel2Mel's loss on the fitting material with the offset (the point alone: `fit_loss`).
+    pub fit_loss: f64,
+    /// Held-out scores with the offset (the point alone: `new_scores`).
+    pub scores: Scores,
+    /// Kept when it beats the point alone on held-out material, in RMSE-CQT and in loss.
+    pub kept: bool,
+    pub wall_seconds: f64,
 }
 
 /// Pieces for a preset: the dataset's own phrase generator and MIDI corpus, on another
@@ -250,24 +279,56 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     let new_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, found.point)?;
     let nearest_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, existing[nearest_index])?;
 
+    let (mut local, mut local_skipped, mut local_graph) = (None, None, None);
+    if opts.local_film {
+        match local_film::centre(&found.trace, &existing) {
+            None => local_skipped = Some("the search tried no point with room for one".into()),
+            Some((centre, radius)) => {
+                let t0 = Instant::now();
+                let plan = if opts.quick { local_film::Plan::QUICK } else { local_film::Plan::FULL };
+                let bar = ProgressBar::new(plan.steps as u64);
+                bar.set_style(ProgressStyle::with_template("local FiLM for `{msg}` {bar:40} {pos}/{len} steps ({elapsed})").expect("static template"));
+                bar.set_message(name.clone());
+                let trained = local_film::train(&model, &fit_takes, centre, radius, plan, || bar.inc(1))?;
+                bar.finish_and_clear();
+                let candidate = ModelBytes { mel2mel: std::borrow::Cow::Owned(trained.graph.clone()), ..model.clone() };
+                let mut local_scorer = Scorer::new(&candidate)?;
+                let mut local_runner = ModelRunner::new(&candidate, Provider::Cpu)?;
+                let local_scores = scores(&mut local_runner, &mut local_scorer, &test_takes, &test_set, centre)?;
+                let kept = local_scores.rmse_cqt < new_scores.rmse_cqt && local_scores.mel_loss < new_scores.mel_loss;
+                let fit_loss = local_scorer.loss(&fit_set, centre)?;
+                local = Some(LocalReport { centre, radius, steps: trained.steps, first_loss: trained.first_loss, last_loss: trained.last_loss, fit_loss, scores: local_scores, kept, wall_seconds: t0.elapsed().as_secs_f64() });
+                if kept {
+                    local_graph = Some(trained.graph);
+                }
+            }
+        }
+    }
+    let final_scores = local.as_ref().filter(|l| l.kept).map_or(&new_scores, |l| &l.scores);
+    let beats_nearest = final_scores.rmse_cqt < nearest_scores.rmse_cqt;
+    let point = local.as_ref().filter(|l| l.kept).map_or(found.point, |l| l.centre);
+
     let mut manifest = model.manifest.clone();
     let (bank, program) = match &opts.source {
         Source::Preset { bank, program, .. } => (*bank, *program),
         Source::Recordings(_) => (0, 0),
     };
-    manifest.instruments.push(Instrument { name: name.clone(), program, bank, point: found.point.to_vec(), added: Some(source.clone()) });
+    manifest.instruments.push(Instrument { name: name.clone(), program, bank, point: point.to_vec(), added: Some(source.clone()) });
     manifest.validate().map_err(|e| anyhow::anyhow!("the new manifest is invalid: {e}"))?;
     if TimbrePlane::new(&manifest.instruments) != TimbrePlane::new(&model.manifest.instruments) {
         bail!("internal: the new point moved the pad's plane");
     }
     let mut new_model = ModelBytes { manifest, ..model.clone() };
+    if let Some(graph) = local_graph {
+        new_model.mel2mel = std::borrow::Cow::Owned(graph);
+    }
     let existing_checks = check_existing(&model, &new_model)?;
     let mut report = AddReport {
         name: name.clone(),
         source,
-        point: found.point,
+        point,
         nearest: model.manifest.instruments[nearest_index].name.clone(),
-        beats_nearest: new_scores.rmse_cqt < nearest_scores.rmse_cqt,
+        beats_nearest,
         new_scores,
         nearest_scores,
         fit_loss: found.loss,
@@ -277,6 +338,8 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
         held_out_seconds_of_audio: seconds(&test_takes),
         evaluations: scorer.evaluations,
         existing: existing_checks,
+        local,
+        local_skipped,
         alignment_ms: alignment,
         wall_seconds: 0.0,
         cpu_seconds: 0.0,
@@ -303,8 +366,30 @@ pub fn summary(r: &AddReport) -> String {
     s += &format!("added `{}` at ({:.3}, {:.3}) from {}\n", r.name, r.point[0], r.point[1], r.source);
     s += &format!("fitted on {:.0} s of audio in {} evaluations; scored on {:.0} s of {held} material\n\n", r.fit_seconds_of_audio, r.evaluations, r.held_out_seconds_of_audio);
     s += "| point | RMSE-CQT (dB) | log-mel r | Mel2Mel loss |\n|---|---|---|---|\n";
-    s += &format!("| new: {} | {:.2} | {:.3} | {:.4} |\n", r.name, r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
+    s += &format!("| new: {}, point | {:.2} | {:.3} | {:.4} |\n", r.name, r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
+    if let Some(l) = &r.local {
+        let verdict = if l.kept { "kept" } else { "not kept" };
+        s += &format!("| new: {}, point + local FiLM ({verdict}) | {:.2} | {:.3} | {:.4} |\n", r.name, l.scores.rmse_cqt, l.scores.log_mel_r, l.scores.mel_loss);
+    }
     s += &format!("| nearest existing: {} | {:.2} | {:.3} | {:.4} |\n\n", r.nearest, r.nearest_scores.rmse_cqt, r.nearest_scores.log_mel_r, r.nearest_scores.mel_loss);
+    if let Some(l) = &r.local {
+        s += &format!(
+            "local FiLM at ({:.3}, {:.3}), radius {:.3}: {} steps in {:.0} s, training loss {:.4} → {:.4}, fitting-material loss {:.4} (point alone {:.4}); {}\n",
+            l.centre[0],
+            l.centre[1],
+            l.radius,
+            l.steps,
+            l.wall_seconds,
+            l.first_loss,
+            l.last_loss,
+            l.fit_loss,
+            r.fit_loss,
+            if l.kept { "kept: it beats the point alone on held-out material" } else { "not kept: it did not beat the point alone on held-out material" }
+        );
+    }
+    if let Some(why) = &r.local_skipped {
+        s += &format!("local FiLM: not tried, {why}\n");
+    }
     s += if r.beats_nearest {
         "the new point beats the nearest existing instrument\n"
     } else {

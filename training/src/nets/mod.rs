@@ -49,3 +49,19 @@ pub fn points(vs: &nn::VarStore) -> Vec<Vec<f32>> {
     let flat: Vec<f32> = Vec::<f32>::try_from(e.contiguous().view(-1)).expect("float tensor");
     flat.chunks(EMBED_DIM).map(|c| c.to_vec()).collect()
 }
+
+/// Fills `vs` from the contract's weights (the inverse of [`weights`]): a model read
+/// back from its graph, to train further.
+pub fn load_weights(vs: &nn::VarStore, w: &Weights) -> anyhow::Result<()> {
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            if name == "embedding" {
+                continue;
+            }
+            let dims: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
+            let data = w.get(&name, &dims).map_err(anyhow::Error::msg)?;
+            var.copy_(&tch::Tensor::from_slice(data).reshape(var.size()));
+        }
+        Ok(())
+    })
+}
