@@ -272,7 +272,8 @@ fn damaged_and_old_states_never_crash_the_plugin() {
 /// Hosts the debug build, whose `process()` aborts on any allocation
 /// (`assert_process_allocs`), in a child process so an abort fails this test
 /// instead of killing the test runner.
-/// A model folder with an instrument added by `melwave-train add-instrument` loads
+/// A model folder with an instrument added by `melwave-train add-instrument` (with a
+/// local FiLM offset in Mel2Mel's graph, as the tool writes when one helps) loads
 /// like any other, plays, and the pad lists the new instrument, marked (the plugin's
 /// log line at activation, which the editor's list is built from).
 #[test]
@@ -296,6 +297,14 @@ fn added_instrument_child() {
     let mut model = ModelBytes::embedded().unwrap();
     let (p, q) = (model.manifest.instruments[0].point.clone(), model.manifest.instruments[1].point.clone());
     let mid = vec![(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0];
+    let cfg = model.manifest.mel2mel.config.clone();
+    let mut w = cfg.weights_of_graph(&model.mel2mel).unwrap();
+    w.insert("local.center", vec![1, 2], mid.clone());
+    w.insert("local.radius", vec![1], vec![0.2]);
+    for name in ["film_in", "film_out"] {
+        w.insert(&format!("{name}.local"), vec![1, 2 * cfg.hidden], (0..2 * cfg.hidden).map(|i| 0.2 * (i as f32 * 0.7).sin()).collect());
+    }
+    model.mel2mel = std::borrow::Cow::Owned(cfg.build(&w).unwrap());
     model.manifest.instruments.push(Instrument { added: Some("a test: FluidR3 program 73".into()), ..Instrument::trained("Test Flute", 73, mid) });
     let folder = tempfile::tempdir().unwrap();
     model.write_dir(folder.path()).unwrap();

@@ -1,8 +1,9 @@
 //! `add-instrument` on the shipped model, from a FluidR3 preset and from "recordings"
 //! (renders of another font, TimGM6mb, at another sample rate): the new folder passes
 //! the contract, the new point sits on the unchanged plane, the existing instruments
-//! sound exactly as before, the new point fits better than the nearest existing one,
-//! and bad recordings are refused without touching the model.
+//! sound exactly as before (after a local FiLM offset too, and after a second added
+//! instrument), the new point fits better than the nearest existing one, and bad
+//! recordings are refused without touching the model.
 
 use std::path::{Path, PathBuf};
 
@@ -40,10 +41,10 @@ fn render_at(model: &ModelBytes, point: &[f32]) -> Vec<f32> {
 }
 
 #[test]
-fn a_preset_outside_the_ten_becomes_a_point_that_beats_the_nearest_instrument() {
+fn a_preset_outside_the_ten_becomes_a_point_and_a_local_offset_that_leave_the_others_alone() {
     let (dir, model_dir, before) = shipped_model();
     let out = dir.path().join("with-flute");
-    let opts = AddOptions { model: model_dir.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 }, name: None, out: out.clone(), quick: true };
+    let opts = AddOptions { model: model_dir.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 }, name: None, out: out.clone(), quick: true, local_film: true };
     let report = instrument::add(&opts).unwrap();
     eprintln!("{}", instrument::summary(&report));
     assert_eq!(folder_bytes(&model_dir), before, "the input model was changed");
@@ -64,10 +65,25 @@ fn a_preset_outside_the_ten_becomes_a_point_that_beats_the_nearest_instrument() 
     let (x, y) = plane.to_pad(&flute.point);
     assert!((0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y), "pad position {x}, {y}");
 
-    // Only the point was learned: the graphs are the same bytes and every existing
-    // instrument renders as before.
-    assert_eq!(new.mel2mel, old.mel2mel);
+    // The vocoder is the same bytes; Mel2Mel changed only where an offset was kept,
+    // and every existing instrument renders as before.
     assert_eq!(new.vocoder, old.vocoder);
+    let local = report.local.as_ref().expect("a local offset was tried");
+    eprintln!("local offset: {local:?}");
+    assert!(local.last_loss < local.first_loss, "training did not lower the loss: {local:?}");
+    assert!(local.fit_loss < report.fit_loss, "with the offset {} against the point alone {}", local.fit_loss, report.fit_loss);
+    let others: Vec<[f32; 2]> = old.manifest.instruments.iter().map(|i| [i.point[0], i.point[1]]).collect();
+    let nearest = others.iter().map(|o| ((o[0] - local.centre[0]).powi(2) + (o[1] - local.centre[1]).powi(2)).sqrt()).fold(f32::INFINITY, f32::min);
+    assert!(local.radius > 0.0 && local.radius < nearest, "radius {} reaches a neighbour {nearest} away", local.radius);
+    if local.kept {
+        assert_ne!(new.mel2mel, old.mel2mel);
+        assert_eq!(flute.point, local.centre.to_vec());
+        let w = new.manifest.mel2mel.config.weights_of_graph(&new.mel2mel).unwrap();
+        assert_eq!(w.get("local.center", &[1, 2]).unwrap(), &local.centre[..]);
+        assert_eq!(w.get("local.radius", &[1]).unwrap(), &[local.radius]);
+    } else {
+        assert_eq!(new.mel2mel, old.mel2mel);
+    }
     for inst in old.manifest.instruments.iter().take(3) {
         let (a, b) = (render_at(&old, &inst.point), render_at(&new, &new.manifest.instrument(&inst.name).unwrap().point));
         let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
@@ -79,12 +95,24 @@ fn a_preset_outside_the_ten_becomes_a_point_that_beats_the_nearest_instrument() 
     assert!(report.fit_loss < report.nearest_fit_loss, "new {} vs nearest ({}) {}", report.fit_loss, report.nearest, report.nearest_fit_loss);
     assert!(report.new_scores.rmse_cqt.is_finite() && report.nearest_scores.rmse_cqt.is_finite());
 
+    // A second added instrument leaves the first, and its offset, as they were.
+    let both = dir.path().join("with-flute-and-cello");
+    let cello = AddOptions { model: out.clone(), out: both.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, ..opts.clone() };
+    let second = instrument::add(&cello).unwrap();
+    eprintln!("{}", instrument::summary(&second));
+    assert_eq!(second.existing.len(), old.manifest.instruments.len() + 1);
+    assert!(second.existing.iter().all(|e| e.max_difference <= 1e-6), "{:?}", second.existing);
+    let both_model = ModelBytes::from_dir(&both).unwrap();
+    let kept = [report.local.as_ref().is_some_and(|l| l.kept), second.local.as_ref().is_some_and(|l| l.kept)].iter().filter(|k| **k).count();
+    let w = both_model.manifest.mel2mel.config.weights_of_graph(&both_model.mel2mel).unwrap();
+    assert_eq!(melwave::contract::film::local_count(&w), kept);
+
     // A second instrument of the same name is refused before any work.
     let again = AddOptions { model: out.clone(), out: dir.path().join("twice"), ..opts };
     let err = instrument::add(&again).unwrap_err().to_string();
     assert!(err.contains("already has an instrument named `Flute`"), "{err}");
     // And the tool never writes over the model it starts from.
-    let onto_itself = AddOptions { model: out.clone(), out: out.clone(), name: Some("Other".into()), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, quick: true };
+    let onto_itself = AddOptions { model: out.clone(), out: out.clone(), name: Some("Other".into()), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, quick: true, local_film: true };
     assert!(instrument::add(&onto_itself).unwrap_err().to_string().contains("--out must be a new folder"));
 }
 
@@ -141,9 +169,13 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
         assert!(r.take.audio.len().abs_diff(expected) <= 2 * melwave::contract::HOP, "{} samples at 24 kHz", r.take.audio.len());
     }
     let out = dir.path().join("with-clarinet");
-    let report = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: None, out: out.clone(), quick: true }).unwrap();
+    let report = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: None, out: out.clone(), quick: true, local_film: false }).unwrap();
     eprintln!("{}", instrument::summary(&report));
     let new = ModelBytes::from_dir(&out).unwrap();
+    // The point alone: both graphs are the model's own bytes.
+    let old = ModelBytes::from_dir(&model_dir).unwrap();
+    assert!(report.local.is_none());
+    assert_eq!((&new.mel2mel, &new.vocoder), (&old.mel2mel, &old.vocoder));
     let clarinet = new.manifest.instrument("Clarinet").expect("named after the folder");
     assert!(clarinet.added.as_deref().is_some_and(|a| a.contains("recordings")));
     assert!(report.held_out && report.alignment_ms.len() == 3);
@@ -153,7 +185,7 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
     // A pair 100 ms off is refused, by name, and nothing is written.
     write_pair(&recs, "late", 50, 44_100, 0.100);
     let out2 = dir.path().join("never");
-    let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: Some("Late".into()), out: out2.clone(), quick: true }).unwrap_err());
+    let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: Some("Late".into()), out: out2.clone(), quick: true, local_film: false }).unwrap_err());
     assert!(err.contains("late.wav") && err.contains("late against"), "{err}");
     let ms: f64 = err.split(" is ").nth(1).and_then(|s| s.split(" ms").next()).and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("no offset in: {err}"));
     // The shift plus the same few ms an aligned pair reads.
@@ -192,7 +224,7 @@ fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alon
             std::fs::write(recs.join(format!("{name}.mid")), &midi).unwrap();
         }
         let out = dir.path().join(format!("out-{name}"));
-        let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs), name: None, out: out.clone(), quick: true }).unwrap_err());
+        let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs), name: None, out: out.clone(), quick: true, local_film: true }).unwrap_err());
         assert!(err.contains(expected) && err.contains(&format!("{name}.wav")), "{name}: {err}");
         assert!(!out.exists(), "{name}: an output was written");
     }

@@ -66,11 +66,7 @@ pub fn radius_for(point: [f32; 2], others: &[[f32; 2]]) -> Option<f32> {
 pub fn centre(trace: &[([f32; 2], f64)], others: &[[f32; 2]]) -> Option<([f32; 2], f32)> {
     let extent = (0..2).map(|a| others.iter().map(|p| p[a]).fold(f32::NEG_INFINITY, f32::max) - others.iter().map(|p| p[a]).fold(f32::INFINITY, f32::min)).fold(0.0, f32::max);
     let least = MIN_RADIUS_SHARE * extent.max(1e-3);
-    trace
-        .iter()
-        .filter_map(|&(p, loss)| radius_for(p, others).filter(|&r| r >= least).map(|r| (p, r, loss)))
-        .min_by(|a, b| a.2.total_cmp(&b.2))
-        .map(|(p, r, _)| (p, r))
+    trace.iter().filter_map(|&(p, loss)| radius_for(p, others).filter(|&r| r >= least).map(|r| (p, r, loss))).min_by(|a, b| a.2.total_cmp(&b.2)).map(|(p, r, _)| (p, r))
 }
 
 /// A trained offset: the model's Mel2Mel weights with it appended, and the graph.
@@ -116,10 +112,7 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
         LocalFilm { center, radius, film_in: with_old(&d_in, |l| &l.film_in), film_out: with_old(&d_out, |l| &l.film_out) }
     };
 
-    let items: Vec<Item> = takes
-        .iter()
-        .map(|t| Item { piece: 0, instrument: 0, audio: t.audio.clone(), mel: LogMel::new().compute(&t.audio), events: t.events.clone() })
-        .collect();
+    let items: Vec<Item> = takes.iter().map(|t| Item { piece: 0, instrument: 0, audio: t.audio.clone(), mel: LogMel::new().compute(&t.audio), events: t.events.clone() }).collect();
     let shortest = items.iter().map(Item::frames).min().unwrap_or(0);
     let frames = plan.frames.min(shortest);
     if frames < 32 {
@@ -159,7 +152,14 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
     if diff > TOLERANCE {
         bail!("internal: the Mel2Mel graph with the local offset differs from training by {diff}");
     }
-    Ok(Trained { weights: base, graph, radius, steps: plan.steps, first_loss: mean(&losses[..tenth.min(losses.len())]), last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]) })
+    Ok(Trained {
+        weights: base,
+        graph,
+        radius,
+        steps: plan.steps,
+        first_loss: mean(&losses[..tenth.min(losses.len())]),
+        last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]),
+    })
 }
 
 /// Largest |tch − ONNX Runtime| of Mel2Mel's output over `frames` of `events` at `point`.

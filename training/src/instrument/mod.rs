@@ -38,6 +38,7 @@ pub struct Take {
     pub events: Vec<TimedEvent>,
 }
 
+#[derive(Clone, Debug)]
 pub enum Source {
     /// A preset of a SoundFont.
     Preset { font: PathBuf, bank: u8, program: u8 },
@@ -45,6 +46,7 @@ pub enum Source {
     Recordings(PathBuf),
 }
 
+#[derive(Clone, Debug)]
 pub struct AddOptions {
     pub model: PathBuf,
     pub source: Source,
