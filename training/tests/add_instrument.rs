@@ -182,6 +182,15 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
     assert!(report.fit_loss < report.nearest_fit_loss);
     assert_eq!(folder_bytes(&model_dir), before);
 
+    // A single recording: nothing is held out to judge an offset on, so none is tried.
+    let solo = dir.path().join("Solo");
+    std::fs::create_dir(&solo).unwrap();
+    write_pair(&solo, "only", 44, 44_100, 0.0);
+    let one = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(solo), name: None, out: dir.path().join("with-solo"), quick: true, local_film: true }).unwrap();
+    assert!(!one.held_out && one.local.is_none(), "{:?}", one.local);
+    assert!(one.local_skipped.as_deref().is_some_and(|w| w.contains("one recording")), "{:?}", one.local_skipped);
+    assert_eq!(ModelBytes::from_dir(&dir.path().join("with-solo")).unwrap().mel2mel, old.mel2mel);
+
     // A pair 100 ms off is refused, by name, and nothing is written.
     write_pair(&recs, "late", 50, 44_100, 0.100);
     let out2 = dir.path().join("never");

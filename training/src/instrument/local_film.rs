@@ -46,11 +46,12 @@ impl Plan {
 /// The smallest radius an offset gets, as a share of the plane's larger extent, so
 /// that a point the search put next to an existing one does not get a pin-prick.
 /// Small on purpose: the vocoder's own FiLM follows the point too and is not adapted,
-/// so the offset does best at the search's best point. A cello measured both ways: at
-/// its best point, 0.054 from String Ensemble's (radius 0.049, 1.9 % of the pad's
-/// width), the offset took held-out RMSE-CQT from 12.47 to 11.14 dB; moved to the
-/// best point with a radius of 8 % of the extent (0.255), it reached only 13.23 dB
-/// and was not kept. The preset menu reaches a small instrument's point exactly.
+/// so the offset does best at the search's best point. A cello measured both ways (the
+/// default model's plane spans 2.63): at its best point, 0.054 from String Ensemble's
+/// (radius 0.049, 1.9 % of the extent), the offset took held-out RMSE-CQT from 12.47
+/// to 11.14 dB; moved to the best point with room for at least 8 % (it got 0.255,
+/// 9.7 %), it reached only 13.23 dB and was not kept. The preset menu reaches a small
+/// instrument's point exactly.
 pub const MIN_RADIUS_SHARE: f32 = 0.015;
 
 /// The radius a new offset at `point` may have: [`RADIUS_SHARE`] of the distance to
@@ -88,9 +89,11 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
     let mut base = cfg.weights_of_graph(&model.mel2mel).map_err(|e| anyhow::anyhow!("cannot read Mel2Mel back from its graph: {e}"))?;
     let old = film::local_count(&base);
 
-    let vs = nn::VarStore::new(Device::Cpu);
+    let mut vs = nn::VarStore::new(Device::Cpu);
     let m2m = Mel2Mel::new(&vs.root(), cfg, 1);
     crate::nets::load_weights(&vs, &base)?;
+    // Frozen: backward computes no gradients for Mel2Mel's own weights.
+    vs.freeze();
     let existing = LocalFilm::of(&base, h);
     let delta_vs = nn::VarStore::new(Device::Cpu);
     let d_in = delta_vs.root().zeros("film_in", &[1, 2 * h as i64]);
@@ -112,12 +115,17 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
         LocalFilm { center, radius, film_in: with_old(&d_in, |l| &l.film_in), film_out: with_old(&d_out, |l| &l.film_out) }
     };
 
-    let items: Vec<Item> = takes.iter().map(|t| Item { piece: 0, instrument: 0, audio: t.audio.clone(), mel: LogMel::new().compute(&t.audio), events: t.events.clone() }).collect();
-    let shortest = items.iter().map(Item::frames).min().unwrap_or(0);
-    let frames = plan.frames.min(shortest);
-    if frames < 32 {
-        bail!("the takes are too short to train a local offset on ({frames} frames)");
+    // Takes shorter than a crop would shorten every crop (and its loss, after the
+    // burn-in), so they sit this step out.
+    let items: Vec<Item> = takes
+        .iter()
+        .filter(|t| t.audio.len() / melwave::contract::HOP >= plan.frames)
+        .map(|t| Item { piece: 0, instrument: 0, audio: t.audio.clone(), mel: LogMel::new().compute(&t.audio), events: t.events.clone() })
+        .collect();
+    if items.is_empty() {
+        bail!("no take is {} frames ({:.1} s) long", plan.frames, (plan.frames * melwave::contract::HOP) as f64 / melwave::contract::SAMPLE_RATE as f64);
     }
+    let frames = plan.frames;
     let e = Tensor::from_slice(&point).reshape([1, EMBED_DIM as i64]).repeat([plan.batch as i64, 1]);
     let mut adam = Adam::new(&delta_vs, plan.lr);
     let mut losses = Vec::with_capacity(plan.steps);
@@ -146,9 +154,7 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
     let graph = cfg.build(&base).map_err(|e| anyhow::anyhow!("the Mel2Mel graph with the new offset: {e}"))?;
 
     // The graph must compute what was trained.
-    let take = &takes[0];
-    let n = (take.audio.len() / melwave::contract::HOP).min(400);
-    let diff = parity(model, &graph, &m2m, &trained, &take.events, n, point)?;
+    let diff = parity(model, &graph, &m2m, &trained, &items[0].events, items[0].frames().min(400), point)?;
     if diff > TOLERANCE {
         bail!("internal: the Mel2Mel graph with the local offset differs from training by {diff}");
     }

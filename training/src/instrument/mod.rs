@@ -80,7 +80,10 @@ pub struct ExistingCheck {
 pub struct AddReport {
     pub name: String,
     pub source: String,
+    /// The new instrument's point: the offset's centre where one is kept, else `search_point`.
     pub point: [f32; 2],
+    /// The search's best point, where the point alone was scored.
+    pub search_point: [f32; 2],
     pub nearest: String,
     /// Held-out material: the new point and the nearest existing instrument.
     pub new_scores: Scores,
@@ -183,11 +186,37 @@ fn scores(runner: &mut ModelRunner, scorer: &mut Scorer, takes: &[Take], set: &F
     Ok(Scores { rmse_cqt: rmse / weight, log_mel_r: r / weight, mel_loss: scorer.loss(set, point)? })
 }
 
+/// Trains a local FiLM offset at `centre` and scores it on the held-out takes against
+/// the point alone's `point_scores`: the report, and the graph with the offset.
+#[allow(clippy::too_many_arguments)]
+fn try_local(model: &ModelBytes, name: &str, fit: (&[Take], &FitSet), test: (&[Take], &FitSet), centre: [f32; 2], radius: f32, point_scores: &Scores, quick: bool) -> Result<(LocalReport, Vec<u8>)> {
+    let t0 = Instant::now();
+    let plan = if quick { local_film::Plan::QUICK } else { local_film::Plan::FULL };
+    let bar = ProgressBar::new(plan.steps as u64);
+    bar.set_style(ProgressStyle::with_template("local FiLM for `{msg}` {bar:40} {pos}/{len} steps ({elapsed})").expect("static template"));
+    bar.set_message(name.to_string());
+    let trained = local_film::train(model, fit.0, centre, radius, plan, || bar.inc(1));
+    bar.finish_and_clear();
+    let trained = trained?;
+    let candidate = ModelBytes { mel2mel: std::borrow::Cow::Owned(trained.graph.clone()), ..model.clone() };
+    let mut scorer = Scorer::new(&candidate)?;
+    let mut runner = ModelRunner::new(&candidate, Provider::Cpu)?;
+    let scores = scores(&mut runner, &mut scorer, test.0, test.1, centre)?;
+    let kept = scores.rmse_cqt < point_scores.rmse_cqt && scores.mel_loss < point_scores.mel_loss;
+    let fit_loss = scorer.loss(fit.1, centre)?;
+    let report = LocalReport { centre, radius, steps: trained.steps, first_loss: trained.first_loss, last_loss: trained.last_loss, fit_loss, scores, kept, wall_seconds: t0.elapsed().as_secs_f64() };
+    Ok((report, trained.graph))
+}
+
 /// The font the model was trained on, from its provenance, if this machine has it.
 fn model_font(model: &ModelBytes) -> Option<PathBuf> {
     let font = model.manifest.provenance.pointer("/dataset/font").and_then(|f| f.as_str()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(synth::DEFAULT_FONT));
     font.is_file().then_some(font)
 }
+
+/// How far an existing instrument's output may move: not at all, but for float noise
+/// (measured: 0).
+const EXISTING_TOLERANCE: f64 = 1e-6;
 
 /// Renders one probe on every existing instrument with the old and the new model.
 fn check_existing(old: &ModelBytes, new: &ModelBytes) -> Result<Vec<ExistingCheck>> {
@@ -282,28 +311,22 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     let nearest_scores = scores(&mut runner, &mut scorer, &test_takes, &test_set, existing[nearest_index])?;
 
     let (mut local, mut local_skipped, mut local_graph) = (None, None, None);
-    if opts.local_film {
+    if opts.local_film && !held_out {
+        // 4·H numbers judged on the takes they were trained on would always look better.
+        local_skipped = Some("there is one recording only, so nothing is held out to judge an offset on".into());
+    } else if opts.local_film {
         match local_film::centre(&found.trace, &existing) {
             None => local_skipped = Some("the search tried no point with room for one".into()),
-            Some((centre, radius)) => {
-                let t0 = Instant::now();
-                let plan = if opts.quick { local_film::Plan::QUICK } else { local_film::Plan::FULL };
-                let bar = ProgressBar::new(plan.steps as u64);
-                bar.set_style(ProgressStyle::with_template("local FiLM for `{msg}` {bar:40} {pos}/{len} steps ({elapsed})").expect("static template"));
-                bar.set_message(name.clone());
-                let trained = local_film::train(&model, &fit_takes, centre, radius, plan, || bar.inc(1))?;
-                bar.finish_and_clear();
-                let candidate = ModelBytes { mel2mel: std::borrow::Cow::Owned(trained.graph.clone()), ..model.clone() };
-                let mut local_scorer = Scorer::new(&candidate)?;
-                let mut local_runner = ModelRunner::new(&candidate, Provider::Cpu)?;
-                let local_scores = scores(&mut local_runner, &mut local_scorer, &test_takes, &test_set, centre)?;
-                let kept = local_scores.rmse_cqt < new_scores.rmse_cqt && local_scores.mel_loss < new_scores.mel_loss;
-                let fit_loss = local_scorer.loss(&fit_set, centre)?;
-                local = Some(LocalReport { centre, radius, steps: trained.steps, first_loss: trained.first_loss, last_loss: trained.last_loss, fit_loss, scores: local_scores, kept, wall_seconds: t0.elapsed().as_secs_f64() });
-                if kept {
-                    local_graph = Some(trained.graph);
+            Some((centre, radius)) => match try_local(&model, &name, (&fit_takes, &fit_set), (&test_takes, &test_set), centre, radius, &new_scores, opts.quick) {
+                Ok((report, graph)) => {
+                    if report.kept {
+                        local_graph = Some(graph);
+                    }
+                    local = Some(report);
                 }
-            }
+                // The point is already fitted: an offset that cannot be trained leaves it.
+                Err(e) => local_skipped = Some(format!("training it failed: {e:#}")),
+            },
         }
     }
     let final_scores = local.as_ref().filter(|l| l.kept).map_or(&new_scores, |l| &l.scores);
@@ -325,10 +348,14 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
         new_model.mel2mel = std::borrow::Cow::Owned(graph);
     }
     let existing_checks = check_existing(&model, &new_model)?;
+    if let Some(e) = existing_checks.iter().find(|e| e.max_difference > EXISTING_TOLERANCE) {
+        bail!("internal: {} would change by {:.1e} (at most {EXISTING_TOLERANCE:.0e} is allowed); nothing was written", e.name, e.max_difference);
+    }
     let mut report = AddReport {
         name: name.clone(),
         source,
         point,
+        search_point: found.point,
         nearest: model.manifest.instruments[nearest_index].name.clone(),
         beats_nearest,
         new_scores,
@@ -368,7 +395,7 @@ pub fn summary(r: &AddReport) -> String {
     s += &format!("added `{}` at ({:.3}, {:.3}) from {}\n", r.name, r.point[0], r.point[1], r.source);
     s += &format!("fitted on {:.0} s of audio in {} evaluations; scored on {:.0} s of {held} material\n\n", r.fit_seconds_of_audio, r.evaluations, r.held_out_seconds_of_audio);
     s += "| point | RMSE-CQT (dB) | log-mel r | Mel2Mel loss |\n|---|---|---|---|\n";
-    s += &format!("| new: {}, point | {:.2} | {:.3} | {:.4} |\n", r.name, r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
+    s += &format!("| new: {}, point alone at ({:.3}, {:.3}) | {:.2} | {:.3} | {:.4} |\n", r.name, r.search_point[0], r.search_point[1], r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
     if let Some(l) = &r.local {
         let verdict = if l.kept { "kept" } else { "not kept" };
         s += &format!("| new: {}, point + local FiLM ({verdict}) | {:.2} | {:.3} | {:.4} |\n", r.name, l.scores.rmse_cqt, l.scores.log_mel_r, l.scores.mel_loss);
