@@ -95,6 +95,10 @@ fn a_preset_outside_the_ten_becomes_a_point_and_a_local_offset_that_leave_the_ot
     assert!(report.fit_loss < report.nearest_fit_loss, "new {} vs nearest ({}) {}", report.fit_loss, report.nearest, report.nearest_fit_loss);
     assert!(report.new_scores.rmse_cqt.is_finite() && report.nearest_scores.rmse_cqt.is_finite());
 
+    // The comparison picture of a held-out take is in the new folder.
+    let picture = report.spectrograms.as_deref().expect("a picture was drawn");
+    assert!(std::fs::metadata(out.join(picture)).unwrap().len() > 10_000, "{picture}");
+
     // A second added instrument leaves the first, and its offset, as they were.
     let both = dir.path().join("with-flute-and-cello");
     let cello = AddOptions { model: out.clone(), out: both.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, ..opts.clone() };

@@ -106,6 +106,7 @@ mod tests {
         // Monotone on the way out, and its slope vanishes at the rim.
         let w: Vec<f32> = (0..=30).map(|i| local_weight([0.2 + 0.01 * i as f32, -0.1], c, 0.3)).collect();
         assert!(w.windows(2).all(|p| p[1] <= p[0]), "{w:?}");
-        assert!(w[29] < 1e-3);
+        // Near the rim the bump falls far more slowly than through its middle.
+        assert!(w[29] - w[30] < 0.1 * (w[15] - w[16]), "{w:?}");
     }
 }

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use melwave::contract::{Instrument, ModelBytes, TimbrePlane, HOP, SAMPLE_RATE};
-use melwave::features::{featurize, TimedEvent};
+use melwave::contract::{Instrument, ModelBytes, TimbrePlane, HOP, N_MELS, SAMPLE_RATE};
+use melwave::features::{featurize, LogMel, TimedEvent};
 use melwave::runtime::{ModelRunner, Provider};
 use serde::Serialize;
 
@@ -102,6 +102,8 @@ pub struct AddReport {
     pub local: Option<LocalReport>,
     /// Why none was tried, where `local_film` was asked for.
     pub local_skipped: Option<String>,
+    /// The comparison picture of a held-out take, relative to the new folder.
+    pub spectrograms: Option<String>,
     /// Measured audio-minus-MIDI offset of each recording, in ms.
     pub alignment_ms: Vec<(String, f64)>,
     pub wall_seconds: f64,
@@ -206,6 +208,19 @@ fn try_local(model: &ModelBytes, name: &str, fit: (&[Take], &FitSet), test: (&[T
     let fit_loss = scorer.loss(fit.1, centre)?;
     let report = LocalReport { centre, radius, steps: trained.steps, first_loss: trained.first_loss, last_loss: trained.last_loss, fit_loss, scores, kept, wall_seconds: t0.elapsed().as_secs_f64() };
     Ok((report, trained.graph))
+}
+
+/// Log-mel spectrograms of `take` (the truth) and of each candidate model playing it
+/// at its point, stacked in one picture.
+fn spectrogram_picture(take: &Take, candidates: &[(String, &ModelBytes, [f32; 2])], path: &Path) -> Result<()> {
+    let mut panels = vec![(format!("{} (held out, truth)", take.name), LogMel::new().compute(&take.audio))];
+    for (title, model, point) in candidates {
+        let mut runner = ModelRunner::new(model, Provider::Cpu)?;
+        panels.push((title.clone(), LogMel::new().compute(&render_take(&mut runner, take, *point)?)));
+    }
+    std::fs::create_dir_all(path.parent().expect("a file in the model folder"))?;
+    let refs: Vec<(&str, &[f32])> = panels.iter().map(|(t, m)| (t.as_str(), m.as_slice())).collect();
+    crate::plot::spectrograms(&refs, N_MELS, path)
 }
 
 /// The font the model was trained on, from its provenance, if this machine has it.
@@ -319,9 +334,7 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
             None => local_skipped = Some("the search tried no point with room for one".into()),
             Some((centre, radius)) => match try_local(&model, &name, (&fit_takes, &fit_set), (&test_takes, &test_set), centre, radius, &new_scores, opts.quick) {
                 Ok((report, graph)) => {
-                    if report.kept {
-                        local_graph = Some(graph);
-                    }
+                    local_graph = Some(graph);
                     local = Some(report);
                 }
                 // The point is already fitted: an offset that cannot be trained leaves it.
@@ -344,8 +357,9 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
         bail!("internal: the new point moved the pad's plane");
     }
     let mut new_model = ModelBytes { manifest, ..model.clone() };
-    if let Some(graph) = local_graph {
-        new_model.mel2mel = std::borrow::Cow::Owned(graph);
+    let with_offset = local_graph.map(|g| ModelBytes { mel2mel: std::borrow::Cow::Owned(g), ..model.clone() });
+    if let Some(m) = with_offset.as_ref().filter(|_| local.as_ref().is_some_and(|l| l.kept)) {
+        new_model.mel2mel = m.mel2mel.clone();
     }
     let existing_checks = check_existing(&model, &new_model)?;
     if let Some(e) = existing_checks.iter().find(|e| e.max_difference > EXISTING_TOLERANCE) {
@@ -370,6 +384,7 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
         local,
         local_skipped,
         alignment_ms: alignment,
+        spectrograms: None,
         wall_seconds: 0.0,
         cpu_seconds: 0.0,
     };
@@ -381,7 +396,24 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
             list.push(serde_json::to_value(&report)?);
         }
     }
+    let picture = format!("eval/added-{}.png", name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    report.spectrograms = Some(picture.clone());
+    if let serde_json::Value::Object(map) = &mut new_model.manifest.provenance {
+        if let Some(last) = map.get_mut("added").and_then(|a| a.as_array_mut()).and_then(|a| a.last_mut()) {
+            last["spectrograms"] = picture.clone().into();
+        }
+    }
     new_model.write_dir(&opts.out).with_context(|| format!("writing {}", opts.out.display()))?;
+    // Look, not only count: the held-out take as each candidate plays it.
+    let candidates = [(format!("{name}, point alone"), &model, found.point)]
+        .into_iter()
+        .chain(with_offset.as_ref().zip(report.local.as_ref()).map(|(m, l)| (format!("{name}, point + local FiLM ({})", if l.kept { "kept" } else { "not kept" }), m, l.centre)))
+        .chain([(format!("nearest existing: {}", report.nearest), &model, existing[nearest_index])])
+        .collect::<Vec<_>>();
+    if let Err(e) = spectrogram_picture(&test_takes[0], &candidates, &opts.out.join(&picture)) {
+        eprintln!("warning: no comparison picture: {e:#}");
+        report.spectrograms = None;
+    }
     // The written folder must load and run like any other.
     let written = ModelBytes::from_dir(&opts.out)?;
     ModelRunner::new(&written, Provider::Cpu).with_context(|| format!("the written model {} does not load", opts.out.display()))?;
@@ -428,6 +460,9 @@ pub fn summary(r: &AddReport) -> String {
     for e in &r.existing {
         let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
         s += &format!("  {}: {} → {} ({:.1e})\n", e.name, f(e.before), f(e.after), e.max_difference);
+    }
+    if let Some(p) = &r.spectrograms {
+        s += &format!("spectrograms of a held-out take: {p} in the new folder\n");
     }
     for (n, ms) in &r.alignment_ms {
         s += &format!("  recording {n}: audio − MIDI offset {ms:+.1} ms\n");
