@@ -165,15 +165,15 @@ impl Mel2MelConfig {
         w.insert("input.bias", vec![h], take("input.bias", &[h])?);
         w.insert("output.weight", vec![N_MELS, h], transpose(&take("output.weight_t", &[h, N_MELS])?, h, N_MELS));
         w.insert("output.bias", vec![N_MELS], take("output.bias", &[N_MELS])?);
-        for name in ["film_in", "film_out"] {
+        for (name, _) in self.film_layers() {
             w.insert(&format!("{name}.weight"), vec![2 * h, EMBED_DIM], take(&format!("{name}.weight"), &[2 * h, EMBED_DIM])?);
             let mut b = take(&format!("{name}.bias_plus_one"), &[2 * h])?;
             b[..h].iter_mut().for_each(|v| *v -= super::film::GAMMA_OFFSET);
             w.insert(&format!("{name}.bias"), vec![2 * h], b);
         }
-        // ONNX gates i, o, f, c back to PyTorch's i, f, g, o.
-        const BACK: [usize; 4] = [0, 2, 3, 1];
-        let unorder = |m: &[f32], cols: usize| -> Vec<f32> { BACK.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect() };
+        // ONNX gates back to PyTorch's: PyTorch gate `p` sits at ONNX slot `k` where ONNX_GATES[k] = p.
+        let back: [usize; 4] = std::array::from_fn(|p| ONNX_GATES.iter().position(|&g| g == p).expect("a permutation"));
+        let unorder = |m: &[f32], cols: usize| -> Vec<f32> { back.iter().flat_map(|&slot| m[slot * h * cols..(slot + 1) * h * cols].iter().copied()).collect() };
         for l in 0..self.layers {
             w.insert(&format!("lstm.weight_ih_l{l}"), vec![4 * h, h], unorder(&take(&format!("lstm.W_l{l}"), &[1, 4 * h, h])?, h));
             w.insert(&format!("lstm.weight_hh_l{l}"), vec![4 * h, h], unorder(&take(&format!("lstm.R_l{l}"), &[1, 4 * h, h])?, h));
@@ -188,7 +188,7 @@ impl Mel2MelConfig {
             }
             w.insert(super::film::LOCAL_CENTER, centers.dims, centers.data);
             w.insert(super::film::LOCAL_RADIUS, vec![k], take(super::film::LOCAL_RADIUS, &[k])?);
-            for name in ["film_in", "film_out"] {
+            for (name, _) in self.film_layers() {
                 w.insert(&format!("{name}.local"), vec![k, 2 * h], take(&format!("{name}.local"), &[k, 2 * h])?);
             }
         }
@@ -203,14 +203,16 @@ fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &st
     Ok(g.op("Add", &[&x, &shift], &[]))
 }
 
+/// ONNX's LSTM gate `k` (i, o, f, c) is PyTorch's gate `ONNX_GATES[k]` (i, f, g, o).
+const ONNX_GATES: [usize; 4] = [0, 3, 1, 2];
+
 /// One LSTM layer's ONNX `W`, `R` and `B` tensors.
 type LstmTensors = (Vec<f32>, Vec<f32>, Vec<f32>);
 
 /// PyTorch LSTM weights (gates i, f, g, o) → ONNX (gates i, o, f, c), biases concatenated.
 fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<LstmTensors, String> {
-    const ORDER: [usize; 4] = [0, 3, 1, 2];
     let reorder = |m: &[f32], cols: usize| -> Vec<f32> {
-        ORDER.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect()
+        ONNX_GATES.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect()
     };
     let wi = reorder(w.get(&format!("lstm.weight_ih_l{l}"), &[4 * h, h])?, h);
     let wh = reorder(w.get(&format!("lstm.weight_hh_l{l}"), &[4 * h, h])?, h);

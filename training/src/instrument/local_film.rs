@@ -10,7 +10,7 @@
 //! the point. Whether it is kept is decided on held-out takes, by the caller.
 
 use anyhow::{bail, Result};
-use melwave::contract::{film, ModelBytes, Weights, EMBED_DIM, N_MELS, ROLL_DIM};
+use melwave::contract::{film, ModelBytes, EMBED_DIM, N_MELS, ROLL_DIM};
 use melwave::features::{LogMel, TimedEvent};
 use melwave::runtime::{ModelRunner, Provider};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -33,7 +33,7 @@ pub const RADIUS_SHARE: f32 = 0.9;
 pub struct Plan {
     pub steps: usize,
     pub batch: usize,
-    /// Crop length in frames (shorter takes shorten it).
+    /// Crop length in frames (shorter takes sit the training out).
     pub frames: usize,
     pub lr: f64,
 }
@@ -70,9 +70,8 @@ pub fn centre(trace: &[([f32; 2], f64)], others: &[[f32; 2]]) -> Option<([f32; 2
     trace.iter().filter_map(|&(p, loss)| radius_for(p, others).filter(|&r| r >= least).map(|r| (p, r, loss))).min_by(|a, b| a.2.total_cmp(&b.2)).map(|(p, r, _)| (p, r))
 }
 
-/// A trained offset: the model's Mel2Mel weights with it appended, and the graph.
+/// A trained offset: Mel2Mel's graph with it appended.
 pub struct Trained {
-    pub weights: Weights,
     pub graph: Vec<u8>,
     pub radius: f32,
     pub steps: usize,
@@ -102,18 +101,16 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
         Some(l) => Tensor::cat(&[of(l).shallow_clone(), new.shallow_clone()], 0),
         None => new.shallow_clone(),
     };
-    let centers = |new: [f32; 2], r: f32| -> (Tensor, Tensor) {
-        let c = Tensor::from_slice(&new).reshape([1, EMBED_DIM as i64]);
-        let r = Tensor::from_slice(&[r]);
+    // Centres and radii are fixed; only the offsets are rebuilt each step, for autograd.
+    let (center, radii) = {
+        let (c, r) = (Tensor::from_slice(&point).reshape([1, EMBED_DIM as i64]), Tensor::from_slice(&[radius]));
         match &existing {
             Some(l) => (Tensor::cat(&[l.center.shallow_clone(), c], 0), Tensor::cat(&[l.radius.shallow_clone(), r], 0)),
             None => (c, r),
         }
     };
-    let local = || {
-        let (center, radius) = centers(point, radius);
-        LocalFilm { center, radius, film_in: with_old(&d_in, |l| &l.film_in), film_out: with_old(&d_out, |l| &l.film_out) }
-    };
+    let local =
+        || LocalFilm { center: center.shallow_clone(), radius: radii.shallow_clone(), film_in: with_old(&d_in, |l| &l.film_in), film_out: with_old(&d_out, |l| &l.film_out) };
 
     // Takes shorter than a crop would shorten every crop (and its loss, after the
     // burn-in), so they sit this step out.
@@ -158,14 +155,7 @@ pub fn train(model: &ModelBytes, takes: &[Take], point: [f32; 2], radius: f32, p
     if diff > TOLERANCE {
         bail!("internal: the Mel2Mel graph with the local offset differs from training by {diff}");
     }
-    Ok(Trained {
-        weights: base,
-        graph,
-        radius,
-        steps: plan.steps,
-        first_loss: mean(&losses[..tenth.min(losses.len())]),
-        last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]),
-    })
+    Ok(Trained { graph, radius, steps: plan.steps, first_loss: mean(&losses[..tenth.min(losses.len())]), last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]) })
 }
 
 /// Largest |tch − ONNX Runtime| of Mel2Mel's output over `frames` of `events` at `point`.
