@@ -95,6 +95,10 @@ struct TrainArgs {
     /// multi-period and multi-resolution discriminators (0: none).
     #[arg(long, default_value_t = 0.0)]
     adversarial_weight: f64,
+    /// Fine-tune: the share of each batch vocoded from the true mel rather than
+    /// Mel2Mel's (0–1; 0: Mel2Mel's mels only).
+    #[arg(long, default_value_t = 0.0)]
+    true_mel_share: f64,
     /// Mel2Mel loss: weight of the frame-level L1 on the log-mel (0: tanh-log-abs MSE
     /// alone, as in Kim et al.).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
@@ -157,6 +161,12 @@ impl TrainArgs {
             Stage::Vocoder => mel.iter().filter(|f| f.1.is_some()).map(|f| f.0).collect(),
             Stage::Finetune => mel.iter().chain(&voc).filter(|f| f.1.is_some()).map(|f| f.0).collect(),
         };
+        if !(0.0..=1.0).contains(&self.true_mel_share) {
+            bail!("--true-mel-share is a share of the batch, 0 to 1, not {}", self.true_mel_share);
+        }
+        if self.true_mel_share > 0.0 && stage != Stage::Finetune {
+            bail!("--true-mel-share is for a fine-tune: the vocoder stage trains on true mels only");
+        }
         if !unused.is_empty() {
             let why = if stage == Stage::Finetune { "a fine-tune keeps the size of the runs it continues" } else { "they size the other stage" };
             bail!("{} cannot be used here: {why}", unused.join(", "));
@@ -301,6 +311,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         mel2mel_level: a.mel2mel_level_weight,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
+        true_mel_share: a.true_mel_share,
         // Set from `--device` by the caller, where an unusable device is an error.
         device: tch::Device::Cpu,
     }

@@ -71,6 +71,10 @@ pub struct Options {
     /// Discriminator steps before the generator hears from them (see
     /// [`discriminator::WARMUP`]).
     pub critic_warmup: u64,
+    /// A fine-tune's share of each batch vocoded from the true mel instead of Mel2Mel's
+    /// prediction, so the vocoder keeps what it knew of real mels while it learns the
+    /// predicted ones (0: predicted mels only). Validation scores the chain either way.
+    pub true_mel_share: f64,
     /// Where the nets train (see [`device`]).
     pub device: Device,
 }
@@ -97,6 +101,7 @@ impl Options {
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
+            true_mel_share: 0.0,
             device: Device::Cpu,
         }
     }
@@ -486,6 +491,18 @@ pub fn finetune_vocoder(opts: &Options, vocoder: &Path, mel2mel: &Path) -> Resul
     vocoder_loop(opts, &cfg, Some(vocoder), Some(mel2mel))
 }
 
+/// The first `share` of the batch's items take their true mel. Crops are drawn at
+/// random, so the first items are a random subset.
+fn with_true_mels(predicted: Tensor, truth: &Tensor, share: f64) -> Tensor {
+    let n = predicted.size()[0];
+    let k = ((share.clamp(0.0, 1.0) * n as f64).round() as i64).min(n);
+    match k {
+        0 => predicted,
+        k if k == n => truth.shallow_clone(),
+        k => Tensor::cat(&[truth.narrow(0, 0, k), predicted.narrow(0, k, n - k)], 0),
+    }
+}
+
 fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetune_from: Option<&Path>) -> Result<TrainState> {
     const CONTEXT: usize = 128;
     let data = load_data(&opts.data, opts.frames)?;
@@ -568,7 +585,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
             let c = crops(rng, &data.train, opts.batch, frames);
             let b = vocoder_batch(&data.train, &c, frames, CONTEXT, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
-            let mel = mel_for(&b, &e);
+            let mel = with_true_mels(mel_for(&b, &e), &b.mel, opts.true_mel_share);
             let pred = model.forward(&b.source, &mel, &e);
             let reconstruction = loss(&pred, &b.audio);
             let mut critics = critics.borrow_mut();
@@ -592,6 +609,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     /// A CUDA build of torch must reach the binary whole: without its CUDA half torch
     /// sees no GPU, and `--device auto` would train on the CPU on a machine with one.
@@ -600,6 +618,17 @@ mod tests {
         if option_env!("MELWAVE_TORCH_CUDA").is_some() {
             assert!(tch::utils::has_cudart(), "libtorch_cuda is in the torch venv but not loaded: see training/build.rs");
         }
+    }
+
+    #[test]
+    fn a_true_mel_share_takes_that_many_items_of_the_batch_from_the_truth() {
+        let predicted = Tensor::zeros([4, 3, 2], (Kind::Float, Device::Cpu));
+        let truth = Tensor::ones([4, 3, 2], (Kind::Float, Device::Cpu));
+        let rows = |t: &Tensor| -> Vec<f64> { (0..4).map(|i| t.get(i).mean(Kind::Float).double_value(&[])).collect() };
+        assert_eq!(rows(&with_true_mels(predicted.shallow_clone(), &truth, 0.0)), [0.0; 4]);
+        assert_eq!(rows(&with_true_mels(predicted.shallow_clone(), &truth, 0.5)), [1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(rows(&with_true_mels(predicted.shallow_clone(), &truth, 0.3)), [1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(rows(&with_true_mels(predicted, &truth, 1.0)), [1.0; 4]);
     }
 
     #[test]

@@ -189,6 +189,45 @@ fn procedural_phrases_cover_range_polyphony_pedal_and_bend() {
 }
 
 #[test]
+fn extremes_pieces_reach_both_ends_of_the_keyboard_and_every_dynamic_and_only_train() {
+    let mut keys = std::collections::BTreeSet::new();
+    let mut velocities = std::collections::BTreeSet::new();
+    for seed in 0..20 {
+        for e in &phrases::generate_with(seed, 20.0, phrases::Emphasis::Extremes).events {
+            if let melwave::features::Event::NoteOn { key, velocity } = e.event {
+                keys.insert(key as i32);
+                velocities.insert(velocity);
+            }
+        }
+    }
+    let (low, high) = (*keys.first().unwrap(), *keys.last().unwrap());
+    assert!(low <= 24 && (112..=phrases::EXTREME_TOP).contains(&high), "keys {low}–{high}");
+    // Both ends are covered, not touched once: most of the keys played lie outside the
+    // middle octaves.
+    let outside = keys.iter().filter(|&&k| !(40..84).contains(&k)).count();
+    assert!(outside * 2 > keys.len(), "{outside} of {} keys outside 40–83", keys.len());
+    assert!(*velocities.first().unwrap() <= 15 && *velocities.last().unwrap() >= 120, "velocities {velocities:?}");
+    // Even pieces are untouched by the emphasis.
+    assert_eq!(phrases::generate(3, 20.0).events, phrases::generate_with(3, 20.0, phrases::Emphasis::Even).events);
+
+    let font = PathBuf::from(synth::DEFAULT_FONT);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = DatasetConfig { extreme_pieces: 2, real_files: 1, ..tiny(font) };
+    let m = dataset::build(&cfg, dir.path()).unwrap();
+    let tail: Vec<_> = m.pieces.iter().rev().take(2).collect();
+    for (p, i) in tail.iter().rev().zip(0..) {
+        assert_eq!(p.source, dataset::extremes_source(i));
+        assert_eq!(p.split, dataset::Split::Train);
+    }
+    // The pieces before them are those of a dataset without extremes, ids included.
+    let without = dataset::pieces(&DatasetConfig { extreme_pieces: 0, ..cfg.clone() }).unwrap();
+    assert_eq!(without.len() + 2, m.pieces.len());
+    for ((p, _), q) in without.iter().zip(&m.pieces) {
+        assert_eq!(p, q);
+    }
+}
+
+#[test]
 fn corrupt_midi_sources_are_skipped_with_a_warning_not_a_crash() {
     // The Debian files parse; a corrupt one is refused by the shared reader.
     let err = melwave::midi_file::parse(b"MThd\0\0\0\x06\0\x01\0\x05\0\x60MTrk\0\0\x10\0\x00\x90").unwrap_err().to_string();

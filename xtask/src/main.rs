@@ -226,10 +226,11 @@ const FULL_VOCODER_LR: &str = "5e-4";
 /// A model of other instruments (`--font`) runs this from the shipped weights.
 const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
-/// The shipped Mel2Mel (v4.1) then ran 6 000 more steps warm-started from those, at lr
-/// 2.5e-4; the committed checkpoint is that second stage's, which `cargo xtask train`
-/// continues.
-const CONTINUED_MEL2MEL_STEPS: &str = "6000";
+/// After those, Mel2Mel ran 6 000 more steps warm-started from them at lr 2.5e-4
+/// (v4.1), then 8 000 more warm-started from v4.1's on the dataset with the extremes
+/// pieces (v4.2, shipped); the committed checkpoint is that last stage's, which
+/// `cargo xtask train` continues.
+const CONTINUED_MEL2MEL_STEPS: &str = "8000";
 const CONTINUED_MEL2MEL_LR: &str = "2.5e-4";
 const FULL_FINETUNE_STEPS: &str = "800";
 /// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
@@ -303,7 +304,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
         // input), and a run of an older model would be resumed instead of the shipped
         // checkpoints, so each model version trains in its own folder.
-        (cache_dir().join("datasets").join("full-v2"), cache_dir().join("runs").join("v4.1"), workspace_root().join("models").join("default"))
+        (cache_dir().join("datasets").join("full-v3"), cache_dir().join("runs").join("v4.2"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);

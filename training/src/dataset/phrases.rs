@@ -9,9 +9,16 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
 /// Builds a [`Song`] from notes and controller events at times in seconds.
-#[derive(Default)]
 pub(crate) struct Writer {
     events: Vec<SongEvent>,
+    /// Notes above this key are played an octave (or more) lower.
+    top: i32,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Self { events: Vec::new(), top: i32::MAX }
+    }
 }
 
 impl Writer {
@@ -26,6 +33,7 @@ impl Writer {
     }
 
     pub(crate) fn note(&mut self, t: f64, key: i32, velocity: i32, duration: f64) {
+        let key = if key > self.top { key - 12 * ((key - self.top + 11) / 12) } else { key };
         let key = key.clamp(0, 127) as u8;
         self.push(t, Event::NoteOn { key, velocity: velocity.clamp(1, 127) as u8 });
         self.push(t + duration.max(0.005), Event::NoteOff { key });
@@ -40,17 +48,48 @@ fn scale_key(root: i32, mode: &[i32; 7], degree: i32) -> i32 {
     root + 12 * oct + mode[degree.rem_euclid(7) as usize]
 }
 
+/// Where a piece's sections sit on the keyboard and how hard they are played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emphasis {
+    /// Roots over the whole keyboard, weighted to the middle; velocities 25–120 (± a
+    /// spread), as most music is played.
+    Even,
+    /// Roots at the keyboard's ends (sections reach up to key [`EXTREME_TOP`]) and
+    /// velocities from pianissimo to fortissimo: the registers and dynamics that real
+    /// music and even phrases rarely visit, where a model learns each preset's range
+    /// (a string ensemble falls silent above its highest sample, a vibraphone does
+    /// not) and its softest notes.
+    Extremes,
+}
+
+/// The highest key an [`Emphasis::Extremes`] piece plays; sections that would climb
+/// past it turn down an octave instead of piling onto one key.
+pub const EXTREME_TOP: i32 = 120;
+
 /// A piece of about `seconds` seconds (sections are never cut).
 pub fn generate(seed: u64, seconds: f64) -> Song {
+    generate_with(seed, seconds, Emphasis::Even)
+}
+
+pub fn generate_with(seed: u64, seconds: f64, emphasis: Emphasis) -> Song {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut w = Writer { events: Vec::new() };
+    let top = if emphasis == Emphasis::Extremes { EXTREME_TOP } else { i32::MAX };
+    let mut w = Writer { top, ..Writer::default() };
     let mut t = 0.0;
     while t < seconds {
         let beat = 60.0 / rng.random_range(60.0..180.0);
-        // Register: the root wanders over the whole keyboard, weighted to the middle.
-        let root = (rng.random_range(24..96) + rng.random_range(36..84)) / 2;
+        let (root, vel) = match emphasis {
+            // Register: the root wanders over the whole keyboard, weighted to the middle.
+            Emphasis::Even => ((rng.random_range(24..96) + rng.random_range(36..84)) / 2, None),
+            Emphasis::Extremes => {
+                let root = if rng.random_bool(0.6) { rng.random_range(80..104) } else { rng.random_range(21..40) };
+                (root, Some(rng.random_range(8..127)))
+            }
+        };
         let mode = if rng.random_bool(0.5) { &MAJOR } else { &MINOR };
-        let vel = rng.random_range(25..120);
+        // Drawn in this order so that even pieces stay what they were before
+        // emphases existed (the test split's pieces among them).
+        let vel = vel.unwrap_or_else(|| rng.random_range(25..120));
         let spread = rng.random_range(0..25);
         let v = |rng: &mut Xoshiro256PlusPlus| vel + rng.random_range(-spread..=spread);
         let pedal = rng.random_bool(0.3);

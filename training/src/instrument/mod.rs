@@ -132,7 +132,7 @@ pub struct LocalReport {
 /// Pieces for a preset: the dataset's own phrase generator and MIDI corpus, on another
 /// seed than the shipped model's data.
 fn preset_config(font: &Path, bank: u8, program: u8, quick: bool) -> Result<DatasetConfig> {
-    let base = DatasetConfig { seed: 17, procedural: 12, procedural_seconds: 8.0, real_files: 12, excerpts_per_file: 1, excerpt_seconds: 8.0, ..DatasetConfig::full(font.into()) };
+    let base = DatasetConfig { seed: 17, procedural: 12, procedural_seconds: 8.0, extreme_pieces: 0, real_files: 12, excerpts_per_file: 1, excerpt_seconds: 8.0, ..DatasetConfig::full(font.into()) };
     let base = if quick { DatasetConfig { procedural: 3, procedural_seconds: 4.0, real_files: 1, excerpt_seconds: 4.0, ..base } } else { base };
     base.with_programs(font.into(), bank, vec![program], vec![])
 }
