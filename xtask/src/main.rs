@@ -227,11 +227,11 @@ const FULL_VOCODER_LR: &str = "5e-4";
 const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
 /// After those, Mel2Mel ran 6 000 more steps warm-started from them at lr 2.5e-4
-/// (v4.1), then 8 000 more warm-started from v4.1's on the dataset with the extremes
-/// pieces (v4.2, shipped); the committed checkpoint is that last stage's, which
-/// `cargo xtask train` continues.
-const CONTINUED_MEL2MEL_STEPS: &str = "8000";
-const CONTINUED_MEL2MEL_LR: &str = "2.5e-4";
+/// (v4.1), then, on the dataset with the extremes pieces, 8 000 more at lr 2.5e-4 and
+/// 6 000 at lr 2e-4, each warm-started from the one before (v4.2, shipped); the
+/// committed checkpoint is that last stage's, which `cargo xtask train` continues.
+const CONTINUED_MEL2MEL_STEPS: &str = "6000";
+const CONTINUED_MEL2MEL_LR: &str = "2e-4";
 const FULL_FINETUNE_STEPS: &str = "800";
 /// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
 /// onsets were 13–18 dB soft without it, 8–14 dB with it (docs/training.md §3).
