@@ -495,7 +495,7 @@ pub fn finetune_vocoder(opts: &Options, vocoder: &Path, mel2mel: &Path) -> Resul
 /// random, so the first items are a random subset.
 fn with_true_mels(predicted: Tensor, truth: &Tensor, share: f64) -> Tensor {
     let n = predicted.size()[0];
-    let k = ((share.clamp(0.0, 1.0) * n as f64).round() as i64).min(n);
+    let k = (share.clamp(0.0, 1.0) * n as f64).round() as i64;
     match k {
         0 => predicted,
         k if k == n => truth.shallow_clone(),

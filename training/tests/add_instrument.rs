@@ -98,6 +98,8 @@ fn a_preset_outside_the_ten_becomes_a_point_and_a_local_offset_that_leave_the_ot
     // The comparison picture of a held-out take is in the new folder.
     let picture = report.spectrograms.as_deref().expect("a picture was drawn");
     assert!(std::fs::metadata(out.join(picture)).unwrap().len() > 10_000, "{picture}");
+    // The folder's provenance names the same picture.
+    assert_eq!(new.manifest.provenance.pointer("/added/0/spectrograms").and_then(|v| v.as_str()), Some(picture));
 
     // A second added instrument leaves the first, and its offset, as they were.
     let both = dir.path().join("with-flute-and-cello");

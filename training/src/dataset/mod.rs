@@ -122,16 +122,19 @@ fn stable_hash(s: &str) -> u64 {
     s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
+/// The source names of the extremes pieces start with this.
+const EXTREMES_PREFIX: &str = "extremes/";
+
 /// The source name of the `i`th extremes piece.
 pub fn extremes_source(i: usize) -> String {
-    format!("extremes/{i}")
+    format!("{EXTREMES_PREFIX}{i}")
 }
 
 /// 80 % train, 10 % validation, 10 % test, decided by the source alone: every excerpt
 /// of one file lands in the same set. Extremes pieces only train: they exist to fill
 /// gaps in the training material, and scoring them would change the held-out set.
 pub fn split_of(source: &str) -> Split {
-    if source.starts_with("extremes/") {
+    if source.starts_with(EXTREMES_PREFIX) {
         return Split::Train;
     }
     match stable_hash(source) % 10 {

@@ -365,12 +365,28 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
     if let Some(e) = existing_checks.iter().find(|e| e.max_difference > EXISTING_TOLERANCE) {
         bail!("internal: {} would change by {:.1e} (at most {EXISTING_TOLERANCE:.0e} is allowed); nothing was written", e.name, e.max_difference);
     }
+    // Look, not only count: the held-out take as each candidate plays it, drawn before
+    // the report so that the report and the provenance name it only if it exists.
+    let nearest = model.manifest.instruments[nearest_index].name.clone();
+    let picture = format!("eval/added-{}.png", name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let candidates = [(format!("{name}, point alone"), &model, found.point)]
+        .into_iter()
+        .chain(with_offset.as_ref().zip(local.as_ref()).map(|(m, l)| (format!("{name}, point + local FiLM ({})", if l.kept { "kept" } else { "not kept" }), m, l.centre)))
+        .chain([(format!("nearest existing: {nearest}"), &model, existing[nearest_index])])
+        .collect::<Vec<_>>();
+    let spectrograms = match spectrogram_picture(&test_takes[0], &candidates, &opts.out.join(&picture)) {
+        Ok(()) => Some(picture),
+        Err(e) => {
+            eprintln!("warning: no comparison picture: {e:#}");
+            None
+        }
+    };
     let mut report = AddReport {
         name: name.clone(),
         source,
         point,
         search_point: found.point,
-        nearest: model.manifest.instruments[nearest_index].name.clone(),
+        nearest,
         beats_nearest,
         new_scores,
         nearest_scores,
@@ -384,7 +400,7 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
         local,
         local_skipped,
         alignment_ms: alignment,
-        spectrograms: None,
+        spectrograms,
         wall_seconds: 0.0,
         cpu_seconds: 0.0,
     };
@@ -396,24 +412,7 @@ pub fn add(opts: &AddOptions) -> Result<AddReport> {
             list.push(serde_json::to_value(&report)?);
         }
     }
-    let picture = format!("eval/added-{}.png", name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
-    report.spectrograms = Some(picture.clone());
-    if let serde_json::Value::Object(map) = &mut new_model.manifest.provenance {
-        if let Some(last) = map.get_mut("added").and_then(|a| a.as_array_mut()).and_then(|a| a.last_mut()) {
-            last["spectrograms"] = picture.clone().into();
-        }
-    }
     new_model.write_dir(&opts.out).with_context(|| format!("writing {}", opts.out.display()))?;
-    // Look, not only count: the held-out take as each candidate plays it.
-    let candidates = [(format!("{name}, point alone"), &model, found.point)]
-        .into_iter()
-        .chain(with_offset.as_ref().zip(report.local.as_ref()).map(|(m, l)| (format!("{name}, point + local FiLM ({})", if l.kept { "kept" } else { "not kept" }), m, l.centre)))
-        .chain([(format!("nearest existing: {}", report.nearest), &model, existing[nearest_index])])
-        .collect::<Vec<_>>();
-    if let Err(e) = spectrogram_picture(&test_takes[0], &candidates, &opts.out.join(&picture)) {
-        eprintln!("warning: no comparison picture: {e:#}");
-        report.spectrograms = None;
-    }
     // The written folder must load and run like any other.
     let written = ModelBytes::from_dir(&opts.out)?;
     ModelRunner::new(&written, Provider::Cpu).with_context(|| format!("the written model {} does not load", opts.out.display()))?;
