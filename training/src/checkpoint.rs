@@ -108,6 +108,18 @@ pub fn load_weights(vs: &mut nn::VarStore, tensors: &HashMap<String, Tensor>, sk
     })
 }
 
+/// Variables a checkpoint may lack because they were added after it was written: a
+/// Mel2Mel run from before the partials path (such as the v4.2 checkpoints `cargo
+/// xtask train` continues) loads with the path at zero, where it changes nothing.
+pub fn added_since(tensors: &HashMap<String, Tensor>) -> &'static [&'static str] {
+    const PARTIALS: &[&str] = &[crate::nets::mel2mel::PARTIALS];
+    if tensors.contains_key(&format!("w.{}", PARTIALS[0])) {
+        &[]
+    } else {
+        PARTIALS
+    }
+}
+
 /// Resumes `vs` and `adam` from `dir` if it holds a checkpoint of the same kind.
 pub fn resume(dir: &Path, kind: &str, vs: &mut nn::VarStore, adam: &mut Adam) -> Result<Option<TrainState>> {
     let Some(state) = read_state(dir)? else {
@@ -120,7 +132,8 @@ pub fn resume(dir: &Path, kind: &str, vs: &mut nn::VarStore, adam: &mut Adam) ->
         bail!("{} holds a {} run, not {kind}", dir.display(), state.kind);
     }
     let tensors = read_tensors(dir, &state)?;
-    load_weights(vs, &tensors, &[])?;
-    adam.load_state(&tensors, state.step as i64)?;
+    let fresh = added_since(&tensors);
+    load_weights(vs, &tensors, fresh)?;
+    adam.load_state(&tensors, state.step as i64, fresh)?;
     Ok(Some(state))
 }

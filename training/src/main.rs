@@ -103,6 +103,10 @@ struct TrainArgs {
     /// alone, as in Kim et al.).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
     mel2mel_level_weight: f64,
+    /// Mel2Mel loss: weight of the band-by-band L1 on the log-mel, floored at −80 dB
+    /// (0: none, as before v4.3).
+    #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_BAND_WEIGHT)]
+    mel2mel_band_weight: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.
     #[arg(long)]
     hidden: Option<usize>,
@@ -309,6 +313,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         warm_start: a.warm_start.clone(),
         loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
         mel2mel_level: a.mel2mel_level_weight,
+        mel2mel_band: a.mel2mel_band_weight,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
         true_mel_share: a.true_mel_share,

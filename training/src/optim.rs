@@ -70,8 +70,12 @@ impl Adam {
         out
     }
 
-    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: i64) -> anyhow::Result<()> {
+    /// Variables in `fresh` may be absent: their moments stay at zero.
+    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: i64, fresh: &[&str]) -> anyhow::Result<()> {
         for (i, (name, p)) in self.params.iter().enumerate() {
+            if fresh.contains(&name.as_str()) && !tensors.contains_key(&format!("m.{name}")) {
+                continue;
+            }
             for (prefix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let t = tensors.get(&format!("{prefix}.{name}")).ok_or_else(|| anyhow::anyhow!("checkpoint lacks optimizer state {prefix}.{name}"))?;
                 if t.size() != p.size() {

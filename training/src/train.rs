@@ -17,7 +17,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::losses::{frame_level_l1, mel2mel_loss, MelL1, MultiResStft};
+use crate::losses::{band_l1, frame_level_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::discriminator::{self, Discriminators};
 use crate::nets::mel2mel::Mel2Mel;
 use crate::nets::vocoder::Vocoder;
@@ -65,6 +65,8 @@ pub struct Options {
     pub loss: VocoderLoss,
     /// Mel2Mel's level weight (see [`crate::losses::mel2mel_loss`]).
     pub mel2mel_level: f64,
+    /// Mel2Mel's band-L1 weight (see [`crate::losses::band_l1`]).
+    pub mel2mel_band: f64,
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
     /// [`crate::nets::discriminator`]).
     pub adversarial: f64,
@@ -99,6 +101,7 @@ impl Options {
             warm_start: None,
             loss: VocoderLoss::default(),
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
+            mel2mel_band: crate::losses::MEL2MEL_BAND_WEIGHT,
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
             true_mel_share: 0.0,
@@ -360,7 +363,8 @@ pub fn load_mel2mel(run: &Path, device: Device) -> Result<(nn::VarStore, Mel2Mel
     let state = run_state(run, &["mel2mel"])?;
     let mut vs = nn::VarStore::new(device);
     let model = Mel2Mel::new(&vs.root(), &serde_json::from_value(state.config.clone())?, state.instruments);
-    checkpoint::load_weights(&mut vs, &checkpoint::read_tensors(run, &state)?, &[])?;
+    let tensors = checkpoint::read_tensors(run, &state)?;
+    checkpoint::load_weights(&mut vs, &tensors, checkpoint::added_since(&tensors))?;
     Ok((vs, model, state))
 }
 
@@ -461,7 +465,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let (vroll, vmel, vweight) = mel2mel_batch(&data.validation, &vcrops, opts.frames, dev);
     let vinst = instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev);
     let frames = opts.frames;
-    let w = opts.mel2mel_level;
+    let (w, band) = (opts.mel2mel_level, opts.mel2mel_band);
     run_loop(
         opts,
         "mel2mel",
@@ -471,8 +475,11 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
             let c = mel2mel_crops(rng, &data.train, opts.batch, frames);
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
-            mel2mel_loss(&model.forward(&roll, &e), &mel, &weight, w)
+            let pred = model.forward(&roll, &e);
+            mel2mel_loss(&pred, &mel, &weight, w) + band_l1(&pred, &mel, &weight) * band
         },
+        // Validation keeps the tanh-log-abs and level terms alone, so runs with and
+        // without the band term compare.
         || mel2mel_loss(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel, &vweight, w).double_value(&[]),
         &|_| Ok(()),
     )

@@ -1,7 +1,7 @@
 //! Mel2Mel's loss: what it counts and what it leaves out.
 
 use melwave::contract::{LOG_FLOOR, N_MELS};
-use melwave_train::losses::{mel2mel_loss, MEL2MEL_LEVEL_WEIGHT};
+use melwave_train::losses::{band_l1, mel2mel_loss, BAND_FLOOR_DB, MEL2MEL_BAND_WEIGHT, MEL2MEL_LEVEL_WEIGHT};
 use tch::{Kind, Tensor};
 
 /// One frame `[1, 1, 80]` with every band at `log_magnitude`.
@@ -59,4 +59,42 @@ fn near_silent_frames_are_one_level() {
     let hiss = frame(LOG_FLOOR as f64 + 2.0);
     let tanh_only = loss(&hiss, &silent, 0.0);
     assert!((loss(&hiss, &silent, MEL2MEL_LEVEL_WEIGHT) - tanh_only).abs() < 1e-9);
+}
+
+/// The gradient of the whole Mel2Mel loss (at the shipped weights) on a frame
+/// predicted at `pred` where the truth is `truth`, with or without the band term.
+fn pull(pred: f64, truth: f64, band: f64) -> f64 {
+    let p = frame(pred).set_requires_grad(true);
+    let t = frame(truth);
+    let every = Tensor::ones([1, 1, 1], (Kind::Float, tch::Device::Cpu));
+    let l = mel2mel_loss(&p, &t, &every, 0.0) + band_l1(&p, &t, &every) * band;
+    l.backward();
+    p.grad().abs().mean(Kind::Float).double_value(&[])
+}
+
+/// Where tanh-log-abs has all but stopped pulling (a band predicted near silence under
+/// a loud truth), the band term still pulls as hard as anywhere.
+#[test]
+fn the_band_term_pulls_a_silent_prediction_up() {
+    let (silent, loud, near) = (-9.0, -2.2, -2.0);
+    let tanh_far = pull(silent, loud, 0.0);
+    let tanh_near = pull(near, loud, 0.0);
+    assert!(tanh_far < tanh_near * 2.0, "tanh-log-abs alone: far {tanh_far}, near {tanh_near}");
+    let with_band = pull(silent, loud, MEL2MEL_BAND_WEIGHT);
+    assert!(with_band > 2.0 * tanh_far, "with the band term {with_band}, without {tanh_far}");
+    // Its share is the same for a band 0.2 or 6.8 nats off: an L1's.
+    let band_far = with_band - tanh_far;
+    let band_near = pull(near, loud, MEL2MEL_BAND_WEIGHT) - tanh_near;
+    assert!((band_far - band_near).abs() < 1e-7 && band_far > 0.0, "band pulls {band_far} far, {band_near} near");
+}
+
+/// Both sides are floored, so differences below anything audible cost nothing.
+#[test]
+fn the_band_term_ignores_what_lies_below_its_floor() {
+    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
+    let every = Tensor::ones([1, 1, 1], (Kind::Float, tch::Device::Cpu));
+    let l = |p: f64, t: f64| band_l1(&frame(p), &frame(t), &every).double_value(&[]);
+    assert_eq!(l(floor - 0.5, LOG_FLOOR as f64), 0.0);
+    assert!((l(floor + 1.0, LOG_FLOOR as f64) - 1.0).abs() < 1e-5);
+    assert!((l(-1.0, -3.0) - 2.0).abs() < 1e-5);
 }

@@ -29,7 +29,8 @@ pub fn film_scale_and_shift(gb: &tch::Tensor, width: i64) -> (tch::Tensor, tch::
     (gb.narrow(-1, 0, width) + melwave::contract::film::GAMMA_OFFSET as f64, gb.narrow(-1, width, width))
 }
 
-/// Every variable except the embedding, as the contract's weights.
+/// Every variable except the embedding, as the contract's weights (Mel2Mel's
+/// training-only partials path folded into its input layer).
 pub fn weights(vs: &nn::VarStore) -> Weights {
     let mut w = Weights::default();
     for (name, t) in vs.variables() {
@@ -39,6 +40,10 @@ pub fn weights(vs: &nn::VarStore) -> Weights {
         let dims: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
         let data: Vec<f32> = Vec::<f32>::try_from(t.to_kind(tch::Kind::Float).contiguous().view(-1)).expect("float tensor");
         w.insert(&name, dims, data);
+    }
+    if let Some(p) = w.0.get(mel2mel::PARTIALS) {
+        let hidden = p.dims[0];
+        mel2mel::fold_partials(&mut w, hidden).expect("the partials path has the shape Mel2Mel gave it");
     }
     w
 }
@@ -51,11 +56,12 @@ pub fn points(vs: &nn::VarStore) -> Vec<Vec<f32>> {
 }
 
 /// Fills `vs` from the contract's weights (the inverse of [`weights`]): a model read
-/// back from its graph, to train further.
+/// back from its graph, to train further. The graph's input layer already holds
+/// Mel2Mel's partials path, which therefore stays at zero.
 pub fn load_weights(vs: &nn::VarStore, w: &Weights) -> anyhow::Result<()> {
     tch::no_grad(|| {
         for (name, mut var) in vs.variables() {
-            if name == "embedding" {
+            if name == "embedding" || name == mel2mel::PARTIALS {
                 continue;
             }
             let dims: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
