@@ -107,6 +107,10 @@ struct TrainArgs {
     /// (0: none, as before v4.3).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_BAND_WEIGHT)]
     mel2mel_band_weight: f64,
+    /// Mel2Mel: share of each batch drawn key first, so the keyboard's rare ends train
+    /// as often as its middle (0: crops as the music plays the keys).
+    #[arg(long, default_value_t = melwave_train::key_balance::KEY_BALANCE)]
+    key_balance: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.
     #[arg(long)]
     hidden: Option<usize>,
@@ -314,6 +318,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
         mel2mel_level: a.mel2mel_level_weight,
         mel2mel_band: a.mel2mel_band_weight,
+        key_balance: a.key_balance,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
         true_mel_share: a.true_mel_share,

@@ -17,6 +17,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
+use crate::key_balance::KeyOnsets;
 use crate::losses::{band_l1, frame_level_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::discriminator::{self, Discriminators};
 use crate::nets::mel2mel::Mel2Mel;
@@ -67,6 +68,8 @@ pub struct Options {
     pub mel2mel_level: f64,
     /// Mel2Mel's band-L1 weight (see [`crate::losses::band_l1`]).
     pub mel2mel_band: f64,
+    /// Mel2Mel's share of key-balanced crops (see [`crate::key_balance`]).
+    pub key_balance: f64,
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
     /// [`crate::nets::discriminator`]).
     pub adversarial: f64,
@@ -102,6 +105,7 @@ impl Options {
             loss: VocoderLoss::default(),
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
             mel2mel_band: crate::losses::MEL2MEL_BAND_WEIGHT,
+            key_balance: crate::key_balance::KEY_BALANCE,
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
             true_mel_share: 0.0,
@@ -466,13 +470,15 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let vinst = instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev);
     let frames = opts.frames;
     let (w, band) = (opts.mel2mel_level, opts.mel2mel_band);
+    let onsets = KeyOnsets::new(&data.train, frames);
     run_loop(
         opts,
         "mel2mel",
         &mut vs,
         state,
         |rng| {
-            let c = mel2mel_crops(rng, &data.train, opts.batch, frames);
+            let mut c = mel2mel_crops(rng, &data.train, opts.batch, frames);
+            onsets.mix_into(&mut c, opts.key_balance, rng, &data.train, frames);
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let pred = model.forward(&roll, &e);

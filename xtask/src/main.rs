@@ -228,8 +228,10 @@ const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
 /// After those, Mel2Mel ran 6 000 more steps warm-started from them at lr 2.5e-4
 /// (v4.1), then, on the dataset with the extremes pieces, 8 000 more at lr 2.5e-4 and
-/// 6 000 at lr 2e-4, each warm-started from the one before (v4.2, shipped); the
-/// committed checkpoint is that last stage's, which `cargo xtask train` continues.
+/// 6 000 at lr 2e-4, each warm-started from the one before (v4.2); then three more
+/// stages of 6 000 at lr 2e-4: with the partials path, then the band L1, then
+/// key-balanced crops (v4.3, shipped). The committed checkpoint is that last stage's,
+/// which `cargo xtask train` continues with today's defaults.
 const CONTINUED_MEL2MEL_STEPS: &str = "6000";
 const CONTINUED_MEL2MEL_LR: &str = "2e-4";
 const FULL_FINETUNE_STEPS: &str = "800";
@@ -304,7 +306,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
         // input), and a run of an older model would be resumed instead of the shipped
         // checkpoints, so each model version trains in its own folder.
-        (cache_dir().join("datasets").join("full-v3"), cache_dir().join("runs").join("v4.2"), workspace_root().join("models").join("default"))
+        (cache_dir().join("datasets").join("full-v3"), cache_dir().join("runs").join("v4.3"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);

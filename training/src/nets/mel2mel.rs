@@ -53,12 +53,17 @@ pub fn key_partials() -> Vec<f32> {
 }
 
 /// Folds [`PARTIALS`] into `input.weight` (`W[:, b·128+k] += Σ_m P[:, b·80+m]·T[k,m]`)
-/// and removes it, leaving the contract's weights.
-pub fn fold_partials(w: &mut Weights, hidden: usize) -> Result<(), String> {
+/// and removes it, leaving the contract's weights. Weights without the path (a model
+/// read back from an export) pass through unchanged.
+pub fn fold_partials(w: &mut Weights) -> Result<(), String> {
     let Some(p) = w.0.remove(PARTIALS) else { return Ok(()) };
-    if p.dims != [hidden, BLOCKS * N_MELS] {
-        return Err(format!("`{PARTIALS}` has shape {:?}, expected [{hidden}, {}]", p.dims, BLOCKS * N_MELS));
+    let [hidden, width] = p.dims[..] else {
+        return Err(format!("`{PARTIALS}` has shape {:?}, expected [H, {}]", p.dims, BLOCKS * N_MELS));
+    };
+    if width != BLOCKS * N_MELS {
+        return Err(format!("`{PARTIALS}` has shape {:?}, expected [H, {}]", p.dims, BLOCKS * N_MELS));
     }
+    // `get` checks that the input layer has the same H.
     let t = key_partials();
     let mut input = w.get("input.weight", &[hidden, ROLL_DIM])?.to_vec();
     for (row, prow) in input.chunks_mut(ROLL_DIM).zip(p.data.chunks(BLOCKS * N_MELS)) {
@@ -184,7 +189,7 @@ mod tests {
     fn each_key_lights_the_bands_of_its_partials_and_nothing_else() {
         let t = key_partials();
         let row = |k: usize| &t[k * N_MELS..(k + 1) * N_MELS];
-        // A low key: its fundamental and its 2nd..4th partials all show, falling.
+        // A low key: its fundamental and its 2nd..4th partials all show, the 4th below the 1st.
         let f0 = key_frequency(45, 0.0);
         let lit: Vec<f32> = (1..=4).map(|h| row(45)[band_of(h as f64 * f0)]).collect();
         // A partial between two bands shows in both at less than its own 1/h.

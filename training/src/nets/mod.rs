@@ -41,10 +41,7 @@ pub fn weights(vs: &nn::VarStore) -> Weights {
         let data: Vec<f32> = Vec::<f32>::try_from(t.to_kind(tch::Kind::Float).contiguous().view(-1)).expect("float tensor");
         w.insert(&name, dims, data);
     }
-    if let Some(p) = w.0.get(mel2mel::PARTIALS) {
-        let hidden = p.dims[0];
-        mel2mel::fold_partials(&mut w, hidden).expect("the partials path has the shape Mel2Mel gave it");
-    }
+    mel2mel::fold_partials(&mut w).expect("the partials path has the shape Mel2Mel gave it");
     w
 }
 
