@@ -29,11 +29,11 @@ impl KeyOnsets {
     /// The onsets of `items` that a crop of `frames` can hold.
     pub fn new(items: &[Item], frames: usize) -> Self {
         let mut by_key = vec![Vec::new(); 128];
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.iter().enumerate().filter(|(_, item)| item.frames() >= frames) {
             for e in &item.events {
                 let frame = e.time as usize / HOP;
                 if let Event::NoteOn { key, .. } = e.event {
-                    if frame < item.frames() && item.frames() >= frames {
+                    if frame < item.frames() {
                         by_key[key as usize].push((i, frame));
                     }
                 }

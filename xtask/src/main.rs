@@ -230,8 +230,9 @@ const FULL_MEL2MEL_LR: &str = "5e-4";
 /// (v4.1), then, on the dataset with the extremes pieces, 8 000 more at lr 2.5e-4 and
 /// 6 000 at lr 2e-4, each warm-started from the one before (v4.2); then four more
 /// stages of 6 000 at lr 2e-4: with the partials path, then the band L1, then
-/// key-balanced crops at a share of 0.25 and 0.5 (v4.3, shipped). The committed checkpoint is that last stage's,
-/// which `cargo xtask train` continues with today's defaults.
+/// key-balanced crops at a share of 0.25 and 0.5 (v4.3, shipped). The committed
+/// checkpoint is that last stage's, which `cargo xtask train` continues with today's
+/// defaults.
 const CONTINUED_MEL2MEL_STEPS: &str = "6000";
 const CONTINUED_MEL2MEL_LR: &str = "2e-4";
 const FULL_FINETUNE_STEPS: &str = "800";

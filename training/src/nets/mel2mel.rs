@@ -57,12 +57,10 @@ pub fn key_partials() -> Vec<f32> {
 /// read back from an export) pass through unchanged.
 pub fn fold_partials(w: &mut Weights) -> Result<(), String> {
     let Some(p) = w.0.remove(PARTIALS) else { return Ok(()) };
-    let [hidden, width] = p.dims[..] else {
-        return Err(format!("`{PARTIALS}` has shape {:?}, expected [H, {}]", p.dims, BLOCKS * N_MELS));
+    let hidden = match p.dims[..] {
+        [hidden, width] if width == BLOCKS * N_MELS => hidden,
+        _ => return Err(format!("`{PARTIALS}` has shape {:?}, expected [H, {}]", p.dims, BLOCKS * N_MELS)),
     };
-    if width != BLOCKS * N_MELS {
-        return Err(format!("`{PARTIALS}` has shape {:?}, expected [H, {}]", p.dims, BLOCKS * N_MELS));
-    }
     // `get` checks that the input layer has the same H.
     let t = key_partials();
     let mut input = w.get("input.weight", &[hidden, ROLL_DIM])?.to_vec();
