@@ -165,8 +165,12 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     let bundle = repo_root().join("target/bundled/Melwave.clap");
     let cues = performance(seconds);
     let mut plugin = load(&bundle);
+    // The latency mode a player would pick in the editor, through the saved state.
+    let mode = std::env::var("MELWAVE_SOAK_LATENCY").unwrap_or_else(|_| "safe".into());
+    let state = plugin.edited_state(|j| j["fields"]["latency-mode"] = serde_json::to_string(&mode).unwrap().into());
+    plugin.load_state(&state).expect("the latency mode loads");
     let length = (seconds * RATE) as usize;
-    println!("soak: {} in clack-host, {RATE} Hz, {BLOCK}-sample blocks, {:.0} s paced in real time, {} cues", bundle.display(), seconds, cues.len());
+    println!("soak: {} in clack-host, {RATE} Hz, {BLOCK}-sample blocks, {mode} latency, {:.0} s paced in real time, {} cues", bundle.display(), seconds, cues.len());
     // Warm up for a second so the start figure includes ONNX Runtime's arenas.
     plugin.stream(RATE, BLOCK, &cues[..0], RATE as usize, true, |_, _| {});
     let start_mb = rss_mb();

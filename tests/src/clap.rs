@@ -132,6 +132,16 @@ impl Loaded {
         out
     }
 
+    /// nice-plug's CLAP state with its JSON edited by `edit`: a little-endian u64
+    /// length, then the JSON.
+    pub fn edited_state(&mut self, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let saved = self.save_state();
+        let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
+        edit(&mut json);
+        let body = serde_json::to_vec(&json).unwrap();
+        [&(body.len() as u64).to_le_bytes()[..], &body].concat()
+    }
+
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
         let handle = self.instance.plugin_handle();
         let ext: PluginState = handle.get_extension().expect("state extension");

@@ -151,17 +151,12 @@ fn state_round_trip_restores_the_exact_sound() {
     // CLAP carries nice-plug's continuous parameters normalised: gain −6 dB on −36…+12 dB is 0.625.
     let set = [(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.8)), (0, Cue::Param("Gain", 0.625))];
     a.render(rate, 256, &set, 256);
-    let saved = a.save_state();
     let embedded_sound = a.render(rate, 256, &chord(rate), rate as usize).0;
     // A model folder chosen by the user, in the persisted `model-dir` field the editor
     // writes (a JSON string inside the JSON state).
     let folder = tempfile::tempdir().unwrap();
     passthrough_model().write_dir(folder.path()).unwrap();
-    // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
-    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
-    json["fields"]["model-dir"] = serde_json::Value::String(serde_json::to_string(&Some(folder.path().display().to_string())).unwrap());
-    let body = serde_json::to_vec(&json).unwrap();
-    let edited = [&(body.len() as u64).to_le_bytes()[..], &body].concat();
+    let edited = a.edited_state(|j| j["fields"]["model-dir"] = serde_json::Value::String(serde_json::to_string(&Some(folder.path().display().to_string())).unwrap()));
     a.load_state(&edited).expect("state with a model folder loads");
     let state = a.save_state();
     let reference = a.render(rate, 256, &chord(rate), rate as usize).0;
@@ -189,15 +184,6 @@ fn corrupt_state_is_refused_without_crashing() {
     let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
     assert!(audio.iter().all(|v| v.is_finite()));
     assert!(rms(&audio) > 1e-4, "plays after the refused state");
-}
-
-/// nice-plug's CLAP state with its JSON edited by `edit`.
-fn edited_state(p: &mut melwave_tests::clap::Loaded, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-    let saved = p.save_state();
-    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug state is JSON");
-    edit(&mut json);
-    let body = serde_json::to_vec(&json).unwrap();
-    [&(body.len() as u64).to_le_bytes()[..], &body].concat()
 }
 
 #[test]
@@ -228,6 +214,7 @@ fn damaged_and_old_states_never_crash_the_plugin() {
         ("a model folder that no longer exists", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(missing_dir)).unwrap().into())),
         ("a model folder with a truncated ONNX", Box::new(move |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(broken_dir)).unwrap().into())),
         ("an unknown execution provider", Box::new(|j| j["fields"]["provider"] = "\"Quantum\"".into())),
+        ("an unknown latency mode", Box::new(|j| j["fields"]["latency-mode"] = "\"instant\"".into())),
         ("a field that is not JSON", Box::new(|j| j["fields"]["model-dir"] = "{{{".into())),
         ("parameter values far out of range", Box::new(|j| {
             j["params"]["timbre_x"] = serde_json::json!({ "f32": 7.5 });
@@ -251,7 +238,7 @@ fn damaged_and_old_states_never_crash_the_plugin() {
     for (what, edit) in cases {
         let mut p = load(&bundle());
         p.set_offline(true);
-        let state = edited_state(&mut p, edit);
+        let state = p.edited_state(edit);
         let loaded = p.load_state(&state);
         let (audio, _) = p.render(48_000.0, 512, &chord(48_000.0), 48_000);
         assert!(audio.iter().all(|v| v.is_finite() && v.abs() < 4.0), "{what}: finite, bounded output ({loaded:?})");
@@ -311,7 +298,7 @@ fn added_instrument_child() {
 
     let mut plugin = load(&bundle());
     plugin.set_offline(true);
-    let state = edited_state(&mut plugin, |j| j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string())).unwrap().into());
+    let state = plugin.edited_state(|j| j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string())).unwrap().into());
     plugin.load_state(&state).expect("state with the folder loads");
     let rate = 48_000.0;
     let (audio, _) = plugin.render(rate, 256, &chord(rate), rate as usize * 2);

@@ -543,16 +543,24 @@ fn main() -> Result<()> {
         }
         Some("soak") => {
             let minutes: f64 = value_of(&args, "--minutes").map_or(Ok(60.0), |v| v.parse()).context("--minutes takes a number")?;
+            let latency = value_of(&args, "--latency").unwrap_or("safe");
+            if latency != "safe" && latency != "low" {
+                bail!("--latency takes safe or low, not {latency}");
+            }
             ensure_ort(false)?;
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
-            run(cargo().env_remove("ORT_DYLIB_PATH").env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0)).args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
+            run(cargo()
+                .env_remove("ORT_DYLIB_PATH")
+                .env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0))
+                .env("MELWAVE_SOAK_LATENCY", latency)
+                .args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
         }
         Some("fuzz") => {
             let seconds: u64 = value_of(&args, "--seconds").map_or(Ok(60), |v| v.parse()).context("--seconds takes a whole number")?;
             fuzz(seconds)?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] | fuzz [--seconds N] | train [--quick] [--until STEP] [--font SF2 --programs P,P,.. [--bank N] [--names A,B,..] [--out DIR]] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] [--latency safe|low] | fuzz [--seconds N] | train [--quick] [--until STEP] [--font SF2 --programs P,P,.. [--bank N] [--names A,B,..] [--out DIR]] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

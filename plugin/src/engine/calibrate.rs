@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::inference::POLL;
+use super::latency::LatencyMode;
 use crate::contract::{EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use crate::features::{layout, Featurizer};
 use crate::runtime::ModelRunner;
@@ -25,6 +26,7 @@ pub const SAFETY: f64 = 2.0;
 /// latency by what was missing (the audio side, up to 20 ms, and the host is told).
 /// A 3 ms floor with growth was tried: the 2-minute soak underran 41 times with only
 /// 6 stalled rounds counted (steps up to 66 ms), where the 6 ms floor passes it.
+/// [`LatencyMode::Low`] leaves it out.
 pub const FLOOR: Duration = Duration::from_millis(6);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,6 +35,8 @@ pub struct Calibration {
     pub worst_step: Duration,
     pub second_worst_step: Duration,
     pub mean_step: Duration,
+    /// The least margin allowed ([`FLOOR`], or none in [`LatencyMode::Low`]).
+    pub floor: Duration,
     /// The margin chosen from them.
     pub margin: Duration,
 }
@@ -54,14 +58,14 @@ impl std::fmt::Display for Calibration {
             self.worst_step.as_secs_f64() * 1e3,
             self.mean_step.as_secs_f64() * 1e3,
             POLL.as_secs_f64() * 1e3,
-            FLOOR.as_secs_f64() * 1e3
+            self.floor.as_secs_f64() * 1e3
         )
     }
 }
 
 /// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,
-/// no keys) and derives the margin; the runner is left reset.
-pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Calibration, String> {
+/// no keys) and derives the margin for `mode`; the runner is left reset.
+pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize, mode: LatencyMode) -> Result<Calibration, String> {
     // One instance at a time: a host that activates a dozen instances at once (a
     // project opening) would otherwise time them all against each other on the same
     // cores. Measured with 16 instances activated together on 2 cores: steps of 29 ms
@@ -91,7 +95,11 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
     // of calibration (seen: 15.6 ms among steps of 1 ms) would otherwise set a
     // 30 ms margin for the whole session; the floor covers such stalls while playing.
     let typical_worst = times[TIMED - 2];
-    let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(FLOOR);
+    let floor = match mode {
+        LatencyMode::Safe => FLOOR,
+        LatencyMode::Low => Duration::ZERO,
+    };
+    let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(floor);
     let mean = times.iter().sum::<Duration>() / TIMED as u32;
-    Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, margin })
+    Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, floor, margin })
 }

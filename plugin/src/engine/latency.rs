@@ -9,13 +9,48 @@
 //! pattern repeats well within that) and takes the maximum, then adds a margin for the
 //! inference thread's own compute and wake-up time.
 //!
+//! [`LatencyMode::Low`] assumes the host keeps a steady block grid: blocks of at most
+//! `B` samples that never straddle a multiple of `B` (fixed-size blocks, or smaller
+//! pieces of them, as sample-accurate automation cuts them). A block then never starts
+//! later than the last multiple of `B` before `T_g`, so `T_g − 1` above becomes
+//! `B·⌊(T_g − 1)/B⌋`. Where the frame is a whole number of blocks (48 kHz and its
+//! multiples at power-of-two blocks) that saves `B − 1` samples; at 44.1 kHz frames and
+//! blocks drift against each other and it saves almost nothing.
+//!
 //! A model sample at time `t` then leaves the engine at host sample `L + D + t·rate/24000`,
 //! where `D` is the resampler's delay; `L + D` is the latency reported to the host.
 //! (An event is quantised to the start of its frame, so a note can sound up to one
 //! hop *earlier* than perfectly compensated, never later.)
 
+use serde::{Deserialize, Serialize};
+
 use super::resample::StreamResampler;
 use crate::contract::{HOP, SAMPLE_RATE};
+
+/// What the latency is built to survive: the player's choice, since no one setting
+/// serves both a quick machine in a steady host and a virtual machine that stalls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyMode {
+    /// Any block pattern, and a margin of at least [`super::calibrate::FLOOR`] for
+    /// machines that stall now and then: no dropouts on the 2-core virtual machines
+    /// Melwave is built on.
+    #[default]
+    Safe,
+    /// A steady block grid, and the calibrated margin alone: 10 ms at 48 kHz / 128 on
+    /// a machine that keeps its steps near their calibrated time. Where it does not,
+    /// underruns grow the latency as in every mode (and the host is told).
+    Low,
+}
+
+impl std::fmt::Display for LatencyMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LatencyMode::Safe => "safe",
+            LatencyMode::Low => "low",
+        })
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Latency {
@@ -39,7 +74,7 @@ pub fn model_sample(host_sample: u64, host_rate: u32) -> u64 {
     ((host_sample as u128 * SAMPLE_RATE as u128) / host_rate as u128) as u64
 }
 
-pub fn compute(host_rate: u32, max_block: usize, frames_per_step: usize, margin: usize) -> Result<Latency, String> {
+pub fn compute(host_rate: u32, max_block: usize, frames_per_step: usize, margin: usize, mode: LatencyMode) -> Result<Latency, String> {
     let mut r = StreamResampler::new(host_rate)?;
     let group_samples = (frames_per_step * HOP) as u128;
     let groups = (2 * SAMPLE_RATE as usize) / (frames_per_step * HOP) + 1;
@@ -50,7 +85,12 @@ pub fn compute(host_rate: u32, max_block: usize, frames_per_step: usize, margin:
     for g in 0..groups as u128 {
         // First host sample at which group g is complete.
         let t_g = ((g + 1) * group_samples * host_rate as u128).div_ceil(SAMPLE_RATE as u128) as i64;
-        need = need.max(t_g - 1 + max_block as i64 - produced);
+        // The latest a block can start and still miss group g.
+        let start = match mode {
+            LatencyMode::Safe => t_g - 1,
+            LatencyMode::Low => (t_g - 1) / max_block as i64 * max_block as i64,
+        };
+        need = need.max(start + max_block as i64 - produced);
         for _ in 0..frames_per_step {
             out.clear();
             r.process(&frame, &mut out);

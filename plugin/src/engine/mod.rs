@@ -29,7 +29,7 @@ use ringbuf::HeapRb;
 pub use audio_side::AudioSide;
 pub use cue::{Cue, TimedCue};
 pub use inference::{IDLE_TAIL_SECONDS, RUNAWAY};
-pub use latency::Latency;
+pub use latency::{Latency, LatencyMode};
 pub use shared::Stats;
 
 use crate::contract::{ModelBytes, ModelError, TimbrePlane, SAMPLE_RATE};
@@ -58,6 +58,9 @@ pub struct EngineConfig {
     pub seed: u64,
     /// Latency margin for inference compute and wake-up time.
     pub margin: Margin,
+    /// Whether the latency may count on a steady block grid and a machine without
+    /// stalls (see [`LatencyMode`]).
+    pub latency_mode: LatencyMode,
     /// How long an offline wait gives a stuck inference thread before the bounce
     /// goes on in silence.
     pub offline_patience: std::time::Duration,
@@ -90,6 +93,7 @@ impl EngineConfig {
             provider: Provider::Cpu,
             seed: 0,
             margin: Margin::Calibrated,
+            latency_mode: LatencyMode::Safe,
             offline_patience: audio_side::OFFLINE_PATIENCE,
             realtime_priority: false,
             carried_growth: std::time::Duration::ZERO,
@@ -248,11 +252,11 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let (margin, calibration) = match config.margin {
         Margin::Fixed(ms) => ((ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize, None),
         Margin::Calibrated => {
-            let c = calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
+            let c = calibrate::calibrate(&mut runner, config.frames_per_step, config.latency_mode).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
             (c.margin_samples(config.sample_rate) + carried as usize, Some(c))
         }
     };
-    let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin).map_err(EngineError::Resampler)?;
+    let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin, config.latency_mode).map_err(EngineError::Resampler)?;
     let resampler = resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
 
     // Room for a second of catch-up besides: after a stall the inference thread pushes

@@ -11,6 +11,7 @@ use nice_plug_egui::{create_egui_editor, widgets, EguiEditor, EguiNiceSettings, 
 use super::params::MelwaveParams;
 use super::status::{self, InstrumentMark, Status};
 use crate::contract::ModelBytes;
+use crate::engine::LatencyMode;
 use crate::runtime::Provider;
 
 pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>) -> Option<EguiEditor<MelwaveEditor>> {
@@ -218,6 +219,16 @@ impl MelwaveEditor {
         });
         if provider != before {
             *self.params.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
+            gui.request_restart();
+        }
+        let mut mode = *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner());
+        let before = mode;
+        egui::ComboBox::from_label("Latency").selected_text(mode.to_string()).show_ui(ui, |ui| {
+            ui.selectable_value(&mut mode, LatencyMode::Safe, "safe: any host, any machine");
+            ui.selectable_value(&mut mode, LatencyMode::Low, "low: steady blocks, a machine that keeps time");
+        });
+        if mode != before {
+            *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner()) = mode;
             gui.request_restart();
         }
         self.poll_loading(&gui);

@@ -145,6 +145,7 @@ impl Plugin for Melwave {
         } else {
             cfg.realtime_priority = true;
             cfg.carried_growth = self.carried_growth;
+            cfg.latency_mode = *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner());
         }
         if let Some(p) = &problem {
             nice_log!("Melwave: {p}");
@@ -167,11 +168,12 @@ impl Plugin for Melwave {
                 context.set_latency_samples(latency as u32);
                 let timing = match handle.calibration() {
                     Some(c) if !cfg.carried_growth.is_zero() => format!(
-                        "{c}, plus {:.1} ms that underruns added before the host restarted processing; inference at {}",
+                        "{} latency: {c}, plus {:.1} ms that underruns added before the host restarted processing; inference at {}",
+                        cfg.latency_mode,
                         cfg.carried_growth.as_secs_f64() * 1e3,
                         handle.priority()
                     ),
-                    Some(c) => format!("{c}; inference at {}", handle.priority()),
+                    Some(c) => format!("{} latency: {c}; inference at {}", cfg.latency_mode, handle.priority()),
                     None => "offline: no margin".into(),
                 };
                 nice_log!("Melwave: latency {:.1} ms at {} Hz, block {}: {timing}", latency as f32 * 1000.0 / config.sample_rate, cfg.sample_rate, cfg.max_block);

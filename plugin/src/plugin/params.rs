@@ -8,6 +8,7 @@ pub const GAIN_MAX_DB: f32 = 12.0;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
+use crate::engine::LatencyMode;
 use crate::runtime::Provider;
 
 #[derive(Params)]
@@ -27,6 +28,9 @@ pub struct MelwaveParams {
     pub model_dir: Mutex<Option<String>>,
     #[persist = "provider"]
     pub provider: Mutex<Provider>,
+    /// Safe or low latency; applies when the host next restarts processing.
+    #[persist = "latency-mode"]
+    pub latency_mode: Mutex<LatencyMode>,
 }
 
 impl Default for MelwaveParams {
@@ -46,6 +50,7 @@ impl Default for MelwaveParams {
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             model_dir: Mutex::new(None),
             provider: Mutex::new(Provider::Cpu),
+            latency_mode: Mutex::new(LatencyMode::Safe),
         }
     }
 }
