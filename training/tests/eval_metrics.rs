@@ -144,6 +144,12 @@ fn loudness_error_is_grouped_by_velocity_and_signed() {
     }
     assert_eq!(metrics::velocity_group(47), 0);
     assert_eq!(metrics::velocity_group(96), 2);
+    // Keys 57, 64, 69 (C3–B4) and 72, 76, 81 (C5–B6), the same −6.02 dB in each.
+    assert_eq!(t.register.map(|g| g.0), [0, 3, 3, 0]);
+    for (n, abs, signed) in t.register.into_iter().filter(|g| g.0 > 0) {
+        assert!((signed / n as f64 + 6.02).abs() < 0.01 && (abs / n as f64 - 6.02).abs() < 0.01);
+    }
+    assert_eq!((metrics::register(47), metrics::register(48), metrics::register(95), metrics::register(96), metrics::register(127)), (0, 1, 2, 3, 3));
 }
 
 #[test]

@@ -61,6 +61,7 @@ pub fn log_mel_scores(truth: &[f32], estimate: &[f32]) -> (f64, f64) {
 #[derive(Clone, Copy, Debug)]
 pub struct Onset {
     pub sample: usize,
+    pub key: u8,
     pub frequency: f64,
     pub velocity: u8,
 }
@@ -72,7 +73,7 @@ pub fn onsets(events: &[TimedEvent]) -> Vec<Onset> {
     for e in events {
         state.apply(&e.event);
         if let Event::NoteOn { key, velocity } = e.event {
-            out.push(Onset { sample: e.time as usize, frequency: key_frequency(key as usize, state.bend()), velocity });
+            out.push(Onset { sample: e.time as usize, key, frequency: key_frequency(key as usize, state.bend()), velocity });
         }
     }
     out
@@ -143,6 +144,14 @@ pub fn velocity_group(v: u8) -> usize {
     VELOCITY_GROUPS.iter().position(|&(_, lo, hi)| (lo..=hi).contains(&v)).unwrap_or(0)
 }
 
+/// Registers for the loudness error: where on the keyboard it lies. The top one is
+/// where the training data is thinnest (keys above 96 are 4 % of its notes).
+pub const REGISTERS: [(&str, u8, u8); 4] = [("below C3 (0–47)", 0, 47), ("C3–B4 (48–71)", 48, 71), ("C5–B6 (72–95)", 72, 95), ("C7 and up (96–127)", 96, 127)];
+
+pub fn register(key: u8) -> usize {
+    REGISTERS.iter().position(|&(_, lo, hi)| (lo..=hi).contains(&key)).unwrap_or(0)
+}
+
 /// Sums over notes, so items and instruments can be pooled.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct NoteTally {
@@ -150,13 +159,15 @@ pub struct NoteTally {
     pub pitch_hits: usize,
     /// Per velocity group: (count, Σ|error| dB, Σ error dB).
     pub loudness: [(usize, f64, f64); 3],
+    /// The same per register ([`REGISTERS`]).
+    pub register: [(usize, f64, f64); 4],
 }
 
 impl NoteTally {
     pub fn add(&mut self, other: &NoteTally) {
         self.notes += other.notes;
         self.pitch_hits += other.pitch_hits;
-        for (a, b) in self.loudness.iter_mut().zip(&other.loudness) {
+        for (a, b) in self.loudness.iter_mut().zip(&other.loudness).chain(self.register.iter_mut().zip(&other.register)) {
             a.0 += b.0;
             a.1 += b.1;
             a.2 += b.2;
@@ -184,10 +195,11 @@ pub fn note_tally(check: &mut PitchCheck, onsets: &[Onset], truth: &[f32], estim
         };
         t.notes += 1;
         t.pitch_hits += present as usize;
-        let g = &mut t.loudness[velocity_group(o.velocity)];
-        g.0 += 1;
-        g.1 += (le - lt).abs();
-        g.2 += le - lt;
+        for g in [&mut t.loudness[velocity_group(o.velocity)], &mut t.register[register(o.key)]] {
+            g.0 += 1;
+            g.1 += (le - lt).abs();
+            g.2 += le - lt;
+        }
     }
     t
 }

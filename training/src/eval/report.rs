@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::metrics::{mean_ci, NoteTally, VELOCITY_GROUPS};
+use super::metrics::{mean_ci, NoteTally, REGISTERS, VELOCITY_GROUPS};
 use super::velocity::VELOCITIES;
 use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
 
@@ -24,6 +24,11 @@ fn pooled(items: &[&ItemResult], system: &str) -> NoteTally {
 }
 
 /// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
+/// Each group's mean |error| / mean error (count), or – where it holds no note.
+fn tally_cells(groups: &[(usize, f64, f64)]) -> Vec<String> {
+    groups.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect()
+}
+
 fn accuracy(t: &NoteTally) -> String {
     match t.pitch_accuracy() {
         Some(p) => format!("{:.1} ± {:.1} % ({} notes)", 100.0 * p, 196.0 * (p * (1.0 - p) / t.notes as f64).sqrt(), t.notes),
@@ -143,8 +148,17 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     );
     for sys in &SYSTEMS[1..] {
         let t = pooled(&all, sys);
-        let cells: Vec<String> = t.loudness.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect();
-        let _ = writeln!(md, "| {sys} | {} |", cells.join(" | "));
+        let _ = writeln!(md, "| {sys} | {} |", tally_cells(&t.loudness).join(" | "));
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Loudness error per register (dB, as above: mean |error| / mean error (notes))\n\n| system | {} |\n|---|---|---|---|---|",
+        REGISTERS.iter().map(|g| g.0).collect::<Vec<_>>().join(" | ")
+    );
+    for sys in &SYSTEMS[1..] {
+        let t = pooled(&all, sys);
+        let _ = writeln!(md, "| {sys} | {} |", tally_cells(&t.register).join(" | "));
     }
 
     let _ = writeln!(
