@@ -151,12 +151,13 @@ fn state_round_trip_restores_the_exact_sound() {
     // CLAP carries nice-plug's continuous parameters normalised: gain −6 dB on −36…+12 dB is 0.625.
     let set = [(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.8)), (0, Cue::Param("Gain", 0.625))];
     a.render(rate, 256, &set, 256);
-    let embedded_sound = a.render(rate, 256, &chord(rate), rate as usize).0;
     // A model folder chosen by the user, in the persisted `model-dir` field the editor
-    // writes (a JSON string inside the JSON state).
+    // writes (a JSON string inside the JSON state), with the parameters just set (the
+    // chord below morphs the pad).
     let folder = tempfile::tempdir().unwrap();
     passthrough_model().write_dir(folder.path()).unwrap();
     let edited = a.edited_state(|j| j["fields"]["model-dir"] = serde_json::Value::String(serde_json::to_string(&Some(folder.path().display().to_string())).unwrap()));
+    let embedded_sound = a.render(rate, 256, &chord(rate), rate as usize).0;
     a.load_state(&edited).expect("state with a model folder loads");
     let state = a.save_state();
     let reference = a.render(rate, 256, &chord(rate), rate as usize).0;
