@@ -13,9 +13,9 @@
 //! `B` samples that never straddle a multiple of `B` (fixed-size blocks, or smaller
 //! pieces of them, as sample-accurate automation cuts them). A block then never starts
 //! later than the last multiple of `B` before `T_g`, so `T_g − 1` above becomes
-//! `B·⌊(T_g − 1)/B⌋`. Where the frame is a whole number of blocks (48 kHz and its
-//! multiples at power-of-two blocks) that saves `B − 1` samples; at 44.1 kHz frames and
-//! blocks drift against each other and it saves almost nothing.
+//! `B·⌊(T_g − 1)/B⌋`. Where frames and blocks divide one another (48 kHz and its
+//! multiples at power-of-two blocks) that saves `min(B, frame) − 1` samples; at 44.1 kHz
+//! frames and blocks drift against each other and it saves one sample.
 //!
 //! A model sample at time `t` then leaves the engine at host sample `L + D + t·rate/24000`,
 //! where `D` is the resampler's delay; `L + D` is the latency reported to the host.
@@ -33,13 +33,14 @@ use crate::contract::{HOP, SAMPLE_RATE};
 #[serde(rename_all = "lowercase")]
 pub enum LatencyMode {
     /// Any block pattern, and a margin of at least [`super::calibrate::FLOOR`] for
-    /// machines that stall now and then: no dropouts on the 2-core virtual machines
-    /// Melwave is built on.
+    /// machines that stall now and then: what the 2-core virtual machines Melwave is
+    /// built on need to pass the soak.
     #[default]
     Safe,
-    /// A steady block grid, and the calibrated margin alone: 10 ms at 48 kHz / 128 on
-    /// a machine that keeps its steps near their calibrated time. Where it does not,
-    /// underruns grow the latency as in every mode (and the host is told).
+    /// A steady block grid, and the calibrated margin alone: 6.75 ms plus the margin
+    /// at 48 kHz / 128, under 10 ms where the margin is under 3.25 ms. On a machine that
+    /// stalls, or off the grid, underruns grow the latency as in every mode (and the
+    /// host is told).
     Low,
 }
 
