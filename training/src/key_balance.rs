@@ -1,4 +1,4 @@
-//! Key-balanced crops for Mel2Mel and the vocoder.
+//! Key-balanced crops for Mel2Mel.
 //!
 //! Uniform crops see each key as often as the music plays it, and the keyboard's ends
 //! are rare: keys above 96 are 3.9 % of the training notes. Each key has its own input
@@ -48,41 +48,24 @@ impl KeyOnsets {
         self.by_key.len()
     }
 
-    /// A crop of `frames`, `(item, first frame)`, holding an onset of a key drawn
-    /// uniformly, at least `earliest` frames in unless the onset is so near the item's
-    /// start that no crop can put it there.
-    fn draw(&self, rng: &mut Xoshiro256PlusPlus, items: &[Item], frames: usize, earliest: usize) -> (usize, usize) {
+    /// A mid-item crop of `frames` (`(item, first frame, false)`, as
+    /// [`crate::train::mel2mel_crops`] gives) with the drawn onset after the burn-in,
+    /// unless the onset is so near the item's start that no crop can put it there.
+    pub fn crop(&self, rng: &mut Xoshiro256PlusPlus, items: &[Item], frames: usize) -> (usize, usize, bool) {
         let onsets = &self.by_key[rng.random_range(0..self.by_key.len())];
         let (i, frame) = onsets[rng.random_range(0..onsets.len())];
-        let before = rng.random_range(earliest.min(frames - 1)..frames);
-        (i, frame.saturating_sub(before).min(items[i].frames() - frames))
+        let before = rng.random_range(BURN_IN.min(frames - 1)..frames);
+        (i, frame.saturating_sub(before).min(items[i].frames() - frames), false)
     }
 
-    /// A mid-item Mel2Mel crop of `frames` (`(item, first frame, false)`, as
-    /// [`crate::train::mel2mel_crops`] gives) with the drawn onset after the burn-in.
-    pub fn crop(&self, rng: &mut Xoshiro256PlusPlus, items: &[Item], frames: usize) -> (usize, usize, bool) {
-        let (i, s) = self.draw(rng, items, frames, BURN_IN);
-        (i, s, false)
-    }
-
-    /// Replaces each Mel2Mel crop by a key-balanced one with probability `share`.
+    /// Replaces each of `crops` by a key-balanced one with probability `share`.
     pub fn mix_into(&self, crops: &mut [(usize, usize, bool)], share: f64, rng: &mut Xoshiro256PlusPlus, items: &[Item], frames: usize) {
-        self.mix(crops, share, rng, |k, rng| k.crop(rng, items, frames));
-    }
-
-    /// Replaces each vocoder crop `(item, first frame)` by one holding a key-first
-    /// onset anywhere (the vocoder has no burn-in) with probability `share`.
-    pub fn mix_into_vocoder(&self, crops: &mut [(usize, usize)], share: f64, rng: &mut Xoshiro256PlusPlus, items: &[Item], frames: usize) {
-        self.mix(crops, share, rng, |k, rng| k.draw(rng, items, frames, 0));
-    }
-
-    fn mix<C>(&self, crops: &mut [C], share: f64, rng: &mut Xoshiro256PlusPlus, draw: impl Fn(&Self, &mut Xoshiro256PlusPlus) -> C) {
         if share <= 0.0 || self.by_key.is_empty() {
             return;
         }
         for c in crops {
             if rng.random_bool(share.min(1.0)) {
-                *c = draw(self, rng);
+                *c = self.crop(rng, items, frames);
             }
         }
     }
@@ -118,20 +101,6 @@ mod tests {
                 assert!((s + BURN_IN..s + frames).contains(&1500), "crop at {s} misses the onset or leaves it in the burn-in");
             }
         }
-    }
-
-    #[test]
-    fn a_vocoder_crop_holds_its_onset_anywhere() {
-        let items = [item(1000, &[(60, 10)]), item(1000, &[(100, 500)])];
-        let k = KeyOnsets::new(&items, 64);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
-        let mut crops = vec![(0, 900); 2000];
-        k.mix_into_vocoder(&mut crops, 1.0, &mut rng, &items, 64);
-        let positions: Vec<usize> = crops.iter().filter(|c| c.0 == 1).map(|&(_, s)| 500 - s).collect();
-        assert!(positions.iter().all(|&p| p < 64), "the onset is in every crop");
-        // Early and late in the crop alike, not only after a burn-in.
-        assert!(positions.iter().any(|&p| p < 8) && positions.iter().any(|&p| p > 56), "{:?}", &positions[..20]);
-        assert!(crops.iter().filter(|c| c.0 == 0).all(|&(_, s)| s <= 10), "key 60's onset at frame 10 is held too");
     }
 
     #[test]

@@ -107,9 +107,8 @@ struct TrainArgs {
     /// (0: none, as before v4.3).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_BAND_WEIGHT)]
     mel2mel_band_weight: f64,
-    /// Share of each batch drawn key first (Mel2Mel, vocoder and fine-tune), so the
-    /// keyboard's rare ends train as often as its middle (0: crops as the music plays
-    /// the keys).
+    /// Mel2Mel: share of each batch drawn key first, so the keyboard's rare ends train
+    /// as often as its middle (0: crops as the music plays the keys).
     #[arg(long, default_value_t = melwave_train::key_balance::KEY_BALANCE)]
     key_balance: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.

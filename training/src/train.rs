@@ -68,7 +68,7 @@ pub struct Options {
     pub mel2mel_level: f64,
     /// Mel2Mel's band-L1 weight (see [`crate::losses::band_l1`]).
     pub mel2mel_band: f64,
-    /// The share of key-balanced crops, every stage (see [`crate::key_balance`]).
+    /// Mel2Mel's share of key-balanced crops (see [`crate::key_balance`]).
     pub key_balance: f64,
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
     /// [`crate::nets::discriminator`]).
@@ -584,7 +584,6 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
     }
     // The batch closure trains them, the checkpoint saves them.
     let critics = std::cell::RefCell::new(critics);
-    let onsets = KeyOnsets::new(&data.train, frames);
     let mut vrng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0xABCD);
     let vcrops = crops(&mut vrng, &data.validation, 8, frames);
     let vb = vocoder_batch(&data.validation, &vcrops, frames, CONTEXT, dev);
@@ -596,8 +595,7 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
         &mut vs,
         state,
         |rng| {
-            let mut c = crops(rng, &data.train, opts.batch, frames);
-            onsets.mix_into_vocoder(&mut c, opts.key_balance, rng, &data.train, frames);
+            let c = crops(rng, &data.train, opts.batch, frames);
             let b = vocoder_batch(&data.train, &c, frames, CONTEXT, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let mel = with_true_mels(mel_for(&b, &e), &b.mel, opts.true_mel_share);
