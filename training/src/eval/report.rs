@@ -23,12 +23,12 @@ fn pooled(items: &[&ItemResult], system: &str) -> NoteTally {
     t
 }
 
-/// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
 /// Each group's mean |error| / mean error (count), or – where it holds no note.
 fn tally_cells(groups: &[(usize, f64, f64)]) -> Vec<String> {
     groups.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect()
 }
 
+/// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
 fn accuracy(t: &NoteTally) -> String {
     match t.pitch_accuracy() {
         Some(p) => format!("{:.1} ± {:.1} % ({} notes)", 100.0 * p, 196.0 * (p * (1.0 - p) / t.notes as f64).sqrt(), t.notes),
