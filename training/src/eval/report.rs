@@ -28,6 +28,14 @@ fn tally_cells(groups: &[(usize, f64, f64)]) -> Vec<String> {
     groups.iter().map(|&(n, abs, signed)| if n == 0 { "–".into() } else { format!("{:.1} / {:+.1} ({n})", abs / n as f64, signed / n as f64) }).collect()
 }
 
+/// A table of one loudness grouping: a column per group, a row per system.
+fn loudness_table(md: &mut String, heading: &str, groups: &[&str], tallies: &[(&str, NoteTally)], pick: impl Fn(&NoteTally) -> &[(usize, f64, f64)]) {
+    let _ = writeln!(md, "\n## {heading}\n\n| system | {} |\n|---|{}", groups.join(" | "), "---|".repeat(groups.len()));
+    for (sys, t) in tallies {
+        let _ = writeln!(md, "| {sys} | {} |", tally_cells(pick(t)).join(" | "));
+    }
+}
+
 /// Pooled pitch accuracy in percent with a 95 % (normal approximation) interval.
 fn accuracy(t: &NoteTally) -> String {
     match t.pitch_accuracy() {
@@ -141,25 +149,15 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
         );
     }
 
-    let _ = writeln!(
-        md,
-        "\n## Loudness error per velocity (dB, estimate − truth over the 100 ms after each onset: mean |error| / mean error)\n\n| system | {} |\n|---|---|---|---|",
-        VELOCITY_GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(" | ")
+    let tallies: Vec<(&str, NoteTally)> = SYSTEMS[1..].iter().map(|&sys| (sys, pooled(&all, sys))).collect();
+    loudness_table(
+        &mut md,
+        "Loudness error per velocity (dB, estimate − truth over the 100 ms after each onset: mean |error| / mean error)",
+        &VELOCITY_GROUPS.map(|g| g.0),
+        &tallies,
+        |t| &t.loudness,
     );
-    for sys in &SYSTEMS[1..] {
-        let t = pooled(&all, sys);
-        let _ = writeln!(md, "| {sys} | {} |", tally_cells(&t.loudness).join(" | "));
-    }
-
-    let _ = writeln!(
-        md,
-        "\n## Loudness error per register (dB, as above: mean |error| / mean error (notes))\n\n| system | {} |\n|---|---|---|---|---|",
-        REGISTERS.iter().map(|g| g.0).collect::<Vec<_>>().join(" | ")
-    );
-    for sys in &SYSTEMS[1..] {
-        let t = pooled(&all, sys);
-        let _ = writeln!(md, "| {sys} | {} |", tally_cells(&t.register).join(" | "));
-    }
+    loudness_table(&mut md, "Loudness error per register (dB, as above: mean |error| / mean error (notes))", &REGISTERS.map(|g| g.0), &tallies, |t| &t.register);
 
     let _ = writeln!(
         md,
