@@ -103,7 +103,26 @@ fn silence_is_caught_by_every_metric() {
     assert_eq!(r, 0.0);
     let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &silence, RATE);
     assert_eq!(t.pitch_hits, 0, "no note is found in silence");
-    assert!(t.loudness_error().unwrap() > 60.0, "silence is far too quiet");
+    // Silence counts at the audible floor, so each note is off by its own height above it.
+    let known = onsets(&events).iter().map(|o| metrics::level_db(&audio, o.sample, RATE).unwrap() - metrics::AUDIBLE_FLOOR_DB).sum::<f64>() / 6.0;
+    let got = t.loudness_error().unwrap();
+    assert!((got - known).abs() < 1e-9 && got > 40.0, "silence is far too quiet: {got} vs {known}");
+}
+
+#[test]
+fn levels_below_the_audible_floor_agree() {
+    // A truth that falls silent (a preset past its last sample) against an estimate at
+    // −90 dBFS: both inaudible, no error. At −40 dBFS the estimate is heard, 30 dB too loud.
+    let (truth, events) = melody(0.0);
+    let silent = vec![0.0f32; truth.len()];
+    let at = |db: f64| -> Vec<f32> { truth.iter().map(|&v| v * 10f32.powf(((db - metrics::level_db(&truth, onsets(&events)[0].sample, RATE).unwrap()) / 20.0) as f32)).collect() };
+    let first = &onsets(&events)[..1];
+    let whisper = note_tally(&mut PitchCheck::new(RATE), first, &silent, &at(-90.0), RATE);
+    assert_eq!(whisper.loudness_error(), Some(0.0));
+    let heard = note_tally(&mut PitchCheck::new(RATE), first, &silent, &at(-40.0), RATE);
+    let signed = heard.loudness.iter().map(|g| g.2).sum::<f64>();
+    assert!((signed - 30.0).abs() < 1e-6, "{signed}");
+    assert_eq!(metrics::level_error(-50.0, -60.0), 10.0, "above the floor, the plain difference");
 }
 
 #[test]

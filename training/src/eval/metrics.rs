@@ -137,6 +137,18 @@ pub fn rms_db(x: &[f32]) -> f64 {
     10.0 * (ms + 1e-12).log10()
 }
 
+/// Levels below this count as this in the loudness error: BS.1770's absolute gate
+/// (−70 LKFS), taken as an RMS level. Without it a note that the SoundFont renders as
+/// digital silence (a preset past its highest sample) sits at [`rms_db`]'s −120 dB
+/// floor, and a model that answers it at an inaudible −90 dBFS scored 30 dB of error.
+pub const AUDIBLE_FLOOR_DB: f64 = -70.0;
+
+/// The loudness error of one note, dB: the estimate's level minus the truth's, each
+/// raised to [`AUDIBLE_FLOOR_DB`], so that two inaudible levels agree.
+pub fn level_error(estimate_db: f64, truth_db: f64) -> f64 {
+    estimate_db.max(AUDIBLE_FLOOR_DB) - truth_db.max(AUDIBLE_FLOOR_DB)
+}
+
 /// Velocity groups for the loudness error.
 pub const VELOCITY_GROUPS: [(&str, u8, u8); 3] = [("soft (1–47)", 1, 47), ("medium (48–95)", 48, 95), ("loud (96–127)", 96, 127)];
 
@@ -195,10 +207,11 @@ pub fn note_tally(check: &mut PitchCheck, onsets: &[Onset], truth: &[f32], estim
         };
         t.notes += 1;
         t.pitch_hits += present as usize;
+        let error = level_error(le, lt);
         for g in [&mut t.loudness[velocity_group(o.velocity)], &mut t.register[register(o.key)]] {
             g.0 += 1;
-            g.1 += (le - lt).abs();
-            g.2 += le - lt;
+            g.1 += error.abs();
+            g.2 += error;
         }
     }
     t

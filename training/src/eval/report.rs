@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::metrics::{mean_ci, NoteTally, REGISTERS, VELOCITY_GROUPS};
+use super::metrics::{mean_ci, NoteTally, AUDIBLE_FLOOR_DB, REGISTERS, VELOCITY_GROUPS};
 use super::velocity::VELOCITIES;
 use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
 
@@ -152,7 +152,7 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     let tallies: Vec<(&str, NoteTally)> = SYSTEMS[1..].iter().map(|&sys| (sys, pooled(&all, sys))).collect();
     loudness_table(
         &mut md,
-        "Loudness error per velocity (dB, estimate − truth over the 100 ms after each onset: mean |error| / mean error)",
+        &format!("Loudness error per velocity (dB, estimate − truth over the 100 ms after each onset, levels below {floor} dBFS counted as {floor}: mean |error| / mean error)", floor = AUDIBLE_FLOOR_DB),
         &VELOCITY_GROUPS.map(|g| g.0),
         &tallies,
         |t| &t.loudness,
