@@ -231,7 +231,8 @@ const FULL_MEL2MEL_LR: &str = "5e-4";
 /// 6 000 at lr 2e-4, each warm-started from the one before (v4.2); then four more
 /// stages of 6 000 at lr 2e-4: with the partials path, then the band L1, then
 /// key-balanced crops at a share of 0.25 and 0.5 (v4.3); then two more with the level
-/// term at 0.1, the second with a key-balanced share of 0.75 (v4.4, shipped). The
+/// term at 0.1, the second with a key-balanced share of 0.75 (v4.4); then the same
+/// recipe on the dataset with three times the extremes pieces (v4.5, shipped). The
 /// committed checkpoint is that last stage's, which `cargo xtask train` continues as
 /// it was trained.
 const CONTINUED_MEL2MEL_STEPS: &str = "6000";
@@ -310,7 +311,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
         // input), and a run of an older model would be resumed instead of the shipped
         // checkpoints, so each model version trains in its own folder.
-        (cache_dir().join("datasets").join("full-v3"), cache_dir().join("runs").join("v4.4"), workspace_root().join("models").join("default"))
+        (cache_dir().join("datasets").join("full-v4"), cache_dir().join("runs").join("v4.5"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);

@@ -157,7 +157,7 @@ pub fn velocity_group(v: u8) -> usize {
 }
 
 /// Registers for the loudness error: where on the keyboard it lies. The top one is
-/// where the training data is thinnest (keys above 96 are 4 % of its notes).
+/// where the training data is thinnest (keys above 96 are 8 % of its notes).
 pub const REGISTERS: [(&str, u8, u8); 4] = [("below C3 (0–47)", 0, 47), ("C3–B4 (48–71)", 48, 71), ("C5–B6 (72–95)", 72, 95), ("C7 and up (96–127)", 96, 127)];
 
 pub fn register(key: u8) -> usize {
