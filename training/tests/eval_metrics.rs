@@ -104,7 +104,8 @@ fn silence_is_caught_by_every_metric() {
     let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &audio, &silence, RATE);
     assert_eq!(t.pitch_hits, 0, "no note is found in silence");
     // Silence counts at the audible floor, so each note is off by its own height above it.
-    let known = onsets(&events).iter().map(|o| metrics::level_db(&audio, o.sample, RATE).unwrap() - metrics::AUDIBLE_FLOOR_DB).sum::<f64>() / 6.0;
+    let on = onsets(&events);
+    let known = on.iter().map(|o| metrics::level_db(&audio, o.sample, RATE).unwrap() - metrics::AUDIBLE_FLOOR_DB).sum::<f64>() / on.len() as f64;
     let got = t.loudness_error().unwrap();
     assert!((got - known).abs() < 1e-9 && got > 40.0, "silence is far too quiet: {got} vs {known}");
 }
@@ -115,8 +116,10 @@ fn levels_below_the_audible_floor_agree() {
     // −90 dBFS: both inaudible, no error. At −40 dBFS the estimate is heard, 30 dB too loud.
     let (truth, events) = melody(0.0);
     let silent = vec![0.0f32; truth.len()];
-    let at = |db: f64| -> Vec<f32> { truth.iter().map(|&v| v * 10f32.powf(((db - metrics::level_db(&truth, onsets(&events)[0].sample, RATE).unwrap()) / 20.0) as f32)).collect() };
     let first = &onsets(&events)[..1];
+    let level = metrics::level_db(&truth, first[0].sample, RATE).unwrap();
+    // The truth's first note scaled to `db` dBFS.
+    let at = |db: f64| -> Vec<f32> { truth.iter().map(|&v| v * 10f32.powf(((db - level) / 20.0) as f32)).collect() };
     let whisper = note_tally(&mut PitchCheck::new(RATE), first, &silent, &at(-90.0), RATE);
     assert_eq!(whisper.loudness_error(), Some(0.0));
     let heard = note_tally(&mut PitchCheck::new(RATE), first, &silent, &at(-40.0), RATE);
