@@ -44,6 +44,27 @@ pub fn band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
     (l1 * weight).sum(Kind::Float) / total
 }
 
+/// [`band_l1`] with each band weighted by its share of the true frame's power: the
+/// expected error, in nats, of the bands that carry the frame's energy.
+///
+/// The band L1 averages over 80 bands, and a high note puts most of its power in two
+/// or three of them. So v4.5's Mel2Mel could leave the electric piano's key 104
+/// 30 dB soft *in its own training pieces*: it put the energy in the low bands, where
+/// the frame's level matched, and the 2 bands it missed were 2.5 % of the band term.
+/// The vocoder then had little to play at the partials its source carries, and the
+/// note came out 30 dB soft. Weighted by power, missing the bands that hold the frame's
+/// energy costs the whole error however few they are; a frame is normalised to itself,
+/// so a soft note's loud bands count as much as a hard note's.
+pub fn loud_band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
+    let total = weight.sum(Kind::Float).clamp_min(1.0);
+    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
+    let target = target.clamp_min(floor);
+    // The mels are log magnitudes: power is their exponential doubled.
+    let share = (&target * 2.0).softmax(-1, Kind::Float);
+    let l1 = ((pred.clamp_min(floor) - &target).abs() * share).sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
+    (l1 * weight).sum(Kind::Float) / total
+}
+
 /// Below this a band counts as silent for [`band_l1`] (a log-mel value of −9.2).
 pub const BAND_FLOOR_DB: f64 = -80.0;
 
@@ -51,6 +72,9 @@ pub const BAND_FLOOR_DB: f64 = -80.0;
 /// the tanh-log-abs MSE does late in training, and a silent-predicted loud band pulls
 /// about twice as hard as through tanh-log-abs alone.
 pub const MEL2MEL_BAND_WEIGHT: f64 = 0.02;
+
+/// Mel2Mel's weight on [`loud_band_l1`] for a new run (0: none, as before v4.6).
+pub const MEL2MEL_LOUD_BAND_WEIGHT: f64 = 0.0;
 
 /// Each log-mel frame's level `[B, T, 1]`: the log of its summed band power, floored
 /// [`LEVEL_RANGE_DB`] below a full-scale sine's, so that near-silent frames, whose

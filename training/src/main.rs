@@ -107,6 +107,11 @@ struct TrainArgs {
     /// (0: none, as before v4.3).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_BAND_WEIGHT)]
     mel2mel_band_weight: f64,
+    /// Mel2Mel loss: weight of the band L1 weighted by each band's share of the true
+    /// frame's power, so the few bands a high note's energy lies in count in full
+    /// (0: none, as before v4.6).
+    #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LOUD_BAND_WEIGHT)]
+    mel2mel_loud_band_weight: f64,
     /// Mel2Mel: share of each batch drawn key first, so the keyboard's rare ends train
     /// as often as its middle (0: crops as the music plays the keys).
     #[arg(long, default_value_t = melwave_train::key_balance::KEY_BALANCE)]
@@ -318,6 +323,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         loss: train::VocoderLoss { sc: a.sc_weight, mel: a.mel_weight, level: a.level_weight },
         mel2mel_level: a.mel2mel_level_weight,
         mel2mel_band: a.mel2mel_band_weight,
+        mel2mel_loud_band: a.mel2mel_loud_band_weight,
         key_balance: a.key_balance,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,

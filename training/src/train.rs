@@ -18,7 +18,7 @@ use tch::{nn, Device, Tensor};
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
 use crate::key_balance::KeyOnsets;
-use crate::losses::{band_l1, frame_level_l1, mel2mel_loss, MelL1, MultiResStft};
+use crate::losses::{band_l1, frame_level_l1, loud_band_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::discriminator::{self, Discriminators};
 use crate::nets::mel2mel::Mel2Mel;
 use crate::nets::vocoder::Vocoder;
@@ -68,6 +68,8 @@ pub struct Options {
     pub mel2mel_level: f64,
     /// Mel2Mel's band-L1 weight (see [`crate::losses::band_l1`]).
     pub mel2mel_band: f64,
+    /// Mel2Mel's power-weighted band-L1 weight (see [`crate::losses::loud_band_l1`]).
+    pub mel2mel_loud_band: f64,
     /// Mel2Mel's share of key-balanced crops (see [`crate::key_balance`]).
     pub key_balance: f64,
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
@@ -105,6 +107,7 @@ impl Options {
             loss: VocoderLoss::default(),
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
             mel2mel_band: crate::losses::MEL2MEL_BAND_WEIGHT,
+            mel2mel_loud_band: crate::losses::MEL2MEL_LOUD_BAND_WEIGHT,
             key_balance: crate::key_balance::KEY_BALANCE,
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
@@ -469,7 +472,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let (vroll, vmel, vweight) = mel2mel_batch(&data.validation, &vcrops, opts.frames, dev);
     let vinst = instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev);
     let frames = opts.frames;
-    let (w, band) = (opts.mel2mel_level, opts.mel2mel_band);
+    let (w, band, loud) = (opts.mel2mel_level, opts.mel2mel_band, opts.mel2mel_loud_band);
     let onsets = KeyOnsets::new(&data.train, frames);
     run_loop(
         opts,
@@ -482,10 +485,15 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let pred = model.forward(&roll, &e);
-            mel2mel_loss(&pred, &mel, &weight, w) + band_l1(&pred, &mel, &weight) * band
+            let loss = mel2mel_loss(&pred, &mel, &weight, w) + band_l1(&pred, &mel, &weight) * band;
+            if loud > 0.0 {
+                loss + loud_band_l1(&pred, &mel, &weight) * loud
+            } else {
+                loss
+            }
         },
         // Validation keeps the tanh-log-abs and level terms alone, so runs with and
-        // without the band term compare.
+        // without the band terms compare.
         || mel2mel_loss(&model.forward(&vroll, &model.embedding.index_select(0, &vinst)), &vmel, &vweight, w).double_value(&[]),
         &|_| Ok(()),
     )

@@ -1,7 +1,7 @@
 //! Mel2Mel's loss: what it counts and what it leaves out.
 
 use melwave::contract::{LOG_FLOOR, N_MELS};
-use melwave_train::losses::{band_l1, mel2mel_loss, BAND_FLOOR_DB, MEL2MEL_BAND_WEIGHT, MEL2MEL_LEVEL_WEIGHT};
+use melwave_train::losses::{band_l1, loud_band_l1, mel2mel_loss, BAND_FLOOR_DB, MEL2MEL_BAND_WEIGHT, MEL2MEL_LEVEL_WEIGHT};
 use tch::{Kind, Tensor};
 
 /// One frame `[1, 1, 80]` with every band at `log_magnitude`.
@@ -97,4 +97,51 @@ fn the_band_term_ignores_what_lies_below_its_floor() {
     assert_eq!(l(floor - 0.5, LOG_FLOOR as f64), 0.0);
     assert!((l(floor + 1.0, LOG_FLOOR as f64) - 1.0).abs() < 1e-5);
     assert!((l(-1.0, -3.0) - 2.0).abs() < 1e-5);
+}
+
+/// One frame `[1, 1, 80]` at `rest`, with the bands in `peaks` at their own levels.
+fn frame_with(rest: f64, peaks: &[(usize, f64)]) -> Tensor {
+    let mut v = vec![rest as f32; N_MELS];
+    for &(band, level) in peaks {
+        v[band] = level as f32;
+    }
+    Tensor::from_slice(&v).reshape([1, 1, N_MELS as i64])
+}
+
+fn both(pred: &Tensor, target: &Tensor) -> (f64, f64) {
+    let every = Tensor::ones([1, 1, 1], (Kind::Float, tch::Device::Cpu));
+    (band_l1(pred, target, &every).double_value(&[]), loud_band_l1(pred, target, &every).double_value(&[]))
+}
+
+/// A high note's energy in two bands, predicted in a low band instead (the frame's level
+/// about right): the band L1 charges the two missed bands a fortieth of their error,
+/// the power-weighted term charges nearly all of it.
+#[test]
+fn the_loud_band_term_charges_a_missed_peak_in_full() {
+    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
+    let truth = frame_with(floor, &[(50, -2.5), (51, -2.5)]);
+    let pred = frame_with(floor, &[(5, -2.2)]);
+    let (band, loud) = both(&pred, &truth);
+    let miss = -2.5 - floor;
+    assert!((band - (2.0 * miss + (-2.2 - floor)) / N_MELS as f64).abs() < 1e-4, "band L1 {band}");
+    assert!(loud > 0.95 * miss && loud < 1.05 * miss, "power-weighted {loud} for a {miss} nat miss");
+    let (_, none) = both(&truth, &truth);
+    assert!(none.abs() < 1e-7, "a match costs {none}");
+}
+
+/// The same error in a quiet band costs a small part of what it costs in the frame's
+/// loudest, where the band L1 charges both alike; and a soft frame's miss costs what the
+/// same miss costs 40 dB louder, so soft notes are not left to drift.
+#[test]
+fn the_loud_band_term_weighs_bands_by_power_and_frames_alike() {
+    let truth = frame_with(-3.5, &[(30, 0.0), (60, -2.5)]);
+    let loud_missed = frame_with(-3.5, &[(30, -2.0), (60, -2.5)]);
+    let quiet_missed = frame_with(-3.5, &[(30, 0.0), (60, -4.5)]);
+    let (band_a, loud_a) = both(&loud_missed, &truth);
+    let (band_b, loud_b) = both(&quiet_missed, &truth);
+    assert!((band_a - band_b).abs() < 1e-6, "band L1 {band_a} vs {band_b}");
+    assert!(loud_b < 0.01 * loud_a, "quiet band missed {loud_b}, loud band missed {loud_a}");
+    let db40 = 4.0 * TEN_DB;
+    let (_, soft) = both(&(&loud_missed - db40), &(&truth - db40));
+    assert!((soft - loud_a).abs() < 1e-4 * loud_a, "soft frame {soft}, loud frame {loud_a}");
 }
