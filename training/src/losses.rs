@@ -59,7 +59,7 @@ pub fn loud_band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
     let total = weight.sum(Kind::Float).clamp_min(1.0);
     let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
     let target = target.clamp_min(floor);
-    // The mels are log magnitudes: power is their exponential doubled.
+    // The mels are log magnitudes, so a band's power is exp(2 · mel).
     let share = (&target * 2.0).softmax(-1, Kind::Float);
     let l1 = ((pred.clamp_min(floor) - &target).abs() * share).sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
     (l1 * weight).sum(Kind::Float) / total

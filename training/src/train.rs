@@ -486,6 +486,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let pred = model.forward(&roll, &e);
             let loss = mel2mel_loss(&pred, &mel, &weight, w) + band_l1(&pred, &mel, &weight) * band;
+            // Left out at 0, so runs without it compute exactly what they did before it.
             if loud > 0.0 {
                 loss + loud_band_l1(&pred, &mel, &weight) * loud
             } else {
