@@ -21,14 +21,23 @@ use tch::{Kind, Tensor};
 /// loud as hard ones. A frame's level is the loud bands' business, and the level term
 /// holds it at every velocity.
 pub fn mel2mel_loss(pred: &Tensor, target: &Tensor, weight: &Tensor, level: f64) -> Tensor {
-    let total = weight.sum(Kind::Float).clamp_min(1.0);
     let tanh = ((target / 4.0).tanh() - (pred / 4.0).tanh()).square().mean_dim([-1i64].as_slice(), true, Kind::Float);
     let levels = (frame_level(pred) - frame_level(target)).abs();
-    ((tanh + levels * level) * weight).sum(Kind::Float) / total
+    frame_mean(tanh + levels * level, weight)
+}
+
+/// The mean of per-frame values `[B, T, 1]`, each frame weighted by `weight` `[B, T, 1]`.
+fn frame_mean(per_frame: Tensor, weight: &Tensor) -> Tensor {
+    (per_frame * weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0)
+}
+
+/// Each band's |error| `[B, T, 80]` between two log-mels, both floored at [`BAND_FLOOR`].
+fn band_errors(pred: &Tensor, target: &Tensor) -> Tensor {
+    (pred.clamp_min(BAND_FLOOR) - target.clamp_min(BAND_FLOOR)).abs()
 }
 
 /// The L1 between log-mels `[B, T, 80]` band by band, in nats, both floored at
-/// [`BAND_FLOOR_DB`], each frame weighted by `weight` `[B, T, 1]`.
+/// [`BAND_FLOOR`], each frame weighted by `weight` `[B, T, 1]`.
 ///
 /// tanh-log-abs's gradient vanishes where the prediction sits near silence: at −80 dB
 /// tanh′ is 0.04, so a band predicted silent where the truth plays at −20 dB pulls
@@ -38,10 +47,7 @@ pub fn mel2mel_loss(pred: &Tensor, target: &Tensor, weight: &Tensor, level: f64)
 /// term pulls every band alike, however far off; the floor keeps it from chasing
 /// detail below anything audible.
 pub fn band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
-    let total = weight.sum(Kind::Float).clamp_min(1.0);
-    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
-    let l1 = (pred.clamp_min(floor) - target.clamp_min(floor)).abs().mean_dim([-1i64].as_slice(), true, Kind::Float);
-    (l1 * weight).sum(Kind::Float) / total
+    frame_mean(band_errors(pred, target).mean_dim([-1i64].as_slice(), true, Kind::Float), weight)
 }
 
 /// [`band_l1`] with each band weighted by its share of the true frame's power: the
@@ -56,17 +62,15 @@ pub fn band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
 /// energy costs the whole error however few they are; a frame is normalised to itself,
 /// so a soft note's loud bands count as much as a hard note's.
 pub fn loud_band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
-    let total = weight.sum(Kind::Float).clamp_min(1.0);
-    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
-    let target = target.clamp_min(floor);
     // The mels are log magnitudes, so a band's power is exp(2 · mel).
-    let share = (&target * 2.0).softmax(-1, Kind::Float);
-    let l1 = ((pred.clamp_min(floor) - &target).abs() * share).sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
-    (l1 * weight).sum(Kind::Float) / total
+    let share = (target.clamp_min(BAND_FLOOR) * 2.0).softmax(-1, Kind::Float);
+    frame_mean((band_errors(pred, target) * share).sum_dim_intlist([-1i64].as_slice(), true, Kind::Float), weight)
 }
 
-/// Below this a band counts as silent for [`band_l1`] (a log-mel value of −9.2).
+/// Below this a band counts as silent for [`band_l1`] and [`loud_band_l1`].
 pub const BAND_FLOOR_DB: f64 = -80.0;
+/// [`BAND_FLOOR_DB`] as a log-mel value (a natural log of magnitude): −9.2.
+pub const BAND_FLOOR: f64 = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
 
 /// Mel2Mel's band-L1 weight: an average error of 0.6 nats then costs about as much as
 /// the tanh-log-abs MSE does late in training, and a silent-predicted loud band pulls

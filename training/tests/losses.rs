@@ -1,7 +1,7 @@
 //! Mel2Mel's loss: what it counts and what it leaves out.
 
 use melwave::contract::{LOG_FLOOR, N_MELS};
-use melwave_train::losses::{band_l1, loud_band_l1, mel2mel_loss, BAND_FLOOR_DB, MEL2MEL_BAND_WEIGHT, MEL2MEL_LEVEL_WEIGHT};
+use melwave_train::losses::{band_l1, loud_band_l1, mel2mel_loss, BAND_FLOOR, MEL2MEL_BAND_WEIGHT, MEL2MEL_LEVEL_WEIGHT};
 use tch::{Kind, Tensor};
 
 /// One frame `[1, 1, 80]` with every band at `log_magnitude`.
@@ -91,7 +91,7 @@ fn the_band_term_pulls_a_silent_prediction_up() {
 /// Both sides are floored, so differences below anything audible cost nothing.
 #[test]
 fn the_band_term_ignores_what_lies_below_its_floor() {
-    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
+    let floor = BAND_FLOOR;
     let every = Tensor::ones([1, 1, 1], (Kind::Float, tch::Device::Cpu));
     let l = |p: f64, t: f64| band_l1(&frame(p), &frame(t), &every).double_value(&[]);
     assert_eq!(l(floor - 0.5, LOG_FLOOR as f64), 0.0);
@@ -118,7 +118,7 @@ fn both(pred: &Tensor, target: &Tensor) -> (f64, f64) {
 /// the power-weighted term charges nearly all of it.
 #[test]
 fn the_loud_band_term_charges_a_missed_peak_in_full() {
-    let floor = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
+    let floor = BAND_FLOOR;
     let truth = frame_with(floor, &[(50, -2.5), (51, -2.5)]);
     let pred = frame_with(floor, &[(5, -2.2)]);
     let (band, loud) = both(&pred, &truth);
