@@ -111,6 +111,29 @@ fn silence_is_caught_by_every_metric() {
 }
 
 #[test]
+fn the_onset_peak_catches_an_attack_that_the_100_ms_rms_averages_away() {
+    // The truth strikes at full level for 10 ms and falls silent; the estimate plays the
+    // same energy spread evenly over the 100 ms. Their 100 ms RMS agree, their peaks
+    // differ by 10·log10(10) = 10 dB, and the tally files it in the note's velocity group.
+    let n = (0.1 * RATE) as usize;
+    let sine = |i: usize| (std::f64::consts::TAU * 600.0 * i as f64 / RATE).sin() as f32;
+    let truth: Vec<f32> = (0..2 * n).map(|i| if i < n / 10 { 0.5 * sine(i) } else { 0.0 }).collect();
+    let spread: Vec<f32> = (0..2 * n).map(|i| if i < n { 0.5 / 10f32.sqrt() * sine(i) } else { 0.0 }).collect();
+    let (rms_t, rms_e) = (metrics::level_db(&truth, 0, RATE).unwrap(), metrics::level_db(&spread, 0, RATE).unwrap());
+    assert!((rms_t - rms_e).abs() < 0.1, "{rms_t} vs {rms_e}");
+    let (peak_t, peak_e) = (metrics::peak_level_db(&truth, 0, RATE).unwrap(), metrics::peak_level_db(&spread, 0, RATE).unwrap());
+    assert!((peak_t - 20.0 * (0.5f64 / 2f64.sqrt()).log10()).abs() < 0.1, "a 10 ms sine's peak is its RMS: {peak_t}");
+    assert!((peak_t - peak_e - 10.0).abs() < 0.1, "{peak_t} vs {peak_e}");
+    assert!(metrics::peak_level_db(&truth, n + 1, RATE).is_none(), "the window runs past the end");
+    let events = [TimedEvent { time: 0, event: Event::NoteOn { key: 74, velocity: 110 } }];
+    let t = note_tally(&mut PitchCheck::new(RATE), &onsets(&events), &truth, &spread, RATE);
+    let (count, abs, signed) = t.peak[metrics::velocity_group(110)];
+    assert_eq!(count, 1);
+    assert!((signed + 10.0).abs() < 0.1 && (abs - 10.0).abs() < 0.1, "the estimate's attack is 10 dB short: {signed}");
+    assert_eq!(t.peak.iter().map(|g| g.0).sum::<usize>(), 1, "only the loud group holds it");
+}
+
+#[test]
 fn levels_below_the_audible_floor_agree() {
     // A truth that falls silent (a preset past its last sample) against an estimate at
     // −90 dBFS: both inaudible, no error. At −40 dBFS the estimate is heard, 30 dB too loud.

@@ -131,6 +131,19 @@ pub fn level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
     Some(rms_db(audio.get(start..start + n)?))
 }
 
+/// Window of the onset peak level: short enough to catch an attack's loudest moment,
+/// long enough (a period of 100 Hz) that it measures a level, not a sample's phase.
+pub const PEAK_WINDOW_SECONDS: f64 = 0.01;
+
+/// Onset peak level in dB (floor −120 dB): the loudest 10 ms RMS window, hop 1 ms,
+/// within the 100 ms after `start`. A model whose attack reaches the right level late
+/// scores its 100 ms RMS ([`level_db`]) nearly right and this one low.
+pub fn peak_level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
+    let span = audio.get(start..start + (NOTE_WINDOW_SECONDS * rate) as usize)?;
+    let (w, hop) = ((PEAK_WINDOW_SECONDS * rate) as usize, ((PEAK_WINDOW_SECONDS / 10.0) * rate).max(1.0) as usize);
+    Some((0..=span.len().saturating_sub(w)).step_by(hop).map(|i| rms_db(&span[i..i + w])).fold(f64::NEG_INFINITY, f64::max))
+}
+
 /// RMS level of `x` in dB (floor −120 dB).
 pub fn rms_db(x: &[f32]) -> f64 {
     let ms = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64;
@@ -173,13 +186,17 @@ pub struct NoteTally {
     pub loudness: [(usize, f64, f64); 3],
     /// The same per register ([`REGISTERS`]).
     pub register: [(usize, f64, f64); 4],
+    /// Per velocity group, the onset peak's error ([`peak_level_db`]): (count, Σ|error|
+    /// dB, Σ error dB).
+    pub peak: [(usize, f64, f64); 3],
 }
 
 impl NoteTally {
     pub fn add(&mut self, other: &NoteTally) {
         self.notes += other.notes;
         self.pitch_hits += other.pitch_hits;
-        for (a, b) in self.loudness.iter_mut().zip(&other.loudness).chain(self.register.iter_mut().zip(&other.register)) {
+        let pairs = self.loudness.iter_mut().zip(&other.loudness).chain(self.register.iter_mut().zip(&other.register));
+        for (a, b) in pairs.chain(self.peak.iter_mut().zip(&other.peak)) {
             a.0 += b.0;
             a.1 += b.1;
             a.2 += b.2;
@@ -197,21 +214,23 @@ impl NoteTally {
     }
 }
 
-/// Pitch and loudness of every onset in `estimate`, against `truth` for loudness.
-/// Onsets whose window runs past either signal are left out.
+/// Pitch, loudness and onset peak of every onset in `estimate`, against `truth` for
+/// the levels. Onsets whose window runs past either signal are left out.
 pub fn note_tally(check: &mut PitchCheck, onsets: &[Onset], truth: &[f32], estimate: &[f32], rate: f64) -> NoteTally {
     let mut t = NoteTally::default();
     for o in onsets {
-        let (Some(present), Some(le), Some(lt)) = (check.note_present(estimate, o.sample, o.frequency), level_db(estimate, o.sample, rate), level_db(truth, o.sample, rate)) else {
+        let level = |audio: &[f32]| Some((level_db(audio, o.sample, rate)?, peak_level_db(audio, o.sample, rate)?));
+        let (Some(present), Some((le, pe)), Some((lt, pt))) = (check.note_present(estimate, o.sample, o.frequency), level(estimate), level(truth)) else {
             continue;
         };
         t.notes += 1;
         t.pitch_hits += present as usize;
-        let error = level_error(le, lt);
-        for g in [&mut t.loudness[velocity_group(o.velocity)], &mut t.register[register(o.key)]] {
+        let (error, peak_error) = (level_error(le, lt), level_error(pe, pt));
+        let group = velocity_group(o.velocity);
+        for (g, e) in [(&mut t.loudness[group], error), (&mut t.register[register(o.key)], error), (&mut t.peak[group], peak_error)] {
             g.0 += 1;
-            g.1 += error.abs();
-            g.2 += error;
+            g.1 += e.abs();
+            g.2 += e;
         }
     }
     t

@@ -157,6 +157,13 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
         &tallies,
         |t| &t.loudness,
     );
+    loudness_table(
+        &mut md,
+        "Onset peak error per velocity (dB, estimate − truth of the loudest 10 ms within the 100 ms after each onset, floored as above: mean |error| / mean error)",
+        &VELOCITY_GROUPS.map(|g| g.0),
+        &tallies,
+        |t| &t.peak,
+    );
     loudness_table(&mut md, "Loudness error per register (dB, as above: mean |error| / mean error (notes))", &REGISTERS.map(|g| g.0), &tallies, |t| &t.register);
 
     let _ = writeln!(
