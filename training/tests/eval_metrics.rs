@@ -245,7 +245,11 @@ mod harmonicity {
     }
 
     fn tone(key: usize, partials: usize, seconds: f64) -> Vec<f32> {
-        let f = key_frequency(key, 0.0);
+        detuned(key, 0.0, partials, seconds)
+    }
+
+    fn detuned(key: usize, cents: f64, partials: usize, seconds: f64) -> Vec<f32> {
+        let f = key_frequency(key, 0.0) * 2f64.powf(cents / 1200.0);
         (0..(seconds * RATE) as usize)
             .map(|i| {
                 let t = i as f64 / RATE;
@@ -279,8 +283,22 @@ mod harmonicity {
     }
 
     #[test]
+    fn a_detuned_sample_is_harmonic_on_its_own_partials() {
+        // 18 cents flat, as FluidR3's trumpet is at C4: at the nominal pitch its upper
+        // partials miss the ±2-bin windows and read as noise; the detune search finds them.
+        let h = harmonicity(&detuned(60, -18.0, 40, 2.0), &note(60), RATE).unwrap();
+        assert!(h.on_partials > 0.97, "{h:?}");
+        assert!(h.on_partials - h.on_nominal_partials > 0.1, "the nominal grid misses the upper partials: {h:?}");
+        assert!((h.detune_cents + 18.0).abs() <= 2.0, "{h:?}");
+        let exact = harmonicity(&tone(60, 40, 2.0), &note(60), RATE).unwrap();
+        assert!(exact.detune_cents.abs() <= 2.0 && exact.on_partials > 0.97, "{exact:?}");
+    }
+
+    #[test]
     fn a_tone_at_the_wrong_pitch_is_off_the_partials_and_silence_has_no_score() {
-        let h = harmonicity(&tone(58, 40, 2.0), &note(57), RATE).unwrap();
+        // A semitone is outside the ±50 cents the grid may move. (At A3 and below ±2 bins
+        // is wider than 50 cents, so there a semitone's fundamental can still land.)
+        let h = harmonicity(&tone(70, 40, 2.0), &note(69), RATE).unwrap();
         assert!(h.on_partials < 0.5, "a semitone off: {h:?}");
         assert!(harmonicity(&tone(57, 40, 2.0), &[], RATE).is_none(), "no key sounds");
     }

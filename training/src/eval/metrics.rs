@@ -283,19 +283,51 @@ pub const HARMONICITY_FFT: usize = 4096;
 pub const HARMONICITY_TOLERANCE_BINS: f64 = 2.0;
 /// The band harmonicity looks at.
 pub const HARMONICITY_BAND_HZ: (f64, f64) = (50.0, 10_000.0);
+/// How far the partials' grid may be detuned, in cents, and in what steps. A
+/// SoundFont's samples are tuned within a few tens of cents, not exactly (FluidR3's
+/// trumpet at C4 is about 15–20 cents flat), and ±2 bins is ±20 cents at 1 kHz but
+/// ±2 cents at 10 kHz: at the nominal pitch a detuned sample's upper partials fall
+/// between the claimed bins and score as noise. 2 cents keeps the grid within the
+/// tolerance up to about 5 kHz, where most of the energy has been.
+pub const HARMONICITY_DETUNE_CENTS: (i32, i32) = (50, 2);
 
 /// How much of the sound lies on the sounding notes' partials ("breathy" as a number).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Harmonicity {
     /// Of the energy in the band, in frames where a key sounds, the share within
-    /// ±2 bins of a partial h·f (h ≥ 1) of a sounding key.
+    /// ±2 bins of a partial h·f (h ≥ 1) of a sounding key, the partials of each frame
+    /// on the grid detuned by the common offset that puts the most energy on them.
     pub on_partials: f64,
-    /// Of that on-partial energy, the share on overtones (h ≥ 2) rather than on
+    /// The same with every partial at its key's nominal pitch (no detune): the
+    /// definition before the detune search, kept to compare.
+    pub on_nominal_partials: f64,
+    /// Energy-weighted mean of the chosen detunes, cents.
+    pub detune_cents: f64,
+    /// Of the on-partial energy, the share on overtones (h ≥ 2) rather than on
     /// fundamentals: 0 for bare sines.
     pub overtone_share: f64,
     /// The share of the band that the partial windows cover (energy-weighted): what
     /// white noise scores on `on_partials`.
     pub chance: f64,
+}
+
+/// Which bins lie on a partial of `keys` (Hz), each scaled by `ratio`: 0 off every
+/// partial, 1 near an overtone only, 2 near a fundamental.
+fn partial_mask(keys: &[f64], ratio: f64, bin_hz: f64, top_hz: f64, mask: &mut [u8]) {
+    mask.fill(0);
+    let hi_bin = mask.len() - 1;
+    for &key in keys {
+        let f = key * ratio;
+        let mut h = 1.0;
+        while h * f <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz {
+            let c = h * f / bin_hz;
+            let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
+            for m in mask.iter_mut().take(b + 1).skip(a) {
+                *m = (*m).max(if h == 1.0 { 2 } else { 1 });
+            }
+            h += 1.0;
+        }
+    }
 }
 
 /// Harmonicity of `audio` given the events it plays; None when no key sounds.
@@ -306,9 +338,11 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
     let bin_hz = rate / n as f64;
     let top_hz = HARMONICITY_BAND_HZ.1.min(rate / 2.0);
     let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, (top_hz / bin_hz).floor() as usize);
+    let (reach, step) = HARMONICITY_DETUNE_CENTS;
     let mut state = RollState::default();
     let mut next = 0;
-    let (mut total, mut on, mut over, mut covered) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let (mut total, mut on, mut nominal, mut over, mut covered, mut detune) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut mask = vec![0u8; hi_bin + 1];
     for start in (0..audio.len().saturating_sub(n - 1)).step_by(hop) {
         let centre = (start + n / 2) as u64;
         while next < events.len() && events[next].time <= centre {
@@ -319,36 +353,42 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
         if keys.is_empty() {
             continue;
         }
-        // 0: off every partial, 1: near an overtone only, 2: near a fundamental.
-        let mut mask = vec![0u8; hi_bin + 1];
-        for &f in &keys {
-            let mut h = 1.0;
-            while h * f <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz {
-                let c = h * f / bin_hz;
-                let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
-                for m in mask.iter_mut().take(b + 1).skip(a) {
-                    *m = (*m).max(if h == 1.0 { 2 } else { 1 });
-                }
-                h += 1.0;
-            }
-        }
-        let buf = spectrum.frame(audio, start as i64);
-        let (mut t, mut o, mut v, mut cover) = (0.0, 0.0, 0.0, 0usize);
-        for b in lo_bin..=hi_bin {
-            let e = buf[b].norm_sqr() as f64;
-            t += e;
-            if mask[b] > 0 {
-                o += e;
-                cover += 1;
-                if mask[b] == 1 {
-                    v += e;
+        let energy: Vec<f64> = spectrum.frame(audio, start as i64)[..=hi_bin].iter().map(|c| c.norm_sqr() as f64).collect();
+        let t: f64 = energy[lo_bin..].iter().sum();
+        // (cents, on-partial energy, overtone energy, bins covered); the nominal grid
+        // wins ties, so a frame with no energy to place keeps it.
+        let mut best = (0, f64::NEG_INFINITY, 0.0, 0usize);
+        for cents in std::iter::once(0).chain((-reach..=reach).step_by(step as usize).filter(|&c| c != 0)) {
+            partial_mask(&keys, 2f64.powf(cents as f64 / 1200.0), bin_hz, top_hz, &mut mask);
+            let (mut o, mut v, mut cover) = (0.0, 0.0, 0usize);
+            for b in lo_bin..=hi_bin {
+                if mask[b] > 0 {
+                    o += energy[b];
+                    cover += 1;
+                    if mask[b] == 1 {
+                        v += energy[b];
+                    }
                 }
             }
+            if cents == 0 {
+                nominal += o;
+            }
+            if o > best.1 {
+                best = (cents, o, v, cover);
+            }
         }
+        let (cents, o, v, cover) = best;
         total += t;
         on += o;
         over += v;
+        detune += t * cents as f64;
         covered += t * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
     }
-    (total > 0.0).then(|| Harmonicity { on_partials: on / total, overtone_share: if on > 0.0 { over / on } else { 0.0 }, chance: covered / total })
+    (total > 0.0).then(|| Harmonicity {
+        on_partials: on / total,
+        on_nominal_partials: nominal / total,
+        detune_cents: detune / total,
+        overtone_share: if on > 0.0 { over / on } else { 0.0 },
+        chance: covered / total,
+    })
 }

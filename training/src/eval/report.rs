@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::metrics::{mean_ci, NoteTally, AUDIBLE_FLOOR_DB, REGISTERS, VELOCITY_GROUPS};
+use super::metrics::{mean_ci, Harmonicity, NoteTally, AUDIBLE_FLOOR_DB, REGISTERS, VELOCITY_GROUPS};
 use super::velocity::VELOCITIES;
 use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
 
@@ -50,7 +50,11 @@ fn values(items: &[&ItemResult], system: &str, f: impl Fn(&Scores) -> f64) -> Ve
 
 /// Harmonicity (share of note energy on partials) of the items that have notes.
 fn harmonicity(items: &[&ItemResult], system: &str) -> Vec<f64> {
-    items.iter().filter_map(|i| i.systems[system].harmonicity.map(|h| h.on_partials)).collect()
+    harmonicity_field(items, system, |h| h.on_partials)
+}
+
+fn harmonicity_field(items: &[&ItemResult], system: &str, f: impl Fn(&Harmonicity) -> f64) -> Vec<f64> {
+    items.iter().filter_map(|i| i.systems[system].harmonicity.as_ref().map(&f)).collect()
 }
 
 fn summary_table(items: &[&ItemResult]) -> String {
@@ -129,6 +133,17 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
         let chance: Vec<f64> = items.iter().filter_map(|i| i.systems[SYSTEMS[0]].harmonicity.map(|h| h.chance)).collect();
         row.push(ci(&chance, 3));
         let _ = writeln!(md, "| {name} | {} |", row.join(" | "));
+    }
+
+    let _ = writeln!(
+        md,
+        "\n### Harmonicity's detune search (the same share with every partial at its key's nominal pitch, and the detune each system's partials were found at, cents)\n\n| instrument | ground truth nominal | {MELWAVE} nominal | ground truth detune | {MELWAVE} detune |\n|---|---|---|---|---|"
+    );
+    for name in instruments {
+        let items: Vec<&ItemResult> = all.iter().copied().filter(|i| &i.instrument == name).collect();
+        let nominal = |sys: &str| ci(&harmonicity_field(&items, sys, |h| h.on_nominal_partials), 3);
+        let detune = |sys: &str| ci(&harmonicity_field(&items, sys, |h| h.detune_cents), 1);
+        let _ = writeln!(md, "| {name} | {} | {} | {} | {} |", nominal(SYSTEMS[0]), nominal(MELWAVE), detune(SYSTEMS[0]), detune(MELWAVE));
     }
 
     let _ = writeln!(md, "\n## {MELWAVE}, per kind of material\n\n| material | items | RMSE-CQT (dB) | log-mel L1 | log-mel r | pitch accuracy |\n|---|---|---|---|---|---|");
