@@ -134,13 +134,16 @@ pub fn level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
 /// Window of the onset peak level: short enough to catch an attack's loudest moment,
 /// long enough (a period of 100 Hz) that it measures a level, not a sample's phase.
 pub const PEAK_WINDOW_SECONDS: f64 = 0.01;
+/// How far apart the onset peak's windows start.
+pub const PEAK_HOP_SECONDS: f64 = 0.001;
 
 /// Onset peak level in dB (floor −120 dB): the loudest 10 ms RMS window, hop 1 ms,
-/// within the 100 ms after `start`. A model whose attack reaches the right level late
-/// scores its 100 ms RMS ([`level_db`]) nearly right and this one low.
+/// within the 100 ms after `start`. A blunt attack, its energy spread over the 100 ms
+/// instead of in its first moments, scores its 100 ms RMS ([`level_db`]) right and
+/// this one low.
 pub fn peak_level_db(audio: &[f32], start: usize, rate: f64) -> Option<f64> {
     let span = audio.get(start..start + (NOTE_WINDOW_SECONDS * rate) as usize)?;
-    let (w, hop) = ((PEAK_WINDOW_SECONDS * rate) as usize, ((PEAK_WINDOW_SECONDS / 10.0) * rate).max(1.0) as usize);
+    let (w, hop) = ((PEAK_WINDOW_SECONDS * rate).round() as usize, ((PEAK_HOP_SECONDS * rate).round() as usize).max(1));
     Some((0..=span.len().saturating_sub(w)).step_by(hop).map(|i| rms_db(&span[i..i + w])).fold(f64::NEG_INFINITY, f64::max))
 }
 
@@ -283,25 +286,32 @@ pub const HARMONICITY_FFT: usize = 4096;
 pub const HARMONICITY_TOLERANCE_BINS: f64 = 2.0;
 /// The band harmonicity looks at.
 pub const HARMONICITY_BAND_HZ: (f64, f64) = (50.0, 10_000.0);
-/// How far the partials' grid may be detuned, in cents, and in what steps. A
+/// How far each key's partials may be detuned, in cents, and in what steps. A
 /// SoundFont's samples are tuned within a few tens of cents, not exactly (FluidR3's
-/// trumpet at C4 is about 15–20 cents flat), and ±2 bins is ±20 cents at 1 kHz but
+/// trumpet at C4 is about 17 cents flat), and ±2 bins is ±20 cents at 1 kHz but
 /// ±2 cents at 10 kHz: at the nominal pitch a detuned sample's upper partials fall
-/// between the claimed bins and score as noise. 2 cents keeps the grid within the
-/// tolerance up to about 5 kHz, where most of the energy has been.
+/// between the claimed bins and score as noise. A 2-cent grid leaves at most 1 cent
+/// of error, which stays inside the ±2 bins up to about 20 kHz.
 pub const HARMONICITY_DETUNE_CENTS: (i32, i32) = (50, 2);
+/// A key leaves its nominal grid only for a detune that claims more energy by this
+/// share of what its nominal windows hold: leakage alone moves a bare sine's figure by
+/// parts in 1e11, and a key whose fundamental another key's partial covers has little
+/// of its own left to judge by.
+pub const HARMONICITY_DETUNE_MARGIN: f64 = 0.01;
 
 /// How much of the sound lies on the sounding notes' partials ("breathy" as a number).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Harmonicity {
     /// Of the energy in the band, in frames where a key sounds, the share within
-    /// ±2 bins of a partial h·f (h ≥ 1) of a sounding key, the partials of each frame
-    /// on the grid detuned by the common offset that puts the most energy on them.
+    /// ±2 bins of a partial h·f (h ≥ 1) of a sounding key, each key's partials on its
+    /// own detuned grid (one detune per key for the whole item), or on the nominal
+    /// grid where that claims more.
     pub on_partials: f64,
     /// The same with every partial at its key's nominal pitch (no detune): the
     /// definition before the detune search, kept to compare.
     pub on_nominal_partials: f64,
-    /// Energy-weighted mean of the chosen detunes, cents.
+    /// The keys' detunes, cents, weighted by the energy on their partials; 0 where
+    /// the nominal grid counted.
     pub detune_cents: f64,
     /// Of the on-partial energy, the share on overtones (h ≥ 2) rather than on
     /// fundamentals: 0 for bare sines.
@@ -311,26 +321,26 @@ pub struct Harmonicity {
     pub chance: f64,
 }
 
-/// Which bins lie on a partial of `keys` (Hz), each scaled by `ratio`: 0 off every
-/// partial, 1 near an overtone only, 2 near a fundamental.
-fn partial_mask(keys: &[f64], ratio: f64, bin_hz: f64, top_hz: f64, mask: &mut [u8]) {
-    mask.fill(0);
-    let hi_bin = mask.len() - 1;
-    for &key in keys {
-        let f = key * ratio;
-        let mut h = 1.0;
-        while h * f <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz {
-            let c = h * f / bin_hz;
-            let (a, b) = ((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize, ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin));
-            for m in mask.iter_mut().take(b + 1).skip(a) {
-                *m = (*m).max(if h == 1.0 { 2 } else { 1 });
-            }
-            h += 1.0;
-        }
-    }
+/// The bins within ±2 bins of each partial of `f` (Hz), up to the band's top:
+/// `(first, last, is_fundamental)`.
+fn partial_windows(f: f64, bin_hz: f64, top_hz: f64, hi_bin: usize) -> impl Iterator<Item = (usize, usize, bool)> {
+    (1..).map(move |h| (h, h as f64 * f)).take_while(move |&(_, hf)| hf <= top_hz + HARMONICITY_TOLERANCE_BINS * bin_hz).map(move |(h, hf)| {
+        let c = hf / bin_hz;
+        (((c - HARMONICITY_TOLERANCE_BINS).ceil().max(0.0) as usize), ((c + HARMONICITY_TOLERANCE_BINS).floor() as usize).min(hi_bin), h == 1)
+    })
+}
+
+/// One counted frame: its band energy per bin, and its sounding keys with their
+/// nominal frequencies.
+struct Frame {
+    energy: Vec<f64>,
+    keys: Vec<(usize, f64)>,
 }
 
 /// Harmonicity of `audio` given the events it plays; None when no key sounds.
+/// Two passes: the first finds each key's detune from every frame it sounds in, so a
+/// detune is a property of the key's sample, not a per-frame fit that noise could
+/// steer; the second scores the frames with those grids.
 pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Harmonicity> {
     let n = HARMONICITY_FFT;
     let hop = n / 2;
@@ -339,56 +349,125 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
     let top_hz = HARMONICITY_BAND_HZ.1.min(rate / 2.0);
     let (lo_bin, hi_bin) = ((HARMONICITY_BAND_HZ.0 / bin_hz).ceil() as usize, (top_hz / bin_hz).floor() as usize);
     let (reach, step) = HARMONICITY_DETUNE_CENTS;
+    let detunes: Vec<i32> = (-reach..=reach).step_by(step as usize).collect();
+    let ratio = |cents: i32| 2f64.powf(cents as f64 / 1200.0);
+
     let mut state = RollState::default();
     let mut next = 0;
-    let (mut total, mut on, mut nominal, mut over, mut covered, mut detune) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let mut mask = vec![0u8; hi_bin + 1];
+    let mut frames = Vec::new();
+    // Per key, per detune: the energy its own partials' windows hold over the item.
+    let mut gain = vec![vec![0.0f64; detunes.len()]; 128];
+    // Per key: all the energy its nominal windows hold, shared bins included: the
+    // scale of the margin a detune must clear.
+    let mut held = vec![0.0f64; 128];
     for start in (0..audio.len().saturating_sub(n - 1)).step_by(hop) {
         let centre = (start + n / 2) as u64;
         while next < events.len() && events[next].time <= centre {
             state.apply(&events[next].event);
             next += 1;
         }
-        let keys: Vec<f64> = (0..128).filter(|&k| state.sounding(k)).map(|k| key_frequency(k, state.bend())).collect();
+        let keys: Vec<(usize, f64)> = (0..128).filter(|&k| state.sounding(k)).map(|k| (k, key_frequency(k, state.bend()))).collect();
         if keys.is_empty() {
             continue;
         }
-        let energy: Vec<f64> = spectrum.frame(audio, start as i64)[..=hi_bin].iter().map(|c| c.norm_sqr() as f64).collect();
-        let t: f64 = energy[lo_bin..].iter().sum();
-        // (cents, on-partial energy, overtone energy, bins covered); the nominal grid
-        // wins ties, so a frame with no energy to place keeps it.
-        let mut best = (0, f64::NEG_INFINITY, 0.0, 0usize);
-        for cents in std::iter::once(0).chain((-reach..=reach).step_by(step as usize).filter(|&c| c != 0)) {
-            partial_mask(&keys, 2f64.powf(cents as f64 / 1200.0), bin_hz, top_hz, &mut mask);
-            let (mut o, mut v, mut cover) = (0.0, 0.0, 0usize);
-            for b in lo_bin..=hi_bin {
-                if mask[b] > 0 {
-                    o += energy[b];
-                    cover += 1;
-                    if mask[b] == 1 {
-                        v += energy[b];
-                    }
+        let mut energy: Vec<f64> = spectrum.frame(audio, start as i64)[..=hi_bin].iter().map(|c| c.norm_sqr() as f64).collect();
+        energy[..lo_bin].fill(0.0);
+        // How many keys' nominal windows hold each bin. A key's detune is judged on the
+        // energy only its own partials can claim: a bin another key's nominal partial
+        // covers is that key's, or a key would detune to reach its neighbours' energy
+        // (sines of a chord did, and scored lower for it).
+        let mut claims = vec![0u8; hi_bin + 1];
+        for &(_, f) in &keys {
+            for (a, b, _) in partial_windows(f, bin_hz, top_hz, hi_bin) {
+                for c in claims.iter_mut().take(b + 1).skip(a) {
+                    *c = c.saturating_add(1);
                 }
             }
-            if cents == 0 {
-                nominal += o;
-            }
-            if o > best.1 {
-                best = (cents, o, v, cover);
+        }
+        for &(k, f) in &keys {
+            held[k] += partial_windows(f, bin_hz, top_hz, hi_bin).map(|(a, b, _)| energy.get(a..=b).map_or(0.0, |e| e.iter().sum::<f64>())).sum::<f64>();
+            let own = |b: usize| {
+                let h = (b as f64 * bin_hz / f).round().max(1.0);
+                ((b as f64 - h * f / bin_hz).abs() <= HARMONICITY_TOLERANCE_BINS) as u8
+            };
+            for (d, &cents) in detunes.iter().enumerate() {
+                // Windows only overlap below about 23 Hz; `from` keeps them from counting twice.
+                let mut from = 0;
+                for (a, b, _) in partial_windows(f * ratio(cents), bin_hz, top_hz, hi_bin) {
+                    let a = a.max(from);
+                    if b >= a {
+                        gain[k][d] += (a..=b).filter(|&x| claims[x] <= own(x)).map(|x| energy[x]).sum::<f64>();
+                    }
+                    from = from.max(b + 1);
+                }
             }
         }
-        let (cents, o, v, cover) = best;
-        total += t;
-        on += o;
-        over += v;
-        detune += t * cents as f64;
-        covered += t * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
+        frames.push(Frame { energy, keys });
     }
+    let nominal = detunes.iter().position(|&c| c == 0).expect("the grid holds 0");
+    let chosen: Vec<i32> = gain
+        .iter()
+        .zip(&held)
+        .map(|(g, &held)| {
+            let best = (0..g.len()).max_by(|&a, &b| g[a].total_cmp(&g[b])).expect("detunes");
+            if g[best] - g[nominal] > HARMONICITY_DETUNE_MARGIN * held {
+                detunes[best]
+            } else {
+                0
+            }
+        })
+        .collect();
+
+    let total: f64 = frames.iter().map(|f| f.energy.iter().sum::<f64>()).sum();
+    let nominal_grid = score_grid(&frames, |_| 1.0, (lo_bin, hi_bin), bin_hz, top_hz);
+    let detuned_grid = score_grid(&frames, |k| ratio(chosen[k]), (lo_bin, hi_bin), bin_hz, top_hz);
+    // Each key's detune is judged on its own energy alone, so together they can lose
+    // what neighbours shared (a chord of differently tuned samples): the detuned grid
+    // counts only where it claims more of the item than the nominal one.
+    let (grid, detuned) = if detuned_grid.on > nominal_grid.on { (detuned_grid, true) } else { (nominal_grid, false) };
+    let weights: Vec<f64> = (0..128).map(|k| gain[k][detunes.iter().position(|&c| c == chosen[k]).expect("a chosen detune is on the grid")]).collect();
+    let weight: f64 = weights.iter().sum();
     (total > 0.0).then(|| Harmonicity {
-        on_partials: on / total,
-        on_nominal_partials: nominal / total,
-        detune_cents: detune / total,
-        overtone_share: if on > 0.0 { over / on } else { 0.0 },
-        chance: covered / total,
+        on_partials: grid.on / total,
+        on_nominal_partials: nominal_grid.on / total,
+        detune_cents: if detuned && weight > 0.0 { (0..128).map(|k| weights[k] * chosen[k] as f64).sum::<f64>() / weight } else { 0.0 },
+        overtone_share: if grid.on > 0.0 { grid.over / grid.on } else { 0.0 },
+        chance: grid.covered / total,
     })
+}
+
+/// Sums over an item's frames for one grid: energy on partials, on overtones only, and
+/// the band's energy-weighted share the windows cover.
+#[derive(Clone, Copy)]
+struct GridScore {
+    on: f64,
+    over: f64,
+    covered: f64,
+}
+
+/// Scores `frames` with each key's partials at its frequency times `ratio(key)`.
+fn score_grid(frames: &[Frame], ratio: impl Fn(usize) -> f64, (lo_bin, hi_bin): (usize, usize), bin_hz: f64, top_hz: f64) -> GridScore {
+    let mut g = GridScore { on: 0.0, over: 0.0, covered: 0.0 };
+    // 0: off every partial, 1: near an overtone only, 2: near a fundamental.
+    let mut mask = vec![0u8; hi_bin + 1];
+    for frame in frames {
+        mask.fill(0);
+        for &(k, f) in &frame.keys {
+            for (a, b, fundamental) in partial_windows(f * ratio(k), bin_hz, top_hz, hi_bin) {
+                for m in mask.iter_mut().take(b + 1).skip(a) {
+                    *m = (*m).max(if fundamental { 2 } else { 1 });
+                }
+            }
+        }
+        let mut cover = 0usize;
+        for b in (lo_bin..=hi_bin).filter(|&b| mask[b] > 0) {
+            cover += 1;
+            g.on += frame.energy[b];
+            if mask[b] == 1 {
+                g.over += frame.energy[b];
+            }
+        }
+        g.covered += frame.energy.iter().sum::<f64>() * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
+    }
+    g
 }
