@@ -8,10 +8,15 @@ use super::{EvalResults, ItemResult, Scores, MELWAVE, SYSTEMS};
 
 fn ci(values: &[f64], digits: usize) -> String {
     let (m, h) = mean_ci(values);
+    let mut mean = format!("{m:.digits$}");
+    // A small negative mean rounds to "-0.0"; zero has no sign.
+    if mean.starts_with('-') && mean[1..].chars().all(|c| c == '0' || c == '.') {
+        mean.remove(0);
+    }
     if h.is_nan() {
-        format!("{m:.digits$}")
+        mean
     } else {
-        format!("{m:.digits$} ± {h:.digits$}")
+        format!("{mean} ± {h:.digits$}")
     }
 }
 
