@@ -330,10 +330,11 @@ fn partial_windows(f: f64, bin_hz: f64, top_hz: f64, hi_bin: usize) -> impl Iter
     })
 }
 
-/// One counted frame: its band energy per bin, and its sounding keys with their
-/// nominal frequencies.
+/// One counted frame: its band energy per bin and in all, and its sounding keys with
+/// their nominal frequencies.
 struct Frame {
     energy: Vec<f64>,
+    total: f64,
     keys: Vec<(usize, f64)>,
 }
 
@@ -384,53 +385,61 @@ pub fn harmonicity(audio: &[f32], events: &[TimedEvent], rate: f64) -> Option<Ha
                 }
             }
         }
+        // The energy no key's nominal windows claim, which every key may reach.
+        let unclaimed: Vec<f64> = energy.iter().zip(&claims).map(|(&e, &c)| if c == 0 { e } else { 0.0 }).collect();
         for &(k, f) in &keys {
-            held[k] += partial_windows(f, bin_hz, top_hz, hi_bin).map(|(a, b, _)| energy.get(a..=b).map_or(0.0, |e| e.iter().sum::<f64>())).sum::<f64>();
-            let own = |b: usize| {
-                let h = (b as f64 * bin_hz / f).round().max(1.0);
-                ((b as f64 - h * f / bin_hz).abs() <= HARMONICITY_TOLERANCE_BINS) as u8
-            };
+            // What key k may claim: the unclaimed energy and the bins its own nominal
+            // windows alone hold.
+            let mut own = unclaimed.clone();
+            for (a, b, _) in partial_windows(f, bin_hz, top_hz, hi_bin) {
+                held[k] += energy.get(a..=b).map_or(0.0, |e| e.iter().sum::<f64>());
+                for x in (a..=b).filter(|&x| claims[x] == 1) {
+                    own[x] = energy[x];
+                }
+            }
             for (d, &cents) in detunes.iter().enumerate() {
                 // Windows only overlap below about 23 Hz; `from` keeps them from counting twice.
                 let mut from = 0;
                 for (a, b, _) in partial_windows(f * ratio(cents), bin_hz, top_hz, hi_bin) {
                     let a = a.max(from);
                     if b >= a {
-                        gain[k][d] += (a..=b).filter(|&x| claims[x] <= own(x)).map(|x| energy[x]).sum::<f64>();
+                        gain[k][d] += own[a..=b].iter().sum::<f64>();
                     }
                     from = from.max(b + 1);
                 }
             }
         }
-        frames.push(Frame { energy, keys });
+        let total = energy.iter().sum();
+        frames.push(Frame { energy, total, keys });
     }
     let nominal = detunes.iter().position(|&c| c == 0).expect("the grid holds 0");
-    let chosen: Vec<i32> = gain
+    // Per key, the index into `detunes` of its detune.
+    let chosen: Vec<usize> = gain
         .iter()
         .zip(&held)
         .map(|(g, &held)| {
             let best = (0..g.len()).max_by(|&a, &b| g[a].total_cmp(&g[b])).expect("detunes");
             if g[best] - g[nominal] > HARMONICITY_DETUNE_MARGIN * held {
-                detunes[best]
+                best
             } else {
-                0
+                nominal
             }
         })
         .collect();
 
-    let total: f64 = frames.iter().map(|f| f.energy.iter().sum::<f64>()).sum();
+    let total: f64 = frames.iter().map(|f| f.total).sum();
     let nominal_grid = score_grid(&frames, |_| 1.0, (lo_bin, hi_bin), bin_hz, top_hz);
-    let detuned_grid = score_grid(&frames, |k| ratio(chosen[k]), (lo_bin, hi_bin), bin_hz, top_hz);
+    let detuned_grid = score_grid(&frames, |k| ratio(detunes[chosen[k]]), (lo_bin, hi_bin), bin_hz, top_hz);
     // Each key's detune is judged on its own energy alone, so together they can lose
     // what neighbours shared (a chord of differently tuned samples): the detuned grid
     // counts only where it claims more of the item than the nominal one.
     let (grid, detuned) = if detuned_grid.on > nominal_grid.on { (detuned_grid, true) } else { (nominal_grid, false) };
-    let weights: Vec<f64> = (0..128).map(|k| gain[k][detunes.iter().position(|&c| c == chosen[k]).expect("a chosen detune is on the grid")]).collect();
+    let weights: Vec<f64> = (0..128).map(|k| gain[k][chosen[k]]).collect();
     let weight: f64 = weights.iter().sum();
     (total > 0.0).then(|| Harmonicity {
         on_partials: grid.on / total,
         on_nominal_partials: nominal_grid.on / total,
-        detune_cents: if detuned && weight > 0.0 { (0..128).map(|k| weights[k] * chosen[k] as f64).sum::<f64>() / weight } else { 0.0 },
+        detune_cents: if detuned && weight > 0.0 { (0..128).map(|k| weights[k] * detunes[chosen[k]] as f64).sum::<f64>() / weight } else { 0.0 },
         overtone_share: if grid.on > 0.0 { grid.over / grid.on } else { 0.0 },
         chance: grid.covered / total,
     })
@@ -467,7 +476,7 @@ fn score_grid(frames: &[Frame], ratio: impl Fn(usize) -> f64, (lo_bin, hi_bin): 
                 g.over += frame.energy[b];
             }
         }
-        g.covered += frame.energy.iter().sum::<f64>() * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
+        g.covered += frame.total * cover as f64 / (hi_bin + 1 - lo_bin) as f64;
     }
     g
 }
