@@ -1,5 +1,5 @@
 //! The soak test (`cargo xtask soak [--minutes N]`, CI: 2 minutes): the bundled
-//! `Melwave.clap` in clack-host at 48 kHz with 128-sample blocks, paced as a sound card
+//! `Melwave.clap` in clack-host at 48 kHz (or `--rate`) with 128-sample blocks, paced as a sound card
 //! would pace it, playing a scripted performance — chords, arpeggios, fast repeats,
 //! pedal, bends — while Timbre X/Y sweep the pad. It reports underruns and the longest
 //! inference step (from the plugin's own log line), the longest `process()` call, and
@@ -15,7 +15,12 @@ use std::time::Duration;
 use melwave_tests::clap::{load, Cue};
 use melwave_tests::repo_root;
 
-const RATE: f64 = 48_000.0;
+/// The host's sample rate: 48 kHz unless `MELWAVE_SOAK_RATE` (`cargo xtask soak
+/// --rate`) names another, so that 44.1 kHz, where frames drift against the blocks,
+/// can be soaked too.
+fn rate() -> f64 {
+    std::env::var("MELWAVE_SOAK_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(48_000.0)
+}
 const BLOCK: usize = 128;
 /// Resident memory may grow by at most this much over the run (allocator slack,
 /// ONNX Runtime's arena settling); a leak of even 100 bytes per block would pass it
@@ -28,8 +33,8 @@ fn rss_mb() -> f64 {
 }
 
 /// A performance of `seconds`, repeating a 16-second phrase with variations.
-fn performance(seconds: f64) -> Vec<(u64, Cue)> {
-    let s = |t: f64| (t * RATE) as u64;
+fn performance(seconds: f64, rate: f64) -> Vec<(u64, Cue)> {
+    let s = |t: f64| (t * rate) as u64;
     let mut cues = Vec::new();
     let mut t = 0.0;
     let mut bar = 0u64;
@@ -163,26 +168,27 @@ const HOST_PRIORITY: u8 = 70;
 fn soak(seconds: f64, log: &std::path::Path) -> Run {
     let logged_before = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
     let bundle = repo_root().join("target/bundled/Melwave.clap");
-    let cues = performance(seconds);
+    let rate = rate();
+    let cues = performance(seconds, rate);
     let mut plugin = load(&bundle);
     // The latency mode a player would pick in the editor, through the saved state.
     let mode = std::env::var("MELWAVE_SOAK_LATENCY").unwrap_or_else(|_| "safe".into());
     let state = plugin.edited_state(|j| j["fields"]["latency-mode"] = serde_json::to_string(&mode).unwrap().into());
     plugin.load_state(&state).expect("the latency mode loads");
-    let length = (seconds * RATE) as usize;
-    println!("soak: {} in clack-host, {RATE} Hz, {BLOCK}-sample blocks, {mode} latency, {:.0} s paced in real time, {} cues", bundle.display(), seconds, cues.len());
+    let length = (seconds * rate) as usize;
+    println!("soak: {} in clack-host, {rate} Hz, {BLOCK}-sample blocks, {mode} latency, {:.0} s paced in real time, {} cues", bundle.display(), seconds, cues.len());
     // Warm up for a second so the start figure includes ONNX Runtime's arenas.
-    plugin.stream(RATE, BLOCK, &cues[..0], RATE as usize, true, |_, _| {});
+    plugin.stream(rate, BLOCK, &cues[..0], rate as usize, true, |_, _| {});
     let start_mb = rss_mb();
     let (mut worst, mut blocks, mut bad, mut peak, mut sum_sq) = (Duration::ZERO, 0u64, 0u64, 0.0f32, 0.0f64);
     let mut minute_mb = Vec::new();
     let (mut late_blocks, mut latest) = (0u64, Duration::ZERO);
     let mut began: Option<std::time::Instant> = None;
-    plugin.stream(RATE, BLOCK, &cues, length, true, |left, t| {
+    plugin.stream(rate, BLOCK, &cues, length, true, |left, t| {
         worst = worst.max(t);
         // How late this block was handed over, against a perfect sound card's clock.
         let began = *began.get_or_insert_with(std::time::Instant::now);
-        let due = Duration::from_secs_f64(blocks as f64 * BLOCK as f64 / RATE);
+        let due = Duration::from_secs_f64(blocks as f64 * BLOCK as f64 / rate);
         let late = began.elapsed().saturating_sub(due);
         latest = latest.max(late);
         if late > Duration::from_millis(3) {
@@ -197,7 +203,7 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
                 sum_sq += (v as f64).powi(2);
             }
         }
-        if blocks % (60 * RATE as u64 / BLOCK as u64) == 0 {
+        if blocks % (60 * rate as u64 / BLOCK as u64) == 0 {
             minute_mb.push(rss_mb());
         }
     });
@@ -224,11 +230,11 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
         fmt(field("idle_frames"))
     );
     if underruns.unwrap_or(0.0) > 0.0 {
-        println!("last underrun ended {:.3} s into the run", field("last_underrun_at").unwrap_or(0.0) / RATE);
+        println!("last underrun ended {:.3} s into the run", field("last_underrun_at").unwrap_or(0.0) / rate);
     }
-    println!("latency grown by underruns: {} ms", fmt(field("latency_grown").map(|s| s * 1000.0 / RATE)));
+    println!("latency grown by underruns: {} ms", fmt(field("latency_grown").map(|s| s * 1000.0 / rate)));
     println!("inference thread: {stalled_rounds} rounds stalled past the margin (late wake-up plus one group's work), latest wake-up {} ms late", fmt(field("max_wake_late_ms")));
-    println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / RATE * 1e6);
+    println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / rate * 1e6);
     println!("host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late", latest.as_secs_f64() * 1e3);
     println!(
         "memory (RSS): {start_mb:.1} MB after warm-up, {end_mb:.1} MB at the end ({:+.1} MB; bound {MEMORY_BOUND_MB} MB); per minute: {:?}",

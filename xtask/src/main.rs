@@ -563,12 +563,14 @@ fn main() -> Result<()> {
             if latency != "safe" && latency != "low" {
                 bail!("--latency takes safe or low, not {latency}");
             }
+            let rate: u32 = value_of(&args, "--rate").map_or(Ok(48_000), |v| v.parse()).context("--rate takes a whole number of Hz")?;
             ensure_ort(false)?;
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo()
                 .env_remove("ORT_DYLIB_PATH")
                 .env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0))
                 .env("MELWAVE_SOAK_LATENCY", latency)
+                .env("MELWAVE_SOAK_RATE", rate.to_string())
                 .args(["bench", "-p", "melwave-tests", "--bench", "soak"]))?;
         }
         Some("fuzz") => {
@@ -576,7 +578,7 @@ fn main() -> Result<()> {
             fuzz(seconds)?;
         }
         _ => {
-            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] [--latency safe|low] | fuzz [--seconds N] | train [--quick] [--until STEP] [--font SF2 --programs P,P,.. [--bank N] [--names A,B,..] [--out DIR]] | bundle melwave [--release] [--gpu]>");
+            eprintln!("usage: cargo xtask <ort [--gpu] | demo | test [cargo test args] | lint | bench | soak [--minutes N] [--latency safe|low] [--rate HZ] | fuzz [--seconds N] | train [--quick] [--until STEP] [--font SF2 --programs P,P,.. [--bank N] [--names A,B,..] [--out DIR]] | bundle melwave [--release] [--gpu]>");
             std::process::exit(2);
         }
     }

@@ -278,21 +278,24 @@ impl VocoderConfig {
         let fir_im = g.op("MatMul", &[&im, &sin_t], &[]);
         let fir = g.op("Add", &[&fir_re, &fir_im], &[]); // [2n, taps]
 
-        // Full convolution of each frame with its FIR as one batched product: the
-        // Toeplitz matrix of the FIR, T[f, t, i] = h_f[t − i] (zero outside the taps),
-        // gathered from a zero-padded h, times the frame's HOP samples.
+        // Full convolution of each frame with its FIR as one batched product with the
+        // FIR's Toeplitz matrix, T[i, t] = h[t − i] (zero outside the taps), `span`
+        // columns. Read row by row, T is periodic in `span + 1`: it is the FIR padded
+        // with zeros to `span + 1`, tiled HOP times and cut to HOP·span. Tile makes it
+        // with block copies; a Gather of the same matrix took ONNX Runtime 0.73 ms a
+        // frame, three quarters of the vocoder's time.
         let src = g.op("Concat", &[&harm, &noise], &[("axis", Attr::Int(0))]); // [2n, HOP]
-        let pads = ints(g, "filter.fir_pads", &[0, HOP as i64, 0, HOP as i64]);
-        let padded = g.op("Pad", &[&fir, &pads], &[]); // [2n, taps + 2·HOP]
         let span = (m + 1) * HOP;
-        let index: Vec<i64> = (0..span).flat_map(|t| (0..HOP).map(move |i| (t + HOP - i) as i64)).collect();
-        let index = g.ints("filter.toeplitz_index", &index);
-        let index_shape = ints(g, "filter.toeplitz_shape", &[span as i64, HOP as i64]);
-        let index = g.op("Reshape", &[&index, &index_shape], &[]);
-        let toeplitz = g.op("Gather", &[&padded, &index], &[("axis", Attr::Int(1))]); // [2n, span, HOP]
-        let ax2 = ints(g, "filter.axes_2", &[2]);
-        let x = g.op("Unsqueeze", &[&src, &ax2], &[]);
-        let y = g.op("MatMul", &[&toeplitz, &x], &[]); // [2n, span, 1]
+        let pads = ints(g, "filter.fir_pads", &[0, 0, 0, (span + 1 - taps) as i64]);
+        let padded = g.op("Pad", &[&fir, &pads], &[]); // [2n, span + 1]
+        let repeats = ints(g, "filter.toeplitz_repeats", &[1, HOP as i64]);
+        let tiled = g.op("Tile", &[&padded, &repeats], &[]); // [2n, HOP·(span + 1)]
+        let toeplitz = slice(g, &tiled, "filter.toeplitz", 0, (HOP * span) as i64, 1);
+        let toeplitz_shape = ints(g, "filter.toeplitz_shape", &[-1, HOP as i64, span as i64]);
+        let toeplitz = g.op("Reshape", &[&toeplitz, &toeplitz_shape], &[]); // [2n, HOP, span]
+        let ax1 = ints(g, "filter.axes_1", &[1]);
+        let x = g.op("Unsqueeze", &[&src, &ax1], &[]);
+        let y = g.op("MatMul", &[&x, &toeplitz], &[]); // [2n, 1, span]
         let pair_shape = ints(g, "filter.pair_shape", &[2, -1, span as i64]);
         let y = g.op("Reshape", &[&y, &pair_shape], &[]);
         let ax0 = ints(g, "filter.axes_0", &[0]);
