@@ -19,15 +19,15 @@ const TIMED: usize = 48;
 /// build running beside it saw steps 3.4 × calibration's worst, and 6 underruns at
 /// 1.5 ×; alone, the machine's worst steps stay within 2 × of it.
 pub const SAFETY: f64 = 2.0;
-/// No margin below this. Calibration sees the steady state; in clack-host with 8 held
-/// notes the longest step was 5.9 ms against a calibrated worst of 1.1 ms (a 2-core
-/// virtual machine: the OS and the hypervisor take the CPU away now and then), and a
-/// 2.7 ms margin underran 11 times in 20 s. On top of it an underrun grows the
-/// latency by what was missing (the audio side, up to 20 ms, and the host is told).
-/// A 3 ms floor with growth was tried: the 2-minute soak underran 41 times with only
-/// 6 stalled rounds counted (steps up to 66 ms), where the 6 ms floor passes it.
+/// No margin below this. Calibration sees the steady state, and these 2-core virtual
+/// machines now and then take the CPU away for milliseconds: the soak's longest step
+/// is 1.6–1.8 ms against a calibrated worst of 0.2–0.3 ms, and wake-ups 1.5–2 ms late.
+/// On top of it an underrun grows the latency by what was missing (the audio side, up
+/// to 20 ms, and the host is told). It was 6 ms while a step took 0.9 ms (a 3 ms floor
+/// then underran 41 times in the 2-minute soak, with steps up to 66 ms); since the
+/// vocoder's step costs a sixth of that, 3 ms passes the soak at 48 and 44.1 kHz.
 /// [`LatencyMode::Low`] leaves it out.
-pub const FLOOR: Duration = Duration::from_millis(6);
+pub const FLOOR: Duration = Duration::from_millis(3);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Calibration {
@@ -63,16 +63,21 @@ impl std::fmt::Display for Calibration {
     }
 }
 
+/// Held while an engine loads its models and times them, so that instances start one
+/// at a time: a host that activates a dozen at once (a project opening) would otherwise
+/// time each against the others on the same cores. Measured with 16 instances
+/// activated together on 2 cores: with nothing held, steps of 29 ms instead of 1.1 and
+/// margins of 59 ms; with only the timing held, one instance still timed its steps
+/// while the others loaded their sessions (second-worst 20 ms, a 41 ms margin).
+/// Activation is not real-time, so waiting here costs only the others' start-ups.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,
 /// no keys) and derives the margin for `mode`; the runner is left reset.
 pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize, mode: LatencyMode) -> Result<Calibration, String> {
-    // One instance at a time: a host that activates a dozen instances at once (a
-    // project opening) would otherwise time them all against each other on the same
-    // cores. Measured with 16 instances activated together on 2 cores: steps of 29 ms
-    // instead of 1.1, margins of 59 ms. Activation is not real-time, so waiting here
-    // costs only the others' calibrations (about 60 ms each).
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut featurizer = Featurizer::new(0);
     let n = frames_per_step * HOP;
     let roll = vec![0.0f32; frames_per_step * ROLL_DIM];

@@ -245,6 +245,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     if config.frames_per_step == 0 || config.frames_per_step > 64 {
         return Err(EngineError::FramesPerStep(config.frames_per_step));
     }
+    let turn = calibrate::one_at_a_time();
     let mut runner = ModelRunner::new(model, config.provider)?;
     let provider = runner.provider.clone();
     let growth_limit = (audio_side::GROWTH_LIMIT_SECONDS * config.sample_rate as f64) as u64;
@@ -256,6 +257,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             (c.margin_samples(config.sample_rate) + carried as usize, Some(c))
         }
     };
+    drop(turn);
     let latency = latency::compute(config.sample_rate, config.max_block, config.frames_per_step, margin, config.latency_mode).map_err(EngineError::Resampler)?;
     let resampler = resample::StreamResampler::new(config.sample_rate).map_err(EngineError::Resampler)?;
 
