@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use super::inference::POLL;
-use super::latency::LatencyMode;
 use crate::contract::{EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use crate::features::{layout, Featurizer};
 use crate::runtime::ModelRunner;
@@ -26,7 +25,10 @@ pub const SAFETY: f64 = 2.0;
 /// to 20 ms, and the host is told). It was 6 ms while a step took 0.9 ms (a 3 ms floor
 /// then underran 41 times in the 2-minute soak, with steps up to 66 ms); since the
 /// vocoder's step costs a sixth of that, 3 ms passes the soak at 48 and 44.1 kHz.
-/// [`LatencyMode::Low`] leaves it out.
+/// Both latency modes keep it: the block grid that low latency counts on saves a
+/// block's worth of waiting, not the machine's stalls. Low latency without the floor
+/// played 7.6 ms at 48 kHz / 128 but dropped out in stalls (1–2 dropouts in three of
+/// four 2-minute soaks at 44.1 kHz); with it, 9.75 ms and none.
 pub const FLOOR: Duration = Duration::from_millis(3);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -35,7 +37,7 @@ pub struct Calibration {
     pub worst_step: Duration,
     pub second_worst_step: Duration,
     pub mean_step: Duration,
-    /// The least margin allowed ([`FLOOR`], or none in [`LatencyMode::Low`]).
+    /// The least margin allowed ([`FLOOR`]).
     pub floor: Duration,
     /// The margin chosen from them.
     pub margin: Duration,
@@ -76,8 +78,8 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,
-/// no keys) and derives the margin for `mode`; the runner is left reset.
-pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize, mode: LatencyMode) -> Result<Calibration, String> {
+/// no keys) and derives the margin; the runner is left reset.
+pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Calibration, String> {
     let mut featurizer = Featurizer::new(0);
     let n = frames_per_step * HOP;
     let roll = vec![0.0f32; frames_per_step * ROLL_DIM];
@@ -100,10 +102,7 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize, mode: Latency
     // of calibration (seen: 15.6 ms among steps of 1 ms) would otherwise set a
     // 30 ms margin for the whole session; the floor covers such stalls while playing.
     let typical_worst = times[TIMED - 2];
-    let floor = match mode {
-        LatencyMode::Safe => FLOOR,
-        LatencyMode::Low => Duration::ZERO,
-    };
+    let floor = FLOOR;
     let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(floor);
     let mean = times.iter().sum::<Duration>() / TIMED as u32;
     Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, floor, margin })

@@ -28,19 +28,16 @@ use super::resample::StreamResampler;
 use crate::contract::{HOP, SAMPLE_RATE};
 
 /// What the latency is built to survive: the player's choice, since no one setting
-/// serves both a quick machine in a steady host and a virtual machine that stalls.
+/// serves both a host with a steady block grid and one whose blocks wander.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LatencyMode {
-    /// Any block pattern, and a margin of at least [`super::calibrate::FLOOR`] for
-    /// machines that stall now and then: what the 2-core virtual machines Melwave is
-    /// built on need to pass the soak.
+    /// Any block pattern.
     #[default]
     Safe,
-    /// A steady block grid, and the calibrated margin alone: 6.75 ms plus the margin
-    /// at 48 kHz / 128, under 10 ms where the margin is under 3.25 ms. On a machine that
-    /// stalls, or off the grid, underruns grow the latency as in every mode (and the
-    /// host is told).
+    /// A steady block grid: 6.75 ms plus the margin at 48 kHz / 128, 9.75 ms with the
+    /// margin at its 3 ms floor ([`super::calibrate::FLOOR`], kept in both modes). Off
+    /// the grid, underruns grow the latency as in every mode (and the host is told).
     Low,
 }
 

@@ -224,8 +224,8 @@ impl MelwaveEditor {
         let mut mode = *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner());
         let before = mode;
         egui::ComboBox::from_label("Latency").selected_text(mode.to_string()).show_ui(ui, |ui| {
-            ui.selectable_value(&mut mode, LatencyMode::Safe, "safe: any host, any machine");
-            ui.selectable_value(&mut mode, LatencyMode::Low, "low: steady blocks, a machine that keeps time");
+            ui.selectable_value(&mut mode, LatencyMode::Safe, "safe: any host");
+            ui.selectable_value(&mut mode, LatencyMode::Low, "low: a host with steady blocks");
         });
         if mode != before {
             *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner()) = mode;
