@@ -19,7 +19,7 @@ use melwave_tests::repo_root;
 /// --rate`) names another, so that 44.1 kHz, where frames drift against the blocks,
 /// can be soaked too.
 fn rate() -> f64 {
-    std::env::var("MELWAVE_SOAK_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(48_000.0)
+    std::env::var("MELWAVE_SOAK_RATE").map_or(48_000.0, |v| v.parse().expect("MELWAVE_SOAK_RATE is a rate in Hz"))
 }
 const BLOCK: usize = 128;
 /// Resident memory may grow by at most this much over the run (allocator slack,

@@ -564,6 +564,9 @@ fn main() -> Result<()> {
                 bail!("--latency takes safe or low, not {latency}");
             }
             let rate: u32 = value_of(&args, "--rate").map_or(Ok(48_000), |v| v.parse()).context("--rate takes a whole number of Hz")?;
+            if !(8_000..=384_000).contains(&rate) {
+                bail!("--rate takes 8000 to 384000 Hz, the rates the plugin plays at, not {rate}");
+            }
             ensure_ort(false)?;
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo()

@@ -58,8 +58,7 @@ pub struct EngineConfig {
     pub seed: u64,
     /// Latency margin for inference compute and wake-up time.
     pub margin: Margin,
-    /// Whether the latency may count on a steady block grid and a machine without
-    /// stalls (see [`LatencyMode`]).
+    /// Whether the latency may count on a steady block grid (see [`LatencyMode`]).
     pub latency_mode: LatencyMode,
     /// How long an offline wait gives a stuck inference thread before the bounce
     /// goes on in silence.
