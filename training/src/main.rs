@@ -114,8 +114,13 @@ struct TrainArgs {
     mel2mel_loud_band_weight: f64,
     /// Mel2Mel: share of each batch drawn key first, so the keyboard's rare ends train
     /// as often as its middle (0: crops as the music plays the keys).
-    #[arg(long, default_value_t = melwave_train::key_balance::KEY_BALANCE)]
+    #[arg(long, default_value_t = melwave_train::balance::KEY_BALANCE)]
     key_balance: f64,
+    /// Mel2Mel: share of each batch drawn velocity group first (soft, medium, loud
+    /// alike), then key, so soft notes train as often as loud ones; the rest follow
+    /// --key-balance (0: none, as before v4.7).
+    #[arg(long, default_value_t = melwave_train::balance::VELOCITY_BALANCE)]
+    velocity_balance: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.
     #[arg(long)]
     hidden: Option<usize>,
@@ -325,6 +330,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         mel2mel_band: a.mel2mel_band_weight,
         mel2mel_loud_band: a.mel2mel_loud_band_weight,
         key_balance: a.key_balance,
+        velocity_balance: a.velocity_balance,
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
         true_mel_share: a.true_mel_share,

@@ -17,7 +17,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::key_balance::KeyOnsets;
+use crate::balance::BalancedOnsets;
 use crate::losses::{band_l1, frame_level_l1, loud_band_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::discriminator::{self, Discriminators};
 use crate::nets::mel2mel::Mel2Mel;
@@ -70,8 +70,10 @@ pub struct Options {
     pub mel2mel_band: f64,
     /// Mel2Mel's power-weighted band-L1 weight (see [`crate::losses::loud_band_l1`]).
     pub mel2mel_loud_band: f64,
-    /// Mel2Mel's share of key-balanced crops (see [`crate::key_balance`]).
+    /// Mel2Mel's share of key-balanced crops (see [`crate::balance`]).
     pub key_balance: f64,
+    /// Mel2Mel's share of crops drawn velocity group first (see [`crate::balance`]).
+    pub velocity_balance: f64,
     /// The vocoder's adversarial weight: 0 trains without discriminators (see
     /// [`crate::nets::discriminator`]).
     pub adversarial: f64,
@@ -108,7 +110,8 @@ impl Options {
             mel2mel_level: crate::losses::MEL2MEL_LEVEL_WEIGHT,
             mel2mel_band: crate::losses::MEL2MEL_BAND_WEIGHT,
             mel2mel_loud_band: crate::losses::MEL2MEL_LOUD_BAND_WEIGHT,
-            key_balance: crate::key_balance::KEY_BALANCE,
+            key_balance: crate::balance::KEY_BALANCE,
+            velocity_balance: crate::balance::VELOCITY_BALANCE,
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
             true_mel_share: 0.0,
@@ -473,7 +476,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
     let vinst = instruments_of(&data.validation, vcrops.iter().map(|c| c.0), dev);
     let frames = opts.frames;
     let (w, band, loud) = (opts.mel2mel_level, opts.mel2mel_band, opts.mel2mel_loud_band);
-    let onsets = KeyOnsets::new(&data.train, frames);
+    let onsets = BalancedOnsets::new(&data.train, frames);
     run_loop(
         opts,
         "mel2mel",
@@ -481,7 +484,7 @@ pub fn train_mel2mel(opts: &Options, cfg: &Mel2MelConfig) -> Result<TrainState> 
         state,
         |rng| {
             let mut c = mel2mel_crops(rng, &data.train, opts.batch, frames);
-            onsets.mix_into(&mut c, opts.key_balance, rng, &data.train, frames);
+            onsets.mix_into(&mut c, opts.key_balance, opts.velocity_balance, rng, &data.train, frames);
             let (roll, mel, weight) = mel2mel_batch(&data.train, &c, frames, dev);
             let e = model.embedding.index_select(0, &instruments_of(&data.train, c.iter().map(|c| c.0), dev));
             let pred = model.forward(&roll, &e);
