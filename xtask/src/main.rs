@@ -233,14 +233,15 @@ const FULL_MEL2MEL_LR: &str = "5e-4";
 /// key-balanced crops at a share of 0.25 and 0.5 (v4.3); then two more with the level
 /// term at 0.1, the second with a key-balanced share of 0.75 (v4.4); then the same
 /// recipe on the dataset with three times the extremes pieces (v4.5); then the same
-/// again with the power-weighted band L1 at 0.05 (v4.6, shipped). The
-/// committed checkpoint is that last stage's, which `cargo xtask train` continues as
-/// it was trained.
+/// again with the power-weighted band L1 at 0.05 (v4.6); then the same again with half
+/// of each batch drawn velocity group first (v4.7, shipped). The committed checkpoint
+/// is that last stage's, which `cargo xtask train` continues as it was trained.
 const CONTINUED_MEL2MEL_STEPS: &str = "6000";
 const CONTINUED_MEL2MEL_LR: &str = "2e-4";
 const CONTINUED_MEL2MEL_LEVEL_WEIGHT: &str = "0.1";
 const CONTINUED_KEY_BALANCE: &str = "0.75";
 const CONTINUED_MEL2MEL_LOUD_BAND_WEIGHT: &str = "0.05";
+const CONTINUED_VELOCITY_BALANCE: &str = "0.5";
 const FULL_FINETUNE_STEPS: &str = "800";
 /// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
 /// onsets were 13–18 dB soft without it, 8–14 dB with it (docs/training.md §3).
@@ -313,7 +314,7 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
         // input), and a run of an older model would be resumed instead of the shipped
         // checkpoints, so each model version trains in its own folder.
-        (cache_dir().join("datasets").join("full-v4"), cache_dir().join("runs").join("v4.6"), workspace_root().join("models").join("default"))
+        (cache_dir().join("datasets").join("full-v4"), cache_dir().join("runs").join("v4.7"), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);
@@ -353,6 +354,8 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
                 CONTINUED_KEY_BALANCE,
                 "--mel2mel-loud-band-weight",
                 CONTINUED_MEL2MEL_LOUD_BAND_WEIGHT,
+                "--velocity-balance",
+                CONTINUED_VELOCITY_BALANCE,
             ]);
         }
         let mut vocoder = tool(&[
