@@ -9,12 +9,15 @@
 //! drawn key first: a key uniformly among those the training data plays, then one of
 //! its onsets, then a crop whose counted frames hold it.
 //!
-//! Velocities are as uneven: soft notes (the evaluation's 1–47) are about a tenth of
-//! the notes, and v4.6 played them note by note 2.4 dB off on average (+1.8 dB too
-//! loud on the single-note probe's velocity-40 notes from C1 to C7) where medium ones
-//! were 1.7. The velocity-first draw picks a group uniformly (the evaluation's groups,
+//! Velocities are as uneven: of `full-v4`'s training onsets 14.8 % are soft (the
+//! evaluation's 1–47) and 28.1 % loud, and v4.6 played soft notes 2.4 dB off on
+//! average, note by note, where medium ones were 1.7. The velocity-first draw picks a
+//! group uniformly (the evaluation's groups,
 //! [`crate::eval::metrics::VELOCITY_GROUPS`]), then a key uniformly among those the
-//! group plays, so the soft notes of the rare keys are drawn most of all.
+//! group plays, so the soft notes of the rare keys are drawn most of all. At half the
+//! batch (v4.7) it moved every level figure a little; the soft notes' excess turned out
+//! to lie at the keyboard's top and in a few presets, where drawing them more often did
+//! not reach it (docs/training.md §2).
 
 use melwave::contract::HOP;
 use melwave::features::Event;
