@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use midly::live::LiveEvent;
-use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 
 use crate::features::{Event, TimedEvent};
 
@@ -25,6 +25,25 @@ pub struct Song {
     pub events: Vec<SongEvent>,
     /// Time of the last event (including end-of-track), in seconds.
     pub duration: f64,
+    /// Tracks whose reading stopped at a damaged event. The events before the damage
+    /// are in `events`; what follows it in that track is lost, so a caller must say so
+    /// (the CLI warns and exits non-zero, training warns and keeps the rest).
+    pub damage: Vec<Damage>,
+}
+
+/// Where a track could not be read on: its events from here on are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// The track's index in the file, from 0.
+    pub track: usize,
+    /// The damaged event's first byte, from the start of the file.
+    pub offset: usize,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "track {} has a damaged event at byte {}; the rest of that track is not read", self.track, self.offset)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +61,14 @@ pub enum MidiError {
 }
 
 /// Walks the chunk headers: midly reads a cut-off track silently as far as it goes,
-/// but a file whose chunks run past its end was cut off and is refused.
-fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
+/// but a file whose chunks run past its end was cut off and is refused. Returns where
+/// each track's data starts and how long it is.
+fn check_chunks(bytes: &[u8]) -> Result<Vec<(usize, usize)>, MidiError> {
     if bytes.len() < 14 || &bytes[..4] != b"MThd" {
         return Err(MidiError::NotMidi);
     }
     let mut pos = 0usize;
-    let mut tracks = 0usize;
+    let mut tracks = Vec::new();
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
         let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
@@ -61,31 +81,49 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
             )));
         }
         if id == b"MTrk" {
-            tracks += 1;
+            tracks.push((pos + 8, len));
         }
         pos = end;
     }
     let declared = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
-    if tracks < declared {
-        return Err(MidiError::Truncated(format!("header declares {declared} tracks, file holds {tracks}")));
+    if tracks.len() < declared {
+        return Err(MidiError::Truncated(format!("header declares {declared} tracks, file holds {}", tracks.len())));
     }
-    Ok(())
+    Ok(tracks)
 }
 
+/// Reads a standard MIDI file. A damaged event does not fail the parse: its track is
+/// read up to it, and [`Song::damage`] says where it is.
 pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
-    check_chunks(bytes)?;
-    let smf = Smf::parse(bytes).map_err(|e| MidiError::Invalid(e.to_string()))?;
-    if matches!(smf.header.format, midly::Format::Sequential) {
+    let chunks = check_chunks(bytes)?;
+    let (header, _) = midly::parse(bytes).map_err(|e| MidiError::Invalid(e.to_string()))?;
+    if matches!(header.format, midly::Format::Sequential) {
         return Err(MidiError::Type2);
     }
     // Absolute ticks of every event, then the tempo map over them.
     let mut tempo: Vec<(u64, u32)> = Vec::new();
     let mut raw: Vec<(u64, usize, u8, MidiMessage)> = Vec::new();
+    let mut damage = Vec::new();
     let mut last_tick = 0u64;
     let mut order = 0usize;
-    for track in &smf.tracks {
+    for (index, &(start, len)) in chunks.iter().enumerate() {
         let mut tick = 0u64;
-        for ev in track {
+        // midly ends a track at a damaged event without a word (its `strict` feature
+        // would refuse the whole file instead), so the iterator's unread bytes tell
+        // where it stopped.
+        let mut events = midly::EventIter::new(&bytes[start..start + len]);
+        loop {
+            let before = events.unread().len();
+            let Some(ev) = events.next() else {
+                if before > 0 {
+                    damage.push(Damage { track: index, offset: start + len - before });
+                }
+                break;
+            };
+            let Ok(ev) = ev else {
+                damage.push(Damage { track: index, offset: start + len - before });
+                break;
+            };
             tick += ev.delta.as_int() as u64;
             match ev.kind {
                 TrackEventKind::Midi { channel, message } => {
@@ -93,6 +131,8 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
                     order += 1;
                 }
                 TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo.push((tick, t.as_int().max(1))),
+                // Bytes after a track's end are not part of it.
+                TrackEventKind::Meta(MetaMessage::EndOfTrack) => break,
                 _ => {}
             }
         }
@@ -102,7 +142,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
     raw.sort_by_key(|r| (r.0, r.1));
 
     let seconds_at = |tick: u64| -> f64 {
-        match smf.header.timing {
+        match header.timing {
             Timing::Metrical(tpq) => {
                 let tpq = tpq.as_int().max(1) as f64;
                 let mut secs = 0.0;
@@ -136,7 +176,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
         }
     }
     let duration = seconds_at(last_tick).max(events.last().map_or(0.0, |e| e.seconds));
-    Ok(Song { events, duration })
+    Ok(Song { events, duration, damage })
 }
 
 pub fn load(path: &Path) -> Result<Song, MidiError> {
@@ -167,7 +207,7 @@ impl Song {
     /// a performance to another program.
     pub fn to_smf(&self) -> Vec<u8> {
         use midly::num::{u15, u24, u28, u4};
-        use midly::{Format, Header, TrackEvent};
+        use midly::{Format, Header, Smf, TrackEvent};
         let ticks_per_second = WRITE_TICKS_PER_QUARTER as f64 * 1e6 / WRITE_MICROS_PER_QUARTER as f64;
         let mut track: Vec<TrackEvent<'static>> = vec![TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(WRITE_MICROS_PER_QUARTER))) }];
         let mut last = 0u64;

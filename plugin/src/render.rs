@@ -44,6 +44,25 @@ impl Timbre {
     }
 }
 
+/// The longest render the offline renderer takes: an hour of audio. The whole render
+/// is held in memory (at 192 kHz an hour is 2.8 GB of samples), and a MIDI file can
+/// declare a length of years in a few bytes.
+pub const MAX_RENDER_SECONDS: f64 = 3600.0;
+
+/// The number of host samples in `seconds` of output at `rate`, or why it is refused.
+pub fn output_length(seconds: f64, rate: u32) -> Result<usize, String> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("the song's length ({seconds} s) is not a length"));
+    }
+    if seconds > MAX_RENDER_SECONDS {
+        return Err(format!(
+            "the song lasts {:.0} s with its tail, longer than the {MAX_RENDER_SECONDS:.0} s the renderer takes (a damaged tempo or timing can make a short file last years)",
+            seconds
+        ));
+    }
+    Ok((seconds * rate as f64).ceil() as usize)
+}
+
 pub struct Rendered {
     pub audio: Vec<f32>,
     pub sample_rate: u32,
@@ -81,7 +100,7 @@ pub fn render(
     let (mut audio, handle) = engine::start(model, config)?;
     audio.set_timbre(0, timbre.0, timbre.1);
     let latency = handle.latency();
-    let total = length + latency.total();
+    let total = length.checked_add(latency.total()).ok_or(EngineError::RenderLength(length))?;
     let mut out = vec![0.0f32; total];
     let start = Instant::now();
     let mut next = 0;
@@ -111,13 +130,17 @@ pub fn render(
     })
 }
 
-/// Writes mono 32-bit float WAV.
+/// Writes mono 32-bit float WAV through a temporary file renamed over `path`, so a
+/// failure part way leaves the file that was there before untouched.
 #[cfg(feature = "cli")]
 pub fn write_wav(path: &std::path::Path, audio: &[f32], sample_rate: u32) -> Result<(), String> {
     let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    for &s in audio {
-        w.write_sample(s).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    w.finalize().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::files::replace_with(path, |tmp| {
+        let mut w = hound::WavWriter::create(tmp, spec).map_err(std::io::Error::other)?;
+        for &s in audio {
+            w.write_sample(s).map_err(std::io::Error::other)?;
+        }
+        w.finalize().map_err(std::io::Error::other)
+    })
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

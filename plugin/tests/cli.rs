@@ -103,3 +103,100 @@ fn bad_options() {
     // Usage errors are clap's: exit code 2.
     assert_eq!(melwave(&["render", d, "-o", "/tmp/x.wav", "--timbre", "nonsense"]).status.code(), Some(2));
 }
+
+/// A type-0 file of one track holding `events` (delta-timed bytes), `tpq` ticks per
+/// quarter.
+fn smf(tpq: u16, events: &[u8]) -> Vec<u8> {
+    let mut f = b"MThd\0\0\0\x06\0\0\0\x01".to_vec();
+    f.extend(tpq.to_be_bytes());
+    f.extend(b"MTrk");
+    f.extend((events.len() as u32).to_be_bytes());
+    f.extend(events);
+    f
+}
+
+#[test]
+fn a_damaged_event_is_named_by_track_and_byte_and_the_exit_is_not_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("damaged.mid");
+    let wav = dir.path().join("out.wav");
+    // Note on, a tempo meta event (which ends running status), then a data byte that
+    // would need running status: the event at byte 33 is damaged, and the note off
+    // after it cannot be read.
+    let events = [
+        0x00, 0x90, 60, 100, // bytes 22–25
+        0x00, 0xFF, 0x51, 0x03, 0x07, 0xA1, 0x20, // 26–32
+        0x60, 0x40, 0x40, // 33: running status after a meta event
+        0x00, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00,
+    ];
+    std::fs::write(&f, smf(96, &events)).unwrap();
+    let out = melwave(&["render", f.to_str().unwrap(), "-o", wav.to_str().unwrap(), "--tail", "0.2", "--sample-rate", "24000"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "damaged input is not a clean exit: {stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("track 0") && stderr.contains("byte 33"), "{stderr}");
+    assert!(wav.is_file(), "what could be read is still rendered");
+    let clean = dir.path().join("clean.mid");
+    std::fs::write(&clean, smf(96, &[0x00, 0x90, 60, 100, 0x60, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00])).unwrap();
+    let out = melwave(&["render", clean.to_str().unwrap(), "-o", wav.to_str().unwrap(), "--tail", "0.2", "--sample-rate", "24000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
+#[test]
+fn a_song_longer_than_the_bound_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("years.mid");
+    // One tick per quarter at the slowest tempo, and an end of track 2^28 − 1 ticks
+    // later: about 143 years.
+    let events = [0x00, 0xFF, 0x51, 0x03, 0xFF, 0xFF, 0xFF, 0x00, 0x90, 60, 100, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0x2F, 0x00];
+    std::fs::write(&f, smf(1, &events)).unwrap();
+    assert_clean_failure(&melwave(&["render", f.to_str().unwrap(), "-o", dir.path().join("x.wav").to_str().unwrap()]), "longer than the 3600 s");
+}
+
+#[test]
+fn the_render_does_not_print_a_latency_it_has_already_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("out.wav");
+    let out = melwave(&["render", demo().to_str().unwrap(), "-o", wav.to_str().unwrap(), "--tail", "0", "--sample-rate", "24000"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("latency"), "{stderr}");
+}
+
+/// A write that fails part way (here the file-size limit, as a full disk would) leaves
+/// the file that was there before as it was.
+#[test]
+fn a_failed_write_keeps_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("song.wav");
+    std::fs::write(&wav, b"the user's earlier bounce").unwrap();
+    // 64 KiB: the WAV header goes out, the samples (1.3 MB) do not all fit.
+    // SIGXFSZ is ignored so that the write fails with an error instead of a kill.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec '{}' render '{}' -o '{}' --tail 0 --sample-rate 24000",
+        env!("CARGO_BIN_EXE_melwave"),
+        demo().display(),
+        wav.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_clean_failure(&out, "cannot write");
+    assert_eq!(std::fs::read(&wav).unwrap(), b"the user's earlier bounce");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
+}
+
+/// Without HOME (a service, a sandbox) the library search has no cache to look in,
+/// rather than a shared folder such as /tmp where any local user could plant one.
+#[test]
+fn without_home_no_shared_folder_is_searched_for_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_melwave"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["render", demo().to_str().unwrap(), "-o", dir.path().join("x.wav").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_clean_failure(&out, "ONNX Runtime");
+    assert!(stderr.contains("looked in"), "{stderr}");
+    assert!(!stderr.contains("/tmp") && !stderr.contains(".cache"), "searched a folder that is not the user's: {stderr}");
+}

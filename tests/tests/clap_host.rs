@@ -112,6 +112,20 @@ fn blocks_longer_than_announced_keep_the_clock() {
     assert!(worst < 1e-6 && rms(&kept) > 1e-3, "oversized blocks changed the output by {worst}");
 }
 
+/// A host that announces blocks beyond the engine's largest (here 100 000 samples)
+/// still hears the instrument: the engine takes blocks of its own largest size, and
+/// process() plays the host's in pieces.
+#[test]
+fn a_host_announcing_huge_blocks_still_hears_the_notes() {
+    let mut p = load(&bundle());
+    p.set_offline(true);
+    let rate = 48_000.0;
+    let len = (1.2 * rate) as usize;
+    p.announced_max = Some(100_000);
+    let (out, _) = p.render(rate, 512, &chord(rate), len);
+    assert!(rms(&out) > 1e-3, "silent with a 100 000-sample announced block (rms {})", rms(&out));
+}
+
 /// A bounce with timbre automation: the same samples every time, and the morph is
 /// heard from its frame on, not before.
 #[test]

@@ -233,3 +233,60 @@ fn a_local_film_offset_changes_its_own_neighbourhood_and_nothing_beyond_its_radi
     bad.insert("local.radius", vec![1], vec![0.0]);
     assert!(cfg.build(&bad).unwrap_err().contains("radius"));
 }
+
+#[test]
+fn points_far_off_any_trained_plane_and_endless_instrument_lists_are_refused() {
+    // Finite but huge: the pad's plane would overflow to infinity and the model fall
+    // silent for good.
+    let err = edited(|v| v["instruments"][0]["point"] = serde_json::json!([3e38, -3e38])).unwrap_err();
+    assert!(err.to_string().contains("beyond"), "{err}");
+    let err = edited(|v| {
+        let one = v["instruments"][0].clone();
+        v["instruments"] = (0..100_000)
+            .map(|i| {
+                let mut o = one.clone();
+                o["name"] = format!("instrument {i}").into();
+                o
+            })
+            .collect();
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("more than the 1024"), "{err}");
+    let err = edited(|v| v["instruments"][1]["name"] = v["instruments"][0]["name"].as_str().unwrap().to_uppercase().into()).unwrap_err();
+    assert!(err.to_string().contains("listed twice"), "{err}");
+}
+
+/// A model folder is read only from regular files of a bounded size: a link to a
+/// device, a FIFO and a huge file are refused, each at once, with the file named.
+#[cfg(unix)]
+#[test]
+fn model_files_that_are_not_bounded_regular_files_are_refused_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    random_model(1).write_dir(dir.path()).unwrap();
+    let mel2mel = dir.path().join("mel2mel.onnx");
+    let good = std::fs::read(&mel2mel).unwrap();
+
+    std::fs::remove_file(&mel2mel).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &mel2mel).unwrap();
+    let err = ModelBytes::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("mel2mel.onnx") && err.contains("not a regular file"), "{err}");
+
+    std::fs::remove_file(&mel2mel).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&mel2mel).status().unwrap();
+    assert!(status.success());
+    let err = ModelBytes::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("mel2mel.onnx") && err.contains("not a regular file"), "{err}");
+
+    std::fs::remove_file(&mel2mel).unwrap();
+    let f = std::fs::File::create(&mel2mel).unwrap();
+    f.set_len(melwave::contract::model_dir::MAX_GRAPH_BYTES + 1).unwrap(); // sparse: no disk used
+    let err = ModelBytes::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("mel2mel.onnx") && err.contains("more than"), "{err}");
+
+    // A link to a regular file is fine.
+    std::fs::remove_file(&mel2mel).unwrap();
+    let real = dir.path().join("real.onnx");
+    std::fs::write(&real, &good).unwrap();
+    std::os::unix::fs::symlink(&real, &mel2mel).unwrap();
+    assert!(ModelBytes::from_dir(dir.path()).is_ok());
+}

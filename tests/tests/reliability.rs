@@ -319,3 +319,137 @@ fn a_model_loads_in_the_background_while_the_old_one_plays() {
     assert!(tail.iter().all(|v| v.is_finite()));
     assert!((rms(tail) - 0.0707).abs() > 0.01 || (peak_frequency(tail, RATE as f32) - 440.0).abs() > 5.0, "the new model is the one playing");
 }
+
+/// Runs `f` on another thread and gives its result, or panics if it takes longer than
+/// `bound`: for code whose defect is that it never returns.
+fn within<T: Send + 'static>(bound: std::time::Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(bound).unwrap_or_else(|_| panic!("{what} did not return within {bound:?}: it hangs"))
+}
+
+/// The host restarts the plugin (a latency change, say) while a model loads: the
+/// loader ends, saying so, instead of waiting for ever on an engine that is gone.
+#[test]
+fn a_model_load_ends_when_the_engine_stops_before_the_swap() {
+    let (audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    // Held, the inference thread cannot take the new model before it stops.
+    handle.inject_stall(true);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let loader = handle.monitor().load_model(melwave_tests::random_model(3), melwave::runtime::Provider::Cpu);
+    // Whether the loader offers the model before or after the engine stops, nothing
+    // takes it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(audio);
+    drop(handle);
+    let result = within(std::time::Duration::from_secs(30), "the model loader", move || loader.join().unwrap());
+    assert!(matches!(result, Err(engine::LoadError::EngineStopped)), "{result:?}");
+}
+
+/// A step that panics every time, before it renders: the stream goes on in time, in
+/// silence, instead of the thread retrying the same group for ever.
+#[test]
+fn a_step_that_always_panics_keeps_the_stream_in_time_and_silent() {
+    let config = EngineConfig { margin: Margin::Fixed(6.0), offline_patience: std::time::Duration::from_millis(500), ..EngineConfig::new(RATE, BLOCK) };
+    let (mut audio, handle) = engine::start(&passthrough_model(), &config).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    waited(&mut audio, 50);
+    handle.inject_panics(u64::MAX);
+    let out = waited(&mut audio, 200);
+    let stats = handle.monitor().stats();
+    assert!(stats.panics >= 100, "every group panicked: {stats:?}");
+    assert_eq!(stats.offline_timeouts, 0, "the thread kept up: {stats:?}");
+    assert!(out.iter().all(|v| v.is_finite()));
+    assert_eq!(rms(&out[out.len() / 2..]), 0.0, "silent while failing");
+    handle.inject_panics(0);
+    audio.request_restart();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    let revived = waited(&mut audio, 200);
+    assert!(rms(&revived[revived.len() / 2..]) > 0.05, "a restart brings the sound back");
+}
+
+/// A panic outside any step (in the round around them) is survived like one inside:
+/// reported, silent, and answered by a restart.
+#[test]
+fn a_panic_outside_a_step_is_survived_and_restarted() {
+    let config = EngineConfig { margin: Margin::Fixed(6.0), ..EngineConfig::new(RATE, BLOCK) };
+    let (mut audio, handle) = engine::start(&passthrough_model(), &config).unwrap();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    waited(&mut audio, 50);
+    handle.inject_panic_outside_step();
+    waited(&mut audio, 50);
+    let stats = handle.monitor().stats();
+    assert_eq!(stats.panics, 1, "{stats:?}");
+    assert!(stats.failed);
+    audio.request_restart();
+    audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+    let revived = waited(&mut audio, 200);
+    assert!(!handle.monitor().stats().failed, "the thread still answers a restart");
+    assert!(rms(&revived[revived.len() / 2..]) > 0.05);
+}
+
+/// An inference thread stuck in a model run does not hang the host that stops the
+/// engine: the handle gives up on it after its patience.
+#[test]
+fn stopping_an_engine_whose_model_run_hangs_returns() {
+    let (audio, handle) = engine::start(&passthrough_model(), &EngineConfig::new(RATE, BLOCK)).unwrap();
+    handle.inject_hang(60_000);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    within(engine::JOIN_PATIENCE * 5, "dropping the engine", move || {
+        drop(audio);
+        drop(handle);
+    });
+}
+
+/// The real-time priority of each of this process's threads named `name` that runs
+/// under a real-time policy, from /proc (fields 40 and 41 of its stat line). Linux
+/// keeps the first 15 bytes of a thread's name.
+#[cfg(target_os = "linux")]
+fn realtime_threads(name: &str) -> Vec<u32> {
+    let name = &name[..name.len().min(15)];
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        // Fields after the command name, which is in parentheses and may hold spaces;
+        // rest[0] is field 3, so rt_priority (40) is rest[37] and policy (41) rest[38].
+        let Some(close) = stat.rfind(')') else { continue };
+        let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let (Some(Ok(priority)), Some(Ok(policy))) = (rest.get(37).map(|v| v.parse::<u32>()), rest.get(38).map(|v| v.parse::<u32>())) else { continue };
+        if policy != 0 {
+            found.push(priority);
+        }
+    }
+    found
+}
+
+/// Under JACK2's default (`-P 10`) the host's audio thread runs at SCHED_FIFO 10; the
+/// inference thread, started from such a thread, must run below it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_inference_thread_runs_below_a_jack_default_audio_thread() {
+    let host = std::thread::spawn(|| {
+        if !matches!(engine::priority::promote(10), engine::priority::Priority::RealTime(_)) {
+            return None;
+        }
+        let config = EngineConfig { realtime_priority: true, margin: Margin::Fixed(6.0), ..EngineConfig::new(RATE, BLOCK) };
+        let (_audio, handle) = engine::start(&passthrough_model(), &config).unwrap();
+        let granted = matches!(handle.priority(), engine::priority::Priority::RealTime(_));
+        Some((granted, realtime_threads("melwave-inference")))
+    })
+    .join()
+    .unwrap();
+    let Some((granted, priorities)) = host else {
+        eprintln!("skipped: this machine grants no real-time priority to stand in for the host's audio thread");
+        return;
+    };
+    assert!(granted, "granted to the stand-in host thread, so granted to the engine");
+    // Other tests' engines run at normal priority: the real-time one is this test's.
+    assert!(!priorities.is_empty(), "the inference thread runs under a real-time policy");
+    assert!(priorities.iter().all(|&p| p < 10), "the inference thread runs at {priorities:?}, not below the host's 10");
+}

@@ -21,7 +21,12 @@ use anyhow::{bail, Context, Result};
 /// from the same file so that the two cannot disagree.
 #[path = "../../plugin/src/runtime/pins.rs"]
 mod pins;
-use pins::{cache_dir, ORT_VERSION};
+use pins::ORT_VERSION;
+
+/// The download cache; xtask cannot work without one.
+fn cache_dir() -> PathBuf {
+    pins::cache_dir().expect("set HOME or MELWAVE_CACHE to an absolute folder for Melwave's download cache")
+}
 
 /// The engine's durable temp-file-then-rename write, compiled here from the same file.
 #[path = "../../plugin/src/files.rs"]

@@ -67,19 +67,35 @@ fn parse_xy(s: &str) -> Result<(f32, f32), String> {
     Ok((p(x)?, p(y)?))
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+/// How a command that did its work ended.
+enum Outcome {
+    /// Everything as asked.
+    Clean,
+    /// The output was written, but something in it is not what the user asked for:
+    /// the input was damaged or the render dropped audio. Exit code 3.
+    Flawed,
+}
+
+/// Exit code of a render that wrote its file but whose input was damaged or whose
+/// engine dropped audio.
+const EXIT_FLAWED: u8 = 3;
+
+fn run(cli: Cli) -> Result<Outcome, String> {
     match cli.command {
         #[cfg(feature = "standalone")]
         Command::Standalone { args } => {
             let argv = std::iter::once("melwave standalone".to_string()).chain(args);
             if nice_plug::wrapper::standalone::nice_export_standalone_with_args::<melwave::plugin::Melwave, _>(argv) {
-                Ok(())
+                Ok(Outcome::Clean)
             } else {
                 Err("the standalone app could not start (see the messages above)".into())
             }
         }
         Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
             let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            for d in &song.damage {
+                eprintln!("warning: {}: {d}", input.display());
+            }
             let model = match &model {
                 Some(dir) => ModelBytes::from_dir(dir).map_err(|e| e.to_string())?,
                 None => ModelBytes::embedded().map_err(|e| e.to_string())?,
@@ -97,7 +113,7 @@ fn run(cli: Cli) -> Result<(), String> {
             config.provider = provider;
             config.seed = seed;
             let events = song.timed_events(sample_rate);
-            let length = ((song.duration + tail) * sample_rate as f64).ceil() as usize;
+            let length = render::output_length(song.duration + tail, sample_rate)?;
 
             let bar = ProgressBar::new(length as u64);
             bar.set_style(
@@ -113,18 +129,21 @@ fn run(cli: Cli) -> Result<(), String> {
             bar.finish_and_clear();
             render::write_wav(&output, &rendered.audio, sample_rate)?;
             let s = &rendered.stats;
+            // The file is aligned with the MIDI (the engine's delay is trimmed), so no
+            // latency is printed: there is none left in what the user hears.
             eprintln!(
-                "rendered {:.2} s of audio to {} in {:.2} s: real-time factor {:.3}, provider {}, latency {:.2} ms, model {}{}",
+                "rendered {:.2} s of audio to {} in {:.2} s: real-time factor {:.3}, provider {}, model {}",
                 rendered.duration_seconds(),
                 output.display(),
                 rendered.wall_seconds,
                 rendered.real_time_factor(),
                 rendered.provider,
-                rendered.latency.total() as f64 * 1000.0 / sample_rate as f64,
                 model.origin,
-                if s.troubled() { format!("; {s}") } else { String::new() }
             );
-            Ok(())
+            if s.troubled() {
+                eprintln!("warning: the render dropped audio or hit a model fault: {s}");
+            }
+            Ok(if s.troubled() || !song.damage.is_empty() { Outcome::Flawed } else { Outcome::Clean })
         }
     }
 }
@@ -134,7 +153,8 @@ fn main() -> ExitCode {
         eprintln!("error: internal error: {info}");
     }));
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Flawed) => ExitCode::from(EXIT_FLAWED),
         Err(e) => {
             eprintln!("error: {}", e.replace('\n', " "));
             ExitCode::FAILURE

@@ -12,6 +12,13 @@ use super::state::StateSpec;
 pub const FORMAT: &str = "melwave-model";
 /// The piano roll's features per key, in order (see `features::roll`).
 pub const ROLL_FEATURES: [&str; 3] = ["onset", "frame", "velocity"];
+/// The largest coordinate an instrument's point may have. Trained points lie within a
+/// few units of the origin; the pad spans the points' bounding box, and a point near
+/// `f32::MAX` would make that box infinite and every pad position NaN.
+pub const MAX_POINT: f32 = 1e4;
+/// The most instruments a model may list (the pad must stay readable, and the
+/// editor draws one button each).
+pub const MAX_INSTRUMENTS: usize = 1024;
 
 /// The ten General MIDI instruments of Mel2Mel: program and preset name.
 pub const TRAINING_INSTRUMENTS: [(u8, &str); 10] = [
@@ -206,7 +213,11 @@ impl Manifest {
         if self.instruments.is_empty() {
             return Err(ManifestError::Invalid("no instruments".into()));
         }
-        for (i, inst) in self.instruments.iter().enumerate() {
+        if self.instruments.len() > MAX_INSTRUMENTS {
+            return Err(ManifestError::Invalid(format!("{} instruments, more than the {MAX_INSTRUMENTS} a model may have", self.instruments.len())));
+        }
+        let mut names = std::collections::HashSet::with_capacity(self.instruments.len());
+        for inst in &self.instruments {
             if inst.point.len() != self.embedding_dim {
                 return Err(ManifestError::Invalid(format!(
                     "instrument `{}` has a {}-D point, but embedding_dim is {}",
@@ -218,7 +229,10 @@ impl Manifest {
             if inst.point.iter().any(|v| !v.is_finite()) {
                 return Err(ManifestError::Invalid(format!("instrument `{}` has a non-finite point", inst.name)));
             }
-            if self.instruments[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&inst.name)) {
+            if inst.point.iter().any(|v| v.abs() > MAX_POINT) {
+                return Err(ManifestError::Invalid(format!("instrument `{}` has a point beyond ±{MAX_POINT}, far off any trained plane", inst.name)));
+            }
+            if !names.insert(inst.name.to_ascii_lowercase()) {
                 return Err(ManifestError::Invalid(format!("instrument `{}` is listed twice", inst.name)));
             }
         }

@@ -39,8 +39,41 @@ pub struct ModelBytes {
     pub origin: String,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })
+/// The largest manifest a model folder may hold: a real one is a few kB.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// The largest graph a model folder may hold: the shipped ones are a few MB, and a
+/// graph this size would already take seconds to load and more memory than a plugin
+/// instance should.
+pub const MAX_GRAPH_BYTES: u64 = 256 << 20;
+
+/// Reads a regular file of at most `limit` bytes. A link is followed, but what it
+/// points to must be a regular file: a FIFO would block the reader for good and a
+/// device (`/dev/zero`) never ends, so neither is opened.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let refuse = |why: String| ModelError::Read { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, why) };
+    let meta = std::fs::metadata(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    if meta.len() > limit {
+        return Err(refuse(format!("{} bytes, more than the {limit} a model file may have", meta.len())));
+    }
+    // Opened without blocking, in case the file was swapped for a FIFO since the check.
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
+    };
+    #[cfg(not(unix))]
+    let file = std::fs::File::open(path);
+    let file = file.map_err(|source| ModelError::Read { path: path.to_path_buf(), source })?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })?;
+    if bytes.len() as u64 > limit {
+        return Err(refuse(format!("grew past the {limit} bytes a model file may have while it was read")));
+    }
+    Ok(bytes)
 }
 
 impl ModelBytes {
@@ -56,9 +89,9 @@ impl ModelBytes {
             return Err(ModelError::MissingFolder(dir.to_path_buf()));
         }
         let origin = dir.display().to_string();
-        let manifest = Manifest::parse(&read(&dir.join(MANIFEST_FILE))?).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
-        let mel2mel = read(&dir.join(&manifest.mel2mel.file))?;
-        let vocoder = read(&dir.join(&manifest.vocoder.file))?;
+        let manifest = Manifest::parse(&read_bounded(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES)?).map_err(|source| ModelError::Manifest { origin: origin.clone(), source })?;
+        let mel2mel = read_bounded(&dir.join(&manifest.mel2mel.file), MAX_GRAPH_BYTES)?;
+        let vocoder = read_bounded(&dir.join(&manifest.vocoder.file), MAX_GRAPH_BYTES)?;
         Ok(Self { manifest, mel2mel: Cow::Owned(mel2mel), vocoder: Cow::Owned(vocoder), origin })
     }
 

@@ -84,64 +84,112 @@ impl Inference {
         // machine's doing (see `stall_limit`).
         let mut asleep: Option<Instant> = None;
         while !self.shared.control.stop.load(Ordering::Relaxed) {
-            // Read the clock before draining: every event stamped before it is then
-            // guaranteed to be in the ring.
-            let known = self.shared.timeline.clock.load(Ordering::Acquire);
-            while let Some(ev) = self.events.try_pop() {
-                self.pending.push_back(ev);
+            // A panic anywhere in a round (a bug, or inside ONNX Runtime's bindings)
+            // must neither take the host down nor end the thread: the stream goes on,
+            // silent, until a restart, which this loop still answers.
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.round(&mut asleep))) {
+                self.report_panic(p.as_ref());
             }
-            self.take_pending_model();
-            if self.shared.control.restart.swap(false, Ordering::AcqRel) {
-                self.runner.reset();
-                if self.shared.control.failed.swap(false, Ordering::AcqRel) {
-                    self.shared.messages.clear_error();
-                    self.shared.messages.report_notice("inference restarted after a panic".into());
-                }
-            }
-            // An injected stall holds the thread as a machine that does not run it would.
-            #[cfg(feature = "fault-injection")]
-            while self.shared.faults.stall.load(Ordering::Acquire) && !self.shared.control.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(POLL);
-            }
-            let complete = model_sample(known, self.host_rate) / HOP as u64;
-            let k = self.frames_per_step as u64;
-            let target = complete - complete % k;
-            let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
-            self.shared.counters.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
-            let mut first_step = None;
-            while self.frames_done < target && !self.shared.control.stop.load(Ordering::Relaxed) {
-                if !self.flush() {
-                    // The ring is full (catching up after a stall): the audio side
-                    // drains the stale part first.
-                    break;
-                }
-                // A panic (a bug, or one inside ONNX Runtime's bindings) must not take
-                // the host down or leave the stream without a producer: the thread
-                // goes on rendering silence, in time, until the plugin is reset.
-                let began = Instant::now();
-                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
-                    let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
-                    self.shared.counters.panics.fetch_add(1, Ordering::Relaxed);
-                    self.shared.control.failed.store(true, Ordering::Release);
-                    self.shared.messages.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
-                }
-                first_step.get_or_insert(began.elapsed());
-            }
-            if let (Some(limit), Some(step)) = (self.stall_limit, first_step) {
-                // A group's work is the same whatever is played (ONNX Runtime's step
-                // has fixed shapes; the excitation and resampler cost microseconds
-                // even with every key down), so a group far beyond the calibrated
-                // step is, like a late wake-up, the machine not running this thread.
-                // The margin grows with the latency after underruns.
-                let grown = Duration::from_secs_f64(self.shared.counters.latency_grown.load(Ordering::Relaxed) as f64 / self.host_rate as f64);
-                if woke_late + step > limit + grown {
-                    self.shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            self.shared.timeline.caught_up.store(known, Ordering::Release);
             asleep = Some(Instant::now());
             std::thread::park_timeout(POLL);
         }
+    }
+
+    fn report_panic(&self, payload: &(dyn std::any::Any + Send)) {
+        let msg = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+        self.shared.counters.panics.fetch_add(1, Ordering::Relaxed);
+        self.shared.control.failed.store(true, Ordering::Release);
+        self.shared.messages.report_error(format!("the inference thread panicked ({msg}); silent until restarted (editor) or the plugin is reset"));
+    }
+
+    /// One wake-up: take the events, answer the requests, render every complete group.
+    fn round(&mut self, asleep: &mut Option<Instant>) {
+        // Read the clock before draining: every event stamped before it is then
+        // guaranteed to be in the ring.
+        let known = self.shared.timeline.clock.load(Ordering::Acquire);
+        while let Some(ev) = self.events.try_pop() {
+            self.pending.push_back(ev);
+        }
+        self.take_pending_model();
+        if self.shared.control.restart.swap(false, Ordering::AcqRel) {
+            self.runner.reset();
+            if self.shared.control.failed.swap(false, Ordering::AcqRel) {
+                self.shared.messages.clear_error();
+                self.shared.messages.report_notice("inference restarted after a panic".into());
+            }
+        }
+        // An injected stall holds the thread as a machine that does not run it would.
+        #[cfg(feature = "fault-injection")]
+        while self.shared.faults.stall.load(Ordering::Acquire) && !self.shared.control.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(POLL);
+        }
+        // An injected hang holds it as a model run that never returns would: deaf
+        // even to `stop`, for as long as it was asked.
+        #[cfg(feature = "fault-injection")]
+        {
+            let ms = self.shared.faults.hang_ms.swap(0, Ordering::AcqRel);
+            if ms > 0 {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            if self.shared.faults.panic_in_round.swap(false, Ordering::AcqRel) {
+                panic!("injected fault outside a step");
+            }
+        }
+        let complete = model_sample(known, self.host_rate) / HOP as u64;
+        let k = self.frames_per_step as u64;
+        let target = complete - complete % k;
+        let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
+        self.shared.counters.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
+        let mut first_step = None;
+        while self.frames_done < target && !self.shared.control.stop.load(Ordering::Relaxed) {
+            if !self.flush() {
+                // The ring is full (catching up after a stall): the audio side
+                // drains the stale part first.
+                break;
+            }
+            let began = Instant::now();
+            let frames_before = self.frames_done;
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
+                self.report_panic(p.as_ref());
+                // The group is lost, but its frames count: a step that panics before
+                // it advances would otherwise be retried for ever, spinning at
+                // real-time priority. It is played as silence, so the stream keeps
+                // its time.
+                self.frames_done = frames_before + k;
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.silent_group())).is_err() {
+                    self.out.clear();
+                    self.unpushed = 0;
+                }
+            }
+            first_step.get_or_insert(began.elapsed());
+        }
+        if let (Some(limit), Some(step)) = (self.stall_limit, first_step) {
+            // A group's work is the same whatever is played (ONNX Runtime's step
+            // has fixed shapes; the excitation and resampler cost microseconds
+            // even with every key down), so a group far beyond the calibrated
+            // step is, like a late wake-up, the machine not running this thread.
+            // The margin grows with the latency after underruns.
+            let grown = Duration::from_secs_f64(self.shared.counters.latency_grown.load(Ordering::Relaxed) as f64 / self.host_rate as f64);
+            if woke_late + step > limit + grown {
+                self.shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.shared.timeline.caught_up.store(known, Ordering::Release);
+    }
+
+    /// A group of exact silence at the host rate, in place of one that failed.
+    fn silent_group(&mut self) {
+        let n = self.frames_per_step * HOP;
+        self.audio.clear();
+        self.audio.resize(n, 0.0);
+        self.out.clear();
+        for j in 0..self.frames_per_step {
+            self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
+        }
+        self.out.fill(0.0);
+        self.output_stage.reset();
+        self.unpushed = 0;
+        self.flush();
     }
 
     /// Pushes what the last group left unpushed; true once all of it is in the ring.
@@ -244,7 +292,7 @@ impl Inference {
         let timbre = self.plane.to_embedding(x, y);
 
         #[cfg(feature = "fault-injection")]
-        if self.shared.faults.panic.swap(false, Ordering::AcqRel) {
+        if self.shared.faults.panics.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok() {
             panic!("injected fault");
         }
         let mut silent = self.idle.idle;

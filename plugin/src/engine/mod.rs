@@ -114,6 +114,8 @@ pub enum EngineError {
     SampleRate(u32),
     #[error("block size {0} is not supported (supported: 1–{MAX_BLOCK})")]
     BlockSize(usize),
+    #[error("a render of {0} samples is longer than this machine can address")]
+    RenderLength(usize),
     #[error("frames per step must be 1–64, not {0}")]
     FramesPerStep(usize),
     #[error(transparent)]
@@ -122,6 +124,18 @@ pub enum EngineError {
     Resampler(String),
     #[error("cannot start the inference thread: {0}")]
     Thread(String),
+}
+
+/// Why [`Monitor::load_model`] did not swap a model in.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The model was refused; the old one goes on playing.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The model loaded, but the engine stopped (the host restarted the plugin)
+    /// before it could be swapped in: the next engine can start with it.
+    #[error("the engine stopped before the new model could be swapped in")]
+    EngineStopped,
 }
 
 /// The non-real-time handle: owns the inference thread, reports latency and stats.
@@ -169,7 +183,27 @@ impl EngineHandle {
     /// Fault injection for reliability tests: the inference thread panics at its next step.
     #[cfg(feature = "fault-injection")]
     pub fn inject_panic(&self) {
-        self.monitor.shared.faults.panic.store(true, Ordering::Release);
+        self.inject_panics(1);
+    }
+
+    /// Fault injection for reliability tests: the next `n` steps panic.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panics(&self, n: u64) {
+        self.monitor.shared.faults.panics.store(n, Ordering::Release);
+    }
+
+    /// Fault injection for reliability tests: the inference thread panics in its next
+    /// round, outside any step.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panic_outside_step(&self) {
+        self.monitor.shared.faults.panic_in_round.store(true, Ordering::Release);
+    }
+
+    /// Fault injection for reliability tests: the inference thread's next round hangs
+    /// for `ms` milliseconds, deaf to a stop, as a model run that does not return.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_hang(&self, ms: u64) {
+        self.monitor.shared.faults.hang_ms.store(ms, Ordering::Release);
     }
 }
 
@@ -205,29 +239,59 @@ impl Monitor {
     /// take long for a big model) while the current model keeps playing; the inference
     /// thread swaps it in at its next group of frames and hands the old one back to
     /// this thread, which tears it down. The thread's result is the provider report,
-    /// or why the model could not be loaded (the old one then simply goes on playing).
-    pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, String>> {
+    /// or why the model could not be loaded (the old one then simply goes on playing),
+    /// or that the engine stopped before the swap (the new model is then dropped here).
+    pub fn load_model(&self, model: ModelBytes, provider: Provider) -> std::thread::JoinHandle<Result<String, LoadError>> {
         let shared = self.shared.clone();
         std::thread::spawn(move || {
-            let runner = ModelRunner::new(&model, provider).map_err(|e| e.to_string())?;
+            let runner = ModelRunner::new(&model, provider)?;
             let report = runner.provider.to_string();
             let plane = TimbrePlane::new(&model.manifest.instruments);
             let (retired, old) = std::sync::mpsc::channel();
             *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some(PendingModel { runner, plane, origin: model.origin.clone(), retired });
-            // The old sessions arrive once swapped out (or never, if the engine stops
-            // first: the sender is then dropped and this returns).
-            drop(old.recv());
-            Ok(report)
+            // The old sessions arrive once swapped out. The sender lives in `shared`,
+            // which this thread holds too, so a stopped engine never closes the
+            // channel: the wait also ends when the inference thread has exited.
+            loop {
+                match old.recv_timeout(LOADER_POLL) {
+                    Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(report),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                }
+                if shared.control.exited.load(Ordering::Acquire) {
+                    let unused = shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    // Taken by the inference thread just before it stopped: swapped.
+                    if unused.is_none() {
+                        return Ok(report);
+                    }
+                    return Err(LoadError::EngineStopped);
+                }
+            }
         })
     }
 }
+
+/// How often a model loader checks whether the engine it waits for has stopped.
+const LOADER_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How long dropping an engine waits for its inference thread to finish. A thread
+/// stuck in a model run past this is left to end on its own, so that the host's
+/// thread (deactivating, closing a project) never hangs on it.
+pub const JOIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
         self.monitor.shared.control.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
-            let _ = t.join();
+            let start = std::time::Instant::now();
+            while !self.monitor.shared.control.exited.load(Ordering::Acquire) && start.elapsed() < JOIN_PATIENCE {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if self.monitor.shared.control.exited.load(Ordering::Acquire) {
+                let _ = t.join();
+            }
+            // Otherwise the handle is dropped: the thread is detached and ends, with
+            // its sessions, when its model run returns and it sees `stop`.
         }
     }
 }
@@ -316,9 +380,11 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             impl Drop for Exit {
                 fn drop(&mut self) {
                     self.0.control.stop.store(true, Ordering::Relaxed);
+                    self.0.control.exited.store(true, Ordering::Release);
                 }
             }
             let _exit = Exit(thread_shared);
+            // `run` consumes the sessions: they are gone before `exited` is set.
             inference.run();
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;

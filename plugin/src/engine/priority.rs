@@ -3,9 +3,12 @@
 //! compile) can hold it off the CPU for longer than the latency margin. Asked for
 //! where the OS grants it; refused, the thread runs at normal priority and says so.
 
-/// Below the host's own audio threads (JACK and most DAWs run them at 70–95 on
-/// Linux), which must never wait for us, and above everything that is not audio.
-pub const REALTIME_PRIORITY: u8 = 50;
+/// The lowest real-time priority: above every thread that is not real-time (a
+/// browser, a compile), which is all the inference thread needs, and below any host's
+/// audio thread, which must never wait for it. Hosts run theirs anywhere from 10
+/// (JACK2's default `-P 10`) to 95, and RTKit caps what a desktop session may ask for;
+/// any fixed value above 1 could land above some host's audio thread.
+pub const REALTIME_PRIORITY: u8 = 1;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Priority {

@@ -50,6 +50,8 @@ pub struct Timeline {
 #[derive(Default)]
 pub struct Control {
     pub stop: AtomicBool,
+    /// The inference thread has returned and dropped its model.
+    pub exited: AtomicBool,
     /// The inference thread panicked: it keeps the stream in time with silence until
     /// a restart is requested.
     pub failed: AtomicBool,
@@ -64,7 +66,12 @@ pub struct Control {
 #[derive(Default)]
 pub struct Faults {
     pub stall: AtomicBool,
-    pub panic: AtomicBool,
+    /// Steps left that panic, each before it renders anything.
+    pub panics: AtomicU64,
+    /// Panic in the next round, outside any step.
+    pub panic_in_round: AtomicBool,
+    /// Hold the next round this many milliseconds, deaf to `stop`.
+    pub hang_ms: AtomicU64,
 }
 
 /// What the engine counts; [`Counters::snapshot`] reads them all as [`Stats`].

@@ -35,7 +35,9 @@ pub struct MelwaveEditor {
     loading: Option<(String, std::thread::JoinHandle<LoadResult>)>,
 }
 
-type LoadResult = Result<(String, Vec<InstrumentMark>), String>;
+/// The model's origin and instruments, and whether the running engine swapped it in
+/// (false: no engine, or it stopped first; the next engine starts with it).
+type LoadResult = Result<(String, Vec<InstrumentMark>, bool), String>;
 
 const PAD_BG: Color32 = Color32::from_rgb(24, 28, 38);
 const ACCENT: Color32 = Color32::from_rgb(255, 176, 64);
@@ -60,10 +62,15 @@ impl MelwaveEditor {
                 let model = ModelBytes::from_dir(std::path::Path::new(&dir)).map_err(|e| e.to_string())?;
                 let marks = status::instrument_marks(&model);
                 let origin = model.origin.clone();
-                if let Some(m) = monitor {
-                    m.load_model(model, provider).join().map_err(|_| "the model loader crashed".to_string())??;
-                }
-                Ok((origin, marks))
+                let swapped = match monitor {
+                    Some(m) => match m.load_model(model, provider).join().map_err(|_| "the model loader crashed".to_string())? {
+                        Ok(_) => true,
+                        Err(crate::engine::LoadError::EngineStopped) => false,
+                        Err(e) => return Err(e.to_string()),
+                    },
+                    None => false,
+                };
+                Ok((origin, marks, swapped))
             }),
         ));
     }
@@ -74,17 +81,17 @@ impl MelwaveEditor {
         }
         let (folder, handle) = self.loading.take().expect("checked above");
         match handle.join().unwrap_or_else(|_| Err("the model loader crashed".into())) {
-            Ok((origin, marks)) => {
+            Ok((origin, marks, swapped)) => {
                 *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(folder);
-                let running = self.status.snapshot(|s| s.monitor.is_some());
                 self.note = Some(format!("playing {origin} ({} instruments)", marks.len()));
                 self.status.update(|s| {
                     s.model = origin;
                     s.instruments = marks;
                     s.problem = None;
                 });
-                if !running {
-                    // No engine to swap into (it failed to start): start one.
+                if !swapped {
+                    // No engine took it (none was running, or the host restarted the
+                    // plugin while it loaded): the next start reads the saved folder.
                     gui.request_restart();
                 }
             }

@@ -134,7 +134,10 @@ impl Plugin for Melwave {
         // Stop the previous engine before starting the next: one inference thread at a time.
         self.retire_engine();
         let (model, problem) = self.model();
-        let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, config.max_buffer_size.max(1) as usize);
+        // A host may announce blocks longer than the engine takes; process() plays any
+        // block in pieces of at most the engine's size, so the engine gets that size.
+        let max_block = (config.max_buffer_size as usize).clamp(1, engine::MAX_BLOCK);
+        let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, max_block);
         cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         self.mono = vec![0.0; cfg.max_block];
         self.offline = config.process_mode == ProcessMode::Offline;

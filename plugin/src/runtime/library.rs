@@ -3,7 +3,8 @@
 //! 1. `ORT_DYLIB_PATH`;
 //! 2. next to the binary or plugin that contains this code (found with `dladdr`, so
 //!    that a plugin looks beside itself, never beside the host or in its working dir);
-//! 3. the cache that `cargo xtask ort` fills (`$MELWAVE_CACHE`, else `~/.cache/melwave`).
+//! 3. the cache that `cargo xtask ort` fills (`$MELWAVE_CACHE`, else `~/.cache/melwave`;
+//!    skipped when neither is an absolute path).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -16,9 +17,10 @@ fn lib_names() -> [String; 2] {
     [format!("libonnxruntime.so.{ORT_VERSION}"), "libonnxruntime.so".to_string()]
 }
 
-/// The folder `cargo xtask ort` writes the library into.
-pub fn cached_library_dir(gpu: bool) -> PathBuf {
-    cache_dir().join("ort").join(format!("{ORT_VERSION}-{}", if gpu { "gpu" } else { "cpu" }))
+/// The folder `cargo xtask ort` writes the library into, if there is a cache (see
+/// [`cache_dir`]).
+pub fn cached_library_dir(gpu: bool) -> Option<PathBuf> {
+    cache_dir().map(|c| c.join("ort").join(format!("{ORT_VERSION}-{}", if gpu { "gpu" } else { "cpu" })))
 }
 
 /// The folder holding the shared object (plugin or executable) this code is in.
@@ -51,8 +53,8 @@ pub fn locate() -> Result<PathBuf, String> {
     if let Some(d) = own_dir() {
         dirs.push(d);
     }
-    dirs.push(cached_library_dir(cfg!(any(feature = "cuda", feature = "tensorrt"))));
-    dirs.push(cached_library_dir(false));
+    dirs.extend(cached_library_dir(cfg!(any(feature = "cuda", feature = "tensorrt"))));
+    dirs.extend(cached_library_dir(false));
     for d in dirs {
         for name in lib_names() {
             let p = d.join(name);

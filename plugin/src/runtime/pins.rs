@@ -8,11 +8,14 @@ use std::path::PathBuf;
 /// fetches this one.
 pub const ORT_VERSION: &str = "1.31.1";
 
-/// Root of Melwave's download cache: `$MELWAVE_CACHE`, else `~/.cache/melwave`.
-pub fn cache_dir() -> PathBuf {
+/// Root of Melwave's download cache: `$MELWAVE_CACHE`, else `~/.cache/melwave`; none
+/// when neither names an absolute folder. The engine loads a library from here, so
+/// it must be the user's own folder: a shared fallback such as `/tmp` would let any
+/// local user plant one, and a relative path would depend on the host's working folder.
+pub fn cache_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
     if let Some(dir) = std::env::var_os("MELWAVE_CACHE") {
-        return PathBuf::from(dir);
+        return absolute(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".cache").join("melwave")
+    std::env::var_os("HOME").and_then(absolute).map(|home| home.join(".cache").join("melwave"))
 }

@@ -200,6 +200,11 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
                 continue;
             }
         };
+        // What precedes a damaged event is real music and is kept; the rest of that
+        // track is lost, and the render says so.
+        for d in &song.damage {
+            eprintln!("warning: {source}: {d}");
+        }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ stable_hash(&source));
         let split = split_of(&source);
         for _ in 0..cfg.excerpts_per_file {

@@ -190,6 +190,6 @@ impl Writer {
         // Stable, so a note-off written before a note-on at the same time stays first.
         self.events.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         let duration = self.events.last().map_or(0.0, |e| e.seconds);
-        Song { events: self.events, duration }
+        Song { events: self.events, duration, damage: Vec::new() }
     }
 }

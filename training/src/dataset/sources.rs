@@ -64,5 +64,5 @@ pub fn excerpt(song: &Song, start: f64, length: f64) -> Song {
         events.push(SongEvent { seconds: length, channel: ch as u8, event: Event::Sustain(false) });
     }
     let duration = length.min(song.duration - start).max(0.0);
-    Song { events, duration }
+    Song { events, duration, damage: Vec::new() }
 }
