@@ -11,6 +11,9 @@ use melwave::midi_file;
 fuzz_target!(|data: &[u8]| {
     let Ok(song) = midi_file::parse(data) else { return };
     assert!(song.duration.is_finite() && song.duration >= 0.0);
+    for d in &song.damage {
+        assert!(d.offset < data.len(), "a damaged event lies inside the file: {d}");
+    }
     for rate in [8_000, 44_100, SAMPLE_RATE, 192_000] {
         let events = song.timed_events(rate);
         assert!(events.windows(2).all(|w| w[0].time <= w[1].time), "events are sorted");

@@ -85,11 +85,7 @@ fn main() {
         }
         let voc_us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
         let budget_us = frames as f64 * HOP as f64 / 24_000.0 * 1e6;
-        println!(
-            "  {frames} frame(s): mel2mel {mel_us:8.1} µs, vocoder {voc_us:8.1} µs, total {:8.1} µs = {:.3} of real time",
-            mel_us + voc_us,
-            (mel_us + voc_us) / budget_us
-        );
+        println!("  {frames} frame(s): mel2mel {mel_us:8.1} µs, vocoder {voc_us:8.1} µs, total {:8.1} µs = {:.3} of real time", mel_us + voc_us, (mel_us + voc_us) / budget_us);
     }
 
     // The vocoder's cost next to the WaveNet the v1 and v2 models had (12 layers × 32
@@ -103,7 +99,8 @@ fn main() {
         ("filters + WaveNet 6 × 16", VocoderConfig { layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 6, ..VocoderConfig::default() }),
         ("filters + WaveNet 12 × 32 (v1/v2's)", VocoderConfig { layers: 12, channels: 32, skip_channels: 32, dilation_cycle: 6, ..VocoderConfig::default() }),
     ];
-    let timed: Vec<(String, f64)> = sizes.iter().map(|(name, cfg)| (format!("{name}: {}", describe(cfg)), vocoder_call_us(&ModelBytes::random(1, mel_cfg.clone(), cfg.clone()), 5))).collect();
+    let timed: Vec<(String, f64)> =
+        sizes.iter().map(|(name, cfg)| (format!("{name}: {}", describe(cfg)), vocoder_call_us(&ModelBytes::random(1, mel_cfg.clone(), cfg.clone()), 5))).collect();
     let reference = timed[3].1;
     for (name, us) in &timed {
         println!("  {name:80} {us:8.1} µs/frame = {:.3} of real time, {:.2}× the 12 × 32 WaveNet row", us / (HOP as f64 / 24_000.0 * 1e6), us / reference);

@@ -74,11 +74,7 @@ fn check_chunks(bytes: &[u8]) -> Result<Vec<(usize, usize)>, MidiError> {
         let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
         let end = pos.checked_add(8 + len).ok_or_else(|| MidiError::Invalid("chunk length overflows".into()))?;
         if end > bytes.len() {
-            return Err(MidiError::Truncated(format!(
-                "{} chunk at byte {pos} declares {len} bytes but only {} remain",
-                String::from_utf8_lossy(id),
-                bytes.len() - pos - 8
-            )));
+            return Err(MidiError::Truncated(format!("{} chunk at byte {pos} declares {len} bytes but only {} remain", String::from_utf8_lossy(id), bytes.len() - pos - 8)));
         }
         if id == b"MTrk" {
             tracks.push((pos + 8, len));
@@ -188,11 +184,7 @@ impl Song {
     /// The events on a sample clock at `rate` Hz, without the drum channel (its notes
     /// are not pitches), sorted by time.
     pub fn timed_events(&self, rate: u32) -> Vec<TimedEvent> {
-        self.events
-            .iter()
-            .filter(|e| e.channel != DRUM_CHANNEL)
-            .map(|e| TimedEvent { time: (e.seconds * rate as f64).floor().max(0.0) as u64, event: e.event })
-            .collect()
+        self.events.iter().filter(|e| e.channel != DRUM_CHANNEL).map(|e| TimedEvent { time: (e.seconds * rate as f64).floor().max(0.0) as u64, event: e.event }).collect()
     }
 }
 

@@ -120,14 +120,7 @@ pub fn render(
     }
     let wall_seconds = start.elapsed().as_secs_f64();
     out.drain(..latency.total());
-    Ok(Rendered {
-        audio: out,
-        sample_rate: config.sample_rate,
-        wall_seconds,
-        provider: handle.provider().clone(),
-        latency,
-        stats: handle.monitor().stats(),
-    })
+    Ok(Rendered { audio: out, sample_rate: config.sample_rate, wall_seconds, provider: handle.provider().clone(), latency, stats: handle.monitor().stats() })
 }
 
 /// Writes mono 32-bit float WAV through a temporary file renamed over `path`, so a

@@ -45,8 +45,20 @@ fn renders_at_a_pad_position_from_a_model_folder() {
     let wav = dir.path().join("out.wav");
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/default");
     let out = melwave(&[
-        "render", demo().to_str().unwrap(), "-o", wav.to_str().unwrap(), "--timbre", "0.25,0.75", "--model", model.to_str().unwrap(),
-        "--block", "64", "--sample-rate", "24000", "--tail", "0",
+        "render",
+        demo().to_str().unwrap(),
+        "-o",
+        wav.to_str().unwrap(),
+        "--timbre",
+        "0.25,0.75",
+        "--model",
+        model.to_str().unwrap(),
+        "--block",
+        "64",
+        "--sample-rate",
+        "24000",
+        "--tail",
+        "0",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(wav.is_file());
@@ -172,12 +184,7 @@ fn a_failed_write_keeps_the_old_file() {
     std::fs::write(&wav, b"the user's earlier bounce").unwrap();
     // 64 KiB: the WAV header goes out, the samples (1.3 MB) do not all fit.
     // SIGXFSZ is ignored so that the write fails with an error instead of a kill.
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 64; exec '{}' render '{}' -o '{}' --tail 0 --sample-rate 24000",
-        env!("CARGO_BIN_EXE_melwave"),
-        demo().display(),
-        wav.display()
-    );
+    let script = format!("trap '' XFSZ; ulimit -f 64; exec '{}' render '{}' -o '{}' --tail 0 --sample-rate 24000", env!("CARGO_BIN_EXE_melwave"), demo().display(), wav.display());
     let out = Command::new("bash").args(["-c", &script]).output().unwrap();
     assert_clean_failure(&out, "cannot write");
     assert_eq!(std::fs::read(&wav).unwrap(), b"the user's earlier bounce");

@@ -212,14 +212,10 @@ impl Loaded {
                 next += 1;
             }
             let input = in_ports.with_input_buffers(std::iter::empty::<AudioPortBuffer<std::iter::Empty<InputChannel<f32>>, std::iter::Empty<InputChannel<f64>>>>());
-            let mut output = out_ports.with_output_buffers([AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()),
-            }]);
+            let mut output =
+                out_ports.with_output_buffers([AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()) }]);
             let t0 = std::time::Instant::now();
-            processor
-                .process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None)
-                .expect("processes");
+            processor.process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None).expect("processes");
             sink(&left[..n], t0.elapsed());
             pos += n;
         }

@@ -13,7 +13,11 @@ pub fn repo_root() -> PathBuf {
 
 /// A small random model (fast to run) built through the contract.
 pub fn random_model(seed: u64) -> ModelBytes {
-    ModelBytes::random(seed, Mel2MelConfig { hidden: 64, layers: 1 }, VocoderConfig { filter_hidden: 64, layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3, ..Default::default() })
+    ModelBytes::random(
+        seed,
+        Mel2MelConfig { hidden: 64, layers: 1 },
+        VocoderConfig { filter_hidden: 64, layers: 6, channels: 16, skip_channels: 16, dilation_cycle: 3, ..Default::default() },
+    )
 }
 
 /// A model whose vocoder passes the excitation's sine straight through (within

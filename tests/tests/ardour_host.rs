@@ -16,12 +16,7 @@ fn ardour_scans_inserts_and_plays_the_vst3() {
     let bundle = repo_root().join("target/bundled/Melwave.vst3");
     assert!(bundle.is_dir(), "{} is missing: `cargo xtask test` builds it", bundle.display());
     let session = || {
-        let out = std::process::Command::new("bash")
-            .arg(repo_root().join("tests/hosts/ardour_vst3.sh"))
-            .arg(&bundle)
-            .env_remove("ORT_DYLIB_PATH")
-            .output()
-            .expect("bash runs");
+        let out = std::process::Command::new("bash").arg(repo_root().join("tests/hosts/ardour_vst3.sh")).arg(&bundle).env_remove("ORT_DYLIB_PATH").output().expect("bash runs");
         (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     };
     let (mut ok, mut log) = session();

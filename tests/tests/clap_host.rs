@@ -231,24 +231,36 @@ fn damaged_and_old_states_never_crash_the_plugin() {
         ("an unknown execution provider", Box::new(|j| j["fields"]["provider"] = "\"Quantum\"".into())),
         ("an unknown latency mode", Box::new(|j| j["fields"]["latency-mode"] = "\"instant\"".into())),
         ("a field that is not JSON", Box::new(|j| j["fields"]["model-dir"] = "{{{".into())),
-        ("parameter values far out of range", Box::new(|j| {
-            j["params"]["timbre_x"] = serde_json::json!({ "f32": 7.5 });
-            j["params"]["timbre_y"] = serde_json::json!({ "f32": -40.0 });
-            j["params"]["gain"] = serde_json::json!({ "f32": 500.0 });
-        })),
-        ("parameter values of the wrong type", Box::new(|j| {
-            j["params"]["timbre_x"] = serde_json::json!({ "bool": true });
-            j["params"]["gain"] = serde_json::json!({ "i32": 3 });
-        })),
-        ("an older version with fields this one does not know", Box::new(|j| {
-            j["version"] = "0.0.1".into();
-            j["fields"]["release-tail"] = "\"long\"".into();
-            j["params"]["old_param"] = serde_json::json!({ "f32": 0.5 });
-        })),
-        ("no fields and no params at all", Box::new(|j| {
-            j["fields"] = serde_json::json!({});
-            j["params"] = serde_json::json!({});
-        })),
+        (
+            "parameter values far out of range",
+            Box::new(|j| {
+                j["params"]["timbre_x"] = serde_json::json!({ "f32": 7.5 });
+                j["params"]["timbre_y"] = serde_json::json!({ "f32": -40.0 });
+                j["params"]["gain"] = serde_json::json!({ "f32": 500.0 });
+            }),
+        ),
+        (
+            "parameter values of the wrong type",
+            Box::new(|j| {
+                j["params"]["timbre_x"] = serde_json::json!({ "bool": true });
+                j["params"]["gain"] = serde_json::json!({ "i32": 3 });
+            }),
+        ),
+        (
+            "an older version with fields this one does not know",
+            Box::new(|j| {
+                j["version"] = "0.0.1".into();
+                j["fields"]["release-tail"] = "\"long\"".into();
+                j["params"]["old_param"] = serde_json::json!({ "f32": 0.5 });
+            }),
+        ),
+        (
+            "no fields and no params at all",
+            Box::new(|j| {
+                j["fields"] = serde_json::json!({});
+                j["params"] = serde_json::json!({});
+            }),
+        ),
     ];
     for (what, edit) in cases {
         let mut p = load(&bundle());

@@ -88,7 +88,11 @@ fn model_folders_with_bad_files_are_refused() {
 
     // Graph and manifest disagree on the state shapes (a bigger vocoder's graph).
     let other = melwave_tests::passthrough_model();
-    let mut bigger = ModelBytes::random(1, other.manifest.mel2mel.config.clone(), melwave::contract::VocoderConfig { filter_hidden: 64, layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3, ..Default::default() });
+    let mut bigger = ModelBytes::random(
+        1,
+        other.manifest.mel2mel.config.clone(),
+        melwave::contract::VocoderConfig { filter_hidden: 64, layers: 6, channels: 24, skip_channels: 24, dilation_cycle: 3, ..Default::default() },
+    );
     bigger.manifest = model.manifest.clone();
     let err = load_err(&bigger);
     assert!(err.contains("shape"), "{err}");

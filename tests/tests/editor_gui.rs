@@ -6,15 +6,9 @@ use melwave_tests::repo_root;
 
 #[test]
 fn editor_opens_and_the_pad_drags_the_timbre() {
-    let bin = std::env::var("MELWAVE_STANDALONE_BIN")
-        .expect("MELWAVE_STANDALONE_BIN names `melwave` built with the standalone feature; `cargo xtask test` builds it");
+    let bin = std::env::var("MELWAVE_STANDALONE_BIN").expect("MELWAVE_STANDALONE_BIN names `melwave` built with the standalone feature; `cargo xtask test` builds it");
     let shot = repo_root().join("target/editor.png");
-    let out = std::process::Command::new("bash")
-        .arg(repo_root().join("tests/hosts/editor_gui.sh"))
-        .arg(&bin)
-        .arg(&shot)
-        .output()
-        .expect("bash runs");
+    let out = std::process::Command::new("bash").arg(repo_root().join("tests/hosts/editor_gui.sh")).arg(&bin).arg(&shot).output().expect("bash runs");
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "editor test failed:\n{log}");
     assert!(log.contains("editor drag: ok"), "{log}");

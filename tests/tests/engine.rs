@@ -59,9 +59,7 @@ fn resampler_hits_the_frequency_with_images_80_db_down() {
         let frames = 2 * SAMPLE_RATE as usize / HOP;
         let mut out = Vec::new();
         for f in 0..frames {
-            let frame: Vec<f32> = (0..HOP)
-                .map(|i| (std::f64::consts::TAU * 1000.0 * (f * HOP + i) as f64 / SAMPLE_RATE as f64).sin() as f32 * 0.5)
-                .collect();
+            let frame: Vec<f32> = (0..HOP).map(|i| (std::f64::consts::TAU * 1000.0 * (f * HOP + i) as f64 / SAMPLE_RATE as f64).sin() as f32 * 0.5).collect();
             r.process(&frame, &mut out);
         }
         let x = &out[rate as usize / 2..rate as usize / 2 + 65_536];

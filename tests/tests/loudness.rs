@@ -17,10 +17,7 @@ fn the_default_models_level_tracks_velocity_for_every_instrument() {
         let levels: Vec<f32> = [20u8, 60, 100, 127]
             .iter()
             .map(|&velocity| {
-                let notes = [
-                    TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity } },
-                    TimedEvent { time: rate as u64 / 2, event: Event::NoteOff { key: 60 } },
-                ];
+                let notes = [TimedEvent { time: 0, event: Event::NoteOn { key: 60, velocity } }, TimedEvent { time: rate as u64 / 2, event: Event::NoteOff { key: 60 } }];
                 let r = render(&model, &EngineConfig::offline(rate, 256), pad, &notes, rate as usize, 256, |_, _| {}).unwrap();
                 // The struck half second: attack and body.
                 20.0 * rms(&r.audio[..rate as usize / 2]).max(1e-9).log10()

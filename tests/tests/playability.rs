@@ -19,7 +19,14 @@ enum At {
 /// Bounces `cues` (sorted) for `length` samples in blocks of `block`, waiting for
 /// inference as an offline host does, with the latency trimmed. `before(i, handle)`
 /// runs before block `i`.
-fn bounce(model: &melwave::contract::ModelBytes, config: &EngineConfig, cues: &[(u64, At)], length: usize, block: usize, mut before: impl FnMut(usize, &EngineHandle)) -> (Vec<f32>, Stats, EngineHandle) {
+fn bounce(
+    model: &melwave::contract::ModelBytes,
+    config: &EngineConfig,
+    cues: &[(u64, At)],
+    length: usize,
+    block: usize,
+    mut before: impl FnMut(usize, &EngineHandle),
+) -> (Vec<f32>, Stats, EngineHandle) {
     let (mut audio, handle) = engine::start(model, config).unwrap();
     let latency = handle.latency().total();
     let total = length + latency;

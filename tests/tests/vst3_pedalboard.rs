@@ -6,8 +6,7 @@ use melwave_tests::repo_root;
 
 #[test]
 fn pedalboard_loads_and_plays_the_vst3() {
-    let python = std::env::var("MELWAVE_HOST_PYTHON")
-        .expect("MELWAVE_HOST_PYTHON names a Python with pedalboard; `cargo xtask test` sets it up");
+    let python = std::env::var("MELWAVE_HOST_PYTHON").expect("MELWAVE_HOST_PYTHON names a Python with pedalboard; `cargo xtask test` sets it up");
     let bundle = repo_root().join("target/bundled/Melwave.vst3");
     assert!(bundle.is_dir(), "{} is missing: `cargo xtask test` builds it", bundle.display());
     let out = std::process::Command::new(python)

@@ -52,9 +52,12 @@ pub fn save(dir: &Path, vs: &nn::VarStore, adam: &Adam, state: &TrainState) -> R
         // ones replace the current name, so there is no moment without either.
         let previous = dir.join(PREVIOUS);
         let _ = std::fs::remove_file(&previous);
-        std::fs::hard_link(&current, &previous).or_else(|_| std::fs::copy(&current, &previous).map(|_| ())).with_context(|| format!("cannot keep the previous checkpoint in {}", dir.display()))?;
+        std::fs::hard_link(&current, &previous)
+            .or_else(|_| std::fs::copy(&current, &previous).map(|_| ()))
+            .with_context(|| format!("cannot keep the previous checkpoint in {}", dir.display()))?;
     }
-    melwave::files::replace_with(&current, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other)).with_context(|| format!("cannot write checkpoint {}", current.display()))?;
+    melwave::files::replace_with(&current, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(std::io::Error::other))
+        .with_context(|| format!("cannot write checkpoint {}", current.display()))?;
     let json = serde_json::to_string_pretty(state)?;
     melwave::files::replace(&dir.join(STATE), json.as_bytes()).with_context(|| format!("cannot write checkpoint {}", dir.join(STATE).display()))
 }

@@ -32,9 +32,7 @@ pub struct Parity {
 
 impl Parity {
     pub fn worst(&self) -> f32 {
-        [self.mel2mel_random, self.vocoder_random, self.mel2mel_real.unwrap_or(0.0), self.vocoder_real.unwrap_or(0.0), self.streaming]
-            .into_iter()
-            .fold(0.0, f32::max)
+        [self.mel2mel_random, self.vocoder_random, self.mel2mel_real.unwrap_or(0.0), self.vocoder_real.unwrap_or(0.0), self.streaming].into_iter().fold(0.0, f32::max)
     }
 }
 
@@ -85,7 +83,19 @@ pub fn parity(model: &ModelBytes, m2m: &Mel2Mel, voc: &Vocoder, real: Option<&[T
     let mut runner = ModelRunner::new(model, Provider::Cpu)?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(17);
     let frames = 96;
-    let roll: Vec<f32> = (0..frames * ROLL_DIM).map(|i| if i % ROLL_DIM < 128 { if rng.random_bool(0.02) { rng.random_range(0.0..1.0) } else { 0.0 } } else { rng.random_bool(0.05) as u8 as f32 }).collect();
+    let roll: Vec<f32> = (0..frames * ROLL_DIM)
+        .map(|i| {
+            if i % ROLL_DIM < 128 {
+                if rng.random_bool(0.02) {
+                    rng.random_range(0.0..1.0)
+                } else {
+                    0.0
+                }
+            } else {
+                rng.random_bool(0.05) as u8 as f32
+            }
+        })
+        .collect();
     let source: Vec<f32> = (0..frames * HOP * SOURCE_CHANNELS).map(|_| rng.random_range(-0.3..0.3)).collect();
     let e = [rng.random_range(-1.5..1.5), rng.random_range(-1.5..1.5)];
     let (mel_r, voc_r) = compare(&mut runner, m2m, voc, &roll, &source, e)?;
@@ -119,4 +129,3 @@ pub fn export(manifest: Manifest, m2m_vs: &tch::nn::VarStore, m2m: &Mel2Mel, voc
     model.write_dir(out)?;
     Ok(p)
 }
-

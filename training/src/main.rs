@@ -99,6 +99,10 @@ struct TrainArgs {
     /// Mel2Mel's (0–1; 0: Mel2Mel's mels only).
     #[arg(long, default_value_t = 0.0)]
     true_mel_share: f64,
+    /// Vocoder and fine-tune: train only the WaveNet, the filter net held as it
+    /// starts (warm-started or resumed).
+    #[arg(long)]
+    freeze_filters: bool,
     /// Mel2Mel loss: weight of the frame-level L1 on the log-mel (0: tanh-log-abs MSE
     /// alone, as in Kim et al.).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
@@ -299,6 +303,10 @@ enum Command {
         vocoder_layers: usize,
         #[arg(long, requires = "init", default_value_t = VocoderConfig::default().channels)]
         channels: usize,
+        /// An ablation: the WaveNet's output layer zeroed, so the vocoder plays its
+        /// filters alone with every other weight as trained (docs/evaluation.md).
+        #[arg(long, conflicts_with = "init")]
+        zero_wavenet: bool,
     },
 }
 
@@ -334,6 +342,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         adversarial: a.adversarial_weight,
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
         true_mel_share: a.true_mel_share,
+        freeze_filters: a.freeze_filters,
         // Set from `--device` by the caller, where an unusable device is an error.
         device: tch::Device::Cpu,
     }
@@ -407,11 +416,14 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("wrote a random-weight model (seed {seed}) to {}", out.display());
             Ok(())
         }
-        Command::Export { init: None, out, mel2mel, vocoder, data, .. } => {
+        Command::Export { init: None, out, mel2mel, vocoder, data, zero_wavenet, .. } => {
             let (m2m_run, voc_run, data) = (mel2mel.expect("clap requires it"), vocoder.expect("clap requires it"), data.expect("clap requires it"));
             let ds = dataset::read_manifest(&data)?;
             let (mvs, m2m, mstate) = train::load_mel2mel(&m2m_run, tch::Device::Cpu)?;
             let (vvs, voc, vstate) = train::load_vocoder(&voc_run, tch::Device::Cpu)?;
+            if zero_wavenet {
+                melwave_train::nets::vocoder::zero_wavenet(&vvs)?;
+            }
             let instruments = export::instruments(&ds.presets, &melwave_train::nets::points(&mvs));
             let summary = |s: &melwave_train::checkpoint::TrainState| {
                 let last = s.history.last();
@@ -426,12 +438,11 @@ fn run(cli: Cli) -> Result<()> {
                 "mel2mel": summary(&mstate),
                 "vocoder": summary(&vstate),
             });
-            let manifest = Manifest::new(
-                serde_json::from_value(mstate.config.clone())?,
-                serde_json::from_value(vstate.config.clone())?,
-                instruments,
-                provenance,
-            );
+            let mut provenance = provenance;
+            if zero_wavenet {
+                provenance["ablation"] = "the WaveNet's output layer zeroed".into();
+            }
+            let manifest = Manifest::new(serde_json::from_value(mstate.config.clone())?, serde_json::from_value(vstate.config.clone())?, instruments, provenance);
             // Real features for the parity check: the first validation item.
             let item = ds.items.iter().find(|i| i.split == Split::Validation).or(ds.items.first());
             let events = match item {

@@ -63,11 +63,7 @@ pub fn spectrograms(panels: &[(&str, &[f32])], bands: usize, path: &Path) -> Res
     let areas = root.split_evenly((panels.len(), 1));
     let (lo, hi) = (-11.5f32, panels.iter().flat_map(|p| p.1.iter().cloned()).fold(-11.5, f32::max));
     for (area, (title, data)) in areas.iter().zip(panels) {
-        let mut chart = ChartBuilder::on(area)
-            .caption(*title, ("sans-serif", 18))
-            .margin(6)
-            .build_cartesian_2d(0..frames, 0..bands)
-            .map_err(|e| anyhow!("{e}"))?;
+        let mut chart = ChartBuilder::on(area).caption(*title, ("sans-serif", 18)).margin(6).build_cartesian_2d(0..frames, 0..bands).map_err(|e| anyhow!("{e}"))?;
         let n = data.len() / bands;
         chart
             .draw_series((0..n).flat_map(|t| (0..bands).map(move |b| (t, b))).map(|(t, b)| {

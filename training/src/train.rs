@@ -15,9 +15,9 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use tch::{nn, Device, Tensor};
 
+use crate::balance::BalancedOnsets;
 use crate::checkpoint::{self, LossPoint, TrainState};
 use crate::dataset::{self, Item, Split};
-use crate::balance::BalancedOnsets;
 use crate::losses::{band_l1, frame_level_l1, loud_band_l1, mel2mel_loss, MelL1, MultiResStft};
 use crate::nets::discriminator::{self, Discriminators};
 use crate::nets::mel2mel::Mel2Mel;
@@ -84,6 +84,10 @@ pub struct Options {
     /// prediction, so the vocoder keeps what it knew of real mels while it learns the
     /// predicted ones (0: predicted mels only). Validation scores the chain either way.
     pub true_mel_share: f64,
+    /// Vocoder: train the WaveNet alone, the filter net held as it starts (warm-started
+    /// or resumed), so that what the WaveNet learns is added to filters that stay as
+    /// good as they were.
+    pub freeze_filters: bool,
     /// Where the nets train (see [`device`]).
     pub device: Device,
 }
@@ -115,6 +119,7 @@ impl Options {
             adversarial: 0.0,
             critic_warmup: discriminator::WARMUP,
             true_mel_share: 0.0,
+            freeze_filters: false,
             device: Device::Cpu,
         }
     }
@@ -321,8 +326,7 @@ fn vocoder_batch(items: &[Item], crops: &[(usize, usize)], frames: usize, contex
     // The excitation is a running process (phases, release tails), so a crop's source
     // is featurized from the item's start; the crops run in parallel. The excitation
     // noise is seeded per item so a crop always sees the same noise.
-    let feats: Vec<(Vec<f32>, Vec<f32>)> =
-        crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
+    let feats: Vec<(Vec<f32>, Vec<f32>)> = crops.par_iter().map(|&(i, s)| featurize(&items[i].events, s + frames, (items[i].piece * 64 + items[i].instrument) as u64)).collect();
     let (mut source, mut mel, mut audio, mut roll) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (&(i, s), (r, src)) in crops.iter().zip(&feats) {
         let item = &items[i];
@@ -564,6 +568,14 @@ fn vocoder_loop(opts: &Options, cfg: &VocoderConfig, init: Option<&Path>, finetu
     }
     // The vocoder follows the embedding; it does not move it.
     model.embedding = model.embedding.set_requires_grad(false);
+    if opts.freeze_filters {
+        anyhow::ensure!(cfg.layers > 0, "--freeze-filters leaves nothing to train in a vocoder without a WaveNet");
+        for (name, t) in vs.variables() {
+            if name.starts_with("filter.") {
+                let _ = t.set_requires_grad(false);
+            }
+        }
+    }
     let state = TrainState { kind: kind.into(), config: serde_json::to_value(cfg)?, instruments: data.instruments, ..Default::default() };
     let stft = MultiResStft::default();
     let mel_l1 = MelL1::default();

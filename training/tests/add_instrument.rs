@@ -44,7 +44,14 @@ fn render_at(model: &ModelBytes, point: &[f32]) -> Vec<f32> {
 fn a_preset_outside_the_ten_becomes_a_point_and_a_local_offset_that_leave_the_others_alone() {
     let (dir, model_dir, before) = shipped_model();
     let out = dir.path().join("with-flute");
-    let opts = AddOptions { model: model_dir.clone(), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 }, name: None, out: out.clone(), quick: true, local_film: true };
+    let opts = AddOptions {
+        model: model_dir.clone(),
+        source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 73 },
+        name: None,
+        out: out.clone(),
+        quick: true,
+        local_film: true,
+    };
     let report = instrument::add(&opts).unwrap();
     eprintln!("{}", instrument::summary(&report));
     assert_eq!(folder_bytes(&model_dir), before, "the input model was changed");
@@ -118,7 +125,14 @@ fn a_preset_outside_the_ten_becomes_a_point_and_a_local_offset_that_leave_the_ot
     let err = instrument::add(&again).unwrap_err().to_string();
     assert!(err.contains("already has an instrument named `Flute`"), "{err}");
     // And the tool never writes over the model it starts from.
-    let onto_itself = AddOptions { model: out.clone(), out: out.clone(), name: Some("Other".into()), source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 }, quick: true, local_film: true };
+    let onto_itself = AddOptions {
+        model: out.clone(),
+        out: out.clone(),
+        name: Some("Other".into()),
+        source: Source::Preset { font: synth::DEFAULT_FONT.into(), bank: 0, program: 42 },
+        quick: true,
+        local_film: true,
+    };
     assert!(instrument::add(&onto_itself).unwrap_err().to_string().contains("--out must be a new folder"));
 }
 
@@ -175,7 +189,8 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
         assert!(r.take.audio.len().abs_diff(expected) <= 2 * melwave::contract::HOP, "{} samples at 24 kHz", r.take.audio.len());
     }
     let out = dir.path().join("with-clarinet");
-    let report = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: None, out: out.clone(), quick: true, local_film: false }).unwrap();
+    let report =
+        instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: None, out: out.clone(), quick: true, local_film: false }).unwrap();
     eprintln!("{}", instrument::summary(&report));
     let new = ModelBytes::from_dir(&out).unwrap();
     // The point alone: both graphs are the model's own bytes.
@@ -192,7 +207,9 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
     let solo = dir.path().join("Solo");
     std::fs::create_dir(&solo).unwrap();
     write_pair(&solo, "only", 44, 44_100, 0.0);
-    let one = instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(solo), name: None, out: dir.path().join("with-solo"), quick: true, local_film: true }).unwrap();
+    let one =
+        instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(solo), name: None, out: dir.path().join("with-solo"), quick: true, local_film: true })
+            .unwrap();
     assert!(!one.held_out && one.local.is_none(), "{:?}", one.local);
     assert!(one.local_skipped.as_deref().is_some_and(|w| w.contains("one recording")), "{:?}", one.local_skipped);
     assert_eq!(ModelBytes::from_dir(&dir.path().join("with-solo")).unwrap().mel2mel, old.mel2mel);
@@ -200,7 +217,18 @@ fn recordings_at_another_rate_are_resampled_checked_for_alignment_and_fitted() {
     // A pair 100 ms off is refused, by name, and nothing is written.
     write_pair(&recs, "late", 50, 44_100, 0.100);
     let out2 = dir.path().join("never");
-    let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs.clone()), name: Some("Late".into()), out: out2.clone(), quick: true, local_film: false }).unwrap_err());
+    let err = format!(
+        "{:#}",
+        instrument::add(&AddOptions {
+            model: model_dir.clone(),
+            source: Source::Recordings(recs.clone()),
+            name: Some("Late".into()),
+            out: out2.clone(),
+            quick: true,
+            local_film: false
+        })
+        .unwrap_err()
+    );
     assert!(err.contains("late.wav") && err.contains("late against"), "{err}");
     let ms: f64 = err.split(" is ").nth(1).and_then(|s| s.split(" ms").next()).and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("no offset in: {err}"));
     // The shift plus the same few ms an aligned pair reads.
@@ -239,7 +267,10 @@ fn empty_silent_and_corrupt_recordings_are_clear_errors_and_leave_the_model_alon
             std::fs::write(recs.join(format!("{name}.mid")), &midi).unwrap();
         }
         let out = dir.path().join(format!("out-{name}"));
-        let err = format!("{:#}", instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs), name: None, out: out.clone(), quick: true, local_film: true }).unwrap_err());
+        let err = format!(
+            "{:#}",
+            instrument::add(&AddOptions { model: model_dir.clone(), source: Source::Recordings(recs), name: None, out: out.clone(), quick: true, local_film: true }).unwrap_err()
+        );
         assert!(err.contains(expected) && err.contains(&format!("{name}.wav")), "{name}: {err}");
         assert!(!out.exists(), "{name}: an output was written");
     }

@@ -3,10 +3,19 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use melwave_train::dataset::{self, phrases, split_of, sources, synth, DatasetConfig};
+use melwave_train::dataset::{self, phrases, sources, split_of, synth, DatasetConfig};
 
 fn tiny(font: PathBuf) -> DatasetConfig {
-    DatasetConfig { procedural: 3, procedural_seconds: 3.0, real_files: 3, excerpts_per_file: 2, excerpt_seconds: 3.0, programs: vec![0, 56], names: vec![], ..DatasetConfig::quick(font) }
+    DatasetConfig {
+        procedural: 3,
+        procedural_seconds: 3.0,
+        real_files: 3,
+        excerpts_per_file: 2,
+        excerpt_seconds: 3.0,
+        programs: vec![0, 56],
+        names: vec![],
+        ..DatasetConfig::quick(font)
+    }
 }
 
 fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
@@ -19,7 +28,11 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { v.extend(walk(&p)) } else { v.push(p) }
+        if p.is_dir() {
+            v.extend(walk(&p))
+        } else {
+            v.push(p)
+        }
     }
     v
 }
@@ -70,7 +83,9 @@ fn a_missing_preset_or_bank_is_refused_with_the_list_of_presets() {
     assert!(err.contains("0:73 Flute") && err.contains("0:42 Cello"), "{err}");
     let err = synth::preset_names(&sf, 99, &[73]).unwrap_err().to_string();
     assert!(err.contains("no preset for program 73 in bank 99") && err.contains("its banks: 0"), "{err}");
-    let err = dataset::build(&tiny(synth::DEFAULT_FONT.into()).with_programs(synth::DEFAULT_FONT.into(), 99, vec![73], vec![]).unwrap(), tempfile::tempdir().unwrap().path()).unwrap_err().to_string();
+    let err = dataset::build(&tiny(synth::DEFAULT_FONT.into()).with_programs(synth::DEFAULT_FONT.into(), 99, vec![73], vec![]).unwrap(), tempfile::tempdir().unwrap().path())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bank 99"), "{err}");
     assert!(tiny(synth::DEFAULT_FONT.into()).with_programs(synth::DEFAULT_FONT.into(), 0, vec![73, 73], vec![]).is_err());
     assert!(tiny(synth::DEFAULT_FONT.into()).with_programs(synth::DEFAULT_FONT.into(), 0, vec![73, 42], vec!["Flute".into()]).is_err());
@@ -84,7 +99,8 @@ fn programs_outside_the_ten_render_under_their_preset_or_given_names() {
     assert_eq!(m.presets, vec![(73, "Flute".to_string()), (42, "Cello".to_string())]);
     assert!(m.hours_per_instrument.contains_key("073 Flute"), "{:?}", m.hours_per_instrument);
     let items = dataset::load(dir.path(), &m, dataset::Split::Train).unwrap();
-    let items: Vec<_> = items.into_iter().chain(dataset::load(dir.path(), &m, dataset::Split::Validation).unwrap()).chain(dataset::load(dir.path(), &m, dataset::Split::Test).unwrap()).collect();
+    let items: Vec<_> =
+        items.into_iter().chain(dataset::load(dir.path(), &m, dataset::Split::Validation).unwrap()).chain(dataset::load(dir.path(), &m, dataset::Split::Test).unwrap()).collect();
     // Both programs rendered real sound, and they differ: the flute is not the cello.
     let rms = |a: &[f32]| (a.iter().map(|x| x * x).sum::<f32>() / a.len() as f32).sqrt();
     let flute: Vec<_> = items.iter().filter(|i| i.instrument == 0).collect();

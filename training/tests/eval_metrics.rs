@@ -175,10 +175,7 @@ fn pitch_check_fails_a_detuned_render() {
 
 #[test]
 fn onset_pitch_includes_the_bend_in_force() {
-    let events = [
-        TimedEvent { time: 0, event: Event::PitchBend(1.0) },
-        TimedEvent { time: 10, event: Event::NoteOn { key: 69, velocity: 100 } },
-    ];
+    let events = [TimedEvent { time: 0, event: Event::PitchBend(1.0) }, TimedEvent { time: 10, event: Event::NoteOn { key: 69, velocity: 100 } }];
     let o = onsets(&events);
     assert_eq!(o.len(), 1);
     assert!((o[0].frequency - 440.0 * 2f64.powf(1.0 / 12.0)).abs() < 1e-6);

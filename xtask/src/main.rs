@@ -6,7 +6,8 @@
 //! - `test`         set up everything the tests need, then run them all
 //! - `bundle melwave [--release] [--gpu]`  CLAP + VST3 bundles in target/bundled, with
 //!   ONNX Runtime beside the plugin binary
-//! - `lint`         clippy on the whole workspace, warnings as errors (CI runs it)
+//! - `lint`         rustfmt's check, then clippy on the whole workspace and on fuzz/,
+//!   warnings as errors (CI runs it)
 //! - `bench`        print the engine's speed figures
 //! - `train [--quick] [--until STEP]` the whole training chain: setup, dataset,
 //!   Mel2Mel, vocoder (full size: continuing the committed checkpoints, up to STEP),
@@ -61,10 +62,7 @@ fn ensure_ort(gpu: bool) -> Result<PathBuf> {
     let package = if gpu { "onnxruntime-gpu" } else { "onnxruntime" };
     let wheels = cache_dir().join("wheels");
     std::fs::create_dir_all(&wheels)?;
-    run(Command::new(python())
-        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
-        .arg(&wheels)
-        .arg(format!("{package}=={ORT_VERSION}")))?;
+    run(Command::new(python()).args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"]).arg(&wheels).arg(format!("{package}=={ORT_VERSION}")))?;
     let prefix = format!("{}-{ORT_VERSION}-", package.replace('-', "_"));
     let wheel = std::fs::read_dir(&wheels)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -454,8 +452,10 @@ fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 
 /// The fuzz targets in `fuzz/`, each run for `seconds` with libFuzzer through
 /// cargo-fuzz (installed into the cache; built without a sanitizer, which needs no
-/// nightly toolchain). The corpus lives in the cache so it grows across runs; it is
-/// seeded with the repository's MIDI files. A crash fails the command and leaves the
+/// nightly toolchain): MIDI files, the event stream, manifests and damaged model
+/// folders. The corpus lives in the cache so it grows across runs; the MIDI target's
+/// is seeded with the repository's MIDI files and the manifest target's with the
+/// shipped manifest. A crash fails the command and leaves the
 /// input in `fuzz/artifacts/`.
 fn fuzz(seconds: u64) -> Result<()> {
     let tools = cache_dir().join("tools");
@@ -464,9 +464,14 @@ fn fuzz(seconds: u64) -> Result<()> {
         run(cargo().args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked", "--root"]).arg(&tools))?;
     }
     let dir = workspace_root().join("fuzz");
-    for target in ["midi_file", "event_stream"] {
+    // The model-folder target hands damaged graphs to the real ONNX Runtime.
+    let ort = ensure_ort(false)?;
+    for target in ["midi_file", "event_stream", "manifest", "model_folder"] {
         let corpus = cache_dir().join("fuzz-corpus").join(target);
         std::fs::create_dir_all(&corpus)?;
+        if target == "manifest" {
+            std::fs::copy(workspace_root().join("models").join("default").join("manifest.json"), corpus.join("default.json"))?;
+        }
         if target == "midi_file" {
             for entry in std::fs::read_dir(workspace_root().join("assets"))?.filter_map(|e| e.ok()) {
                 if entry.path().extension().is_some_and(|e| e == "mid") {
@@ -476,6 +481,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         }
         let out = Command::new(&cargo_fuzz)
             .current_dir(&dir)
+            .env("ORT_DYLIB_PATH", &ort)
             .args(["fuzz", "run", "-s", "none", "-O", target])
             .arg(&corpus)
             .args(["--", &format!("-max_total_time={seconds}"), "-max_len=65536", "-rss_limit_mb=4096"])
@@ -554,9 +560,14 @@ fn main() -> Result<()> {
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["test", "-p", "melwave", "--no-default-features", "--features", "cli"]).args(&extra))?;
         }
         Some("lint") => {
+            // Layout first: it is the cheapest to fix and the quickest to check.
+            run(cargo().args(["fmt", "--all", "--check"]))?;
+            run(cargo().args(["fmt", "--check", "--manifest-path", "fuzz/Cargo.toml"]))?;
             // The training crate links libtorch, so clippy needs the venv too.
             let venv = ensure_torch()?;
             run(cargo_with_torch(&venv).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+            // The fuzz targets live outside the workspace, with its lints repeated.
+            run(cargo().args(["clippy", "--manifest-path", "fuzz/Cargo.toml", "--all-targets", "--", "-D", "warnings"]))?;
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;

@@ -116,11 +116,7 @@ fn run(cli: Cli) -> Result<Outcome, String> {
             let length = render::output_length(song.duration + tail, sample_rate)?;
 
             let bar = ProgressBar::new(length as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} rendering [{bar:40}] {percent}% ({eta} left)")
-                    .expect("static template")
-                    .progress_chars("=> "),
-            );
+            bar.set_style(ProgressStyle::with_template("{spinner} rendering [{bar:40}] {percent}% ({eta} left)").expect("static template").progress_chars("=> "));
             let rendered = render::render(&model, &config, pad, &events, length, block, |done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);

@@ -82,9 +82,7 @@ impl FilterDesign {
         let phi: Vec<f64> = (0..k).map(|r| (0..k).map(|j| self.phase[r * k + j] as f64 * log_mag[j] as f64).sum()).collect();
         let re: Vec<f64> = (0..k).map(|j| (log_mag[j] as f64).exp() * phi[j].cos()).collect();
         let im: Vec<f64> = (0..k).map(|j| (log_mag[j] as f64).exp() * phi[j].sin()).collect();
-        (0..self.taps)
-            .map(|t| (0..k).map(|j| self.synth_cos[t * k + j] as f64 * re[j] + self.synth_sin[t * k + j] as f64 * im[j]).sum::<f64>() as f32)
-            .collect()
+        (0..self.taps).map(|t| (0..k).map(|j| self.synth_cos[t * k + j] as f64 * re[j] + self.synth_sin[t * k + j] as f64 * im[j]).sum::<f64>() as f32).collect()
     }
 }
 

@@ -2,9 +2,8 @@
 //! streaming graphs readably.
 
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto,
-    GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 /// A dimension of a graph input or output.
@@ -93,11 +92,7 @@ impl GraphBuilder {
         n.op_type = op.to_string();
         n.name = format!("{op}_{}", self.counter);
         n.input = inputs.iter().map(|s| s.to_string()).collect();
-        n.output = outs
-            .iter()
-            .enumerate()
-            .map(|(i, o)| o.map(str::to_string).unwrap_or_else(|| format!("{op}_{}_{i}", self.counter)))
-            .collect();
+        n.output = outs.iter().enumerate().map(|(i, o)| o.map(str::to_string).unwrap_or_else(|| format!("{op}_{}_{i}", self.counter))).collect();
         for (name, value) in attrs {
             let mut a = AttributeProto::new();
             a.name = name.to_string();

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::mel2mel::Mel2MelConfig;
-use super::vocoder::VocoderConfig;
-use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
 use super::source::{CHANNELS, NOISE_STD, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SAW_AMPLITUDE, SINE_AMPLITUDE};
 use super::state::StateSpec;
+use super::vocoder::VocoderConfig;
+use super::{EMBED_DIM, FORMAT_VERSION, HOP, KEYS, LOG_FLOOR_DB, N_FFT, N_MELS, OPSET, SAMPLE_RATE};
 
 pub const FORMAT: &str = "melwave-model";
 /// The piano roll's features per key, in order (see `features::roll`).
@@ -219,12 +219,7 @@ impl Manifest {
         let mut names = std::collections::HashSet::with_capacity(self.instruments.len());
         for inst in &self.instruments {
             if inst.point.len() != self.embedding_dim {
-                return Err(ManifestError::Invalid(format!(
-                    "instrument `{}` has a {}-D point, but embedding_dim is {}",
-                    inst.name,
-                    inst.point.len(),
-                    self.embedding_dim
-                )));
+                return Err(ManifestError::Invalid(format!("instrument `{}` has a {}-D point, but embedding_dim is {}", inst.name, inst.point.len(), self.embedding_dim)));
             }
             if inst.point.iter().any(|v| !v.is_finite()) {
                 return Err(ManifestError::Invalid(format!("instrument `{}` has a non-finite point", inst.name)));
@@ -257,9 +252,6 @@ impl Manifest {
     /// Finds an instrument by name (case-insensitive) or by GM program number.
     pub fn instrument(&self, name: &str) -> Option<&Instrument> {
         let name = name.trim();
-        self.instruments
-            .iter()
-            .find(|i| i.name.eq_ignore_ascii_case(name))
-            .or_else(|| name.parse::<u8>().ok().and_then(|p| self.instruments.iter().find(|i| i.program == p)))
+        self.instruments.iter().find(|i| i.name.eq_ignore_ascii_case(name)).or_else(|| name.parse::<u8>().ok().and_then(|p| self.instruments.iter().find(|i| i.program == p)))
     }
 }

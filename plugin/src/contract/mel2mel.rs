@@ -53,10 +53,7 @@ impl Mel2MelConfig {
 
     pub fn state_specs(&self) -> Vec<StateSpec> {
         let shape = vec![self.layers, 1, self.hidden];
-        vec![
-            StateSpec { input: "h_in".into(), output: "h_out".into(), shape: shape.clone() },
-            StateSpec { input: "c_in".into(), output: "c_out".into(), shape },
-        ]
+        vec![StateSpec { input: "h_in".into(), output: "h_out".into(), shape: shape.clone() }, StateSpec { input: "c_in".into(), output: "c_out".into(), shape }]
     }
 
     /// The FiLM layers and their widths, for local FiLM offsets (see [`super::film`]).
@@ -211,9 +208,7 @@ type LstmTensors = (Vec<f32>, Vec<f32>, Vec<f32>);
 
 /// PyTorch LSTM weights (gates i, f, g, o) → ONNX (gates i, o, f, c), biases concatenated.
 fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<LstmTensors, String> {
-    let reorder = |m: &[f32], cols: usize| -> Vec<f32> {
-        ONNX_GATES.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect()
-    };
+    let reorder = |m: &[f32], cols: usize| -> Vec<f32> { ONNX_GATES.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect() };
     let wi = reorder(w.get(&format!("lstm.weight_ih_l{l}"), &[4 * h, h])?, h);
     let wh = reorder(w.get(&format!("lstm.weight_hh_l{l}"), &[4 * h, h])?, h);
     let mut b = reorder(w.get(&format!("lstm.bias_ih_l{l}"), &[4 * h])?, 1);

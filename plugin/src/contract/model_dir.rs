@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use super::default_model;
 use super::manifest::{Instrument, Manifest, ManifestError, TRAINING_INSTRUMENTS};
 use super::mel2mel::Mel2MelConfig;
 use super::vocoder::VocoderConfig;
 use super::weights::Weights;
-use super::default_model;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -128,11 +128,7 @@ impl ModelBytes {
     pub fn write_dir(&self, dir: &Path) -> Result<(), ModelError> {
         std::fs::create_dir_all(dir).map_err(|source| ModelError::Write { path: dir.to_path_buf(), source })?;
         let json = self.manifest.to_json();
-        let files: [(&str, &[u8]); 3] = [
-            (&self.manifest.mel2mel.file, &self.mel2mel),
-            (&self.manifest.vocoder.file, &self.vocoder),
-            (MANIFEST_FILE, json.as_bytes()),
-        ];
+        let files: [(&str, &[u8]); 3] = [(&self.manifest.mel2mel.file, &self.mel2mel), (&self.manifest.vocoder.file, &self.vocoder), (MANIFEST_FILE, json.as_bytes())];
         for (name, bytes) in files {
             let path = dir.join(name);
             crate::files::replace(&path, bytes).map_err(|source| ModelError::Write { path: path.clone(), source })?;

@@ -111,8 +111,8 @@ impl VocoderConfig {
     pub fn is_valid(&self) -> bool {
         let t = self.filter_taps;
         let filter = (HOP..=8 * HOP).contains(&t) && t.is_multiple_of(HOP) && (1..=4096).contains(&self.filter_hidden);
-        let wavenet = self.layers == 0
-            || (self.layers <= 64 && (1..=1024).contains(&self.channels) && (1..=1024).contains(&self.skip_channels) && (1..=16).contains(&self.dilation_cycle));
+        let wavenet =
+            self.layers == 0 || (self.layers <= 64 && (1..=1024).contains(&self.channels) && (1..=1024).contains(&self.skip_channels) && (1..=16).contains(&self.dilation_cycle));
         filter && wavenet
     }
 
@@ -176,10 +176,7 @@ impl VocoderConfig {
         let mel = g.input(INPUT_MEL, &[Dim::Fixed(1), Dim::Named("frames"), Dim::Fixed(N_MELS as i64)]);
         let timbre = g.input(INPUT_TIMBRE, &[Dim::Fixed(1), Dim::Fixed(EMBED_DIM as i64)]);
         let states = self.state_specs();
-        let state_in: Vec<String> = states
-            .iter()
-            .map(|st| g.input(&st.input, &st.shape.iter().map(|&d| Dim::Fixed(d as i64)).collect::<Vec<_>>()))
-            .collect();
+        let state_in: Vec<String> = states.iter().map(|st| g.input(&st.input, &st.shape.iter().map(|&d| Dim::Fixed(d as i64)).collect::<Vec<_>>())).collect();
         let io = Inputs { source: &source, mel: &mel, timbre: &timbre };
         let filtered = self.build_filters(&mut g, w, &io, &state_in[0], &states[0].output)?;
         if self.layers == 0 {
@@ -200,7 +197,7 @@ impl VocoderConfig {
 
     /// The filter net, the filter design and the overlap-added convolution; returns
     /// the filtered signal `[1,N]` and writes the new tail to `tail_out`.
-    fn build_filters(&self, g: &mut GraphBuilder, w: &Weights, io: &Inputs, tail: &str, tail_out: &str) -> Result<String, String> {
+    fn build_filters(&self, g: &mut GraphBuilder, w: &Weights, io: &Inputs<'_>, tail: &str, tail_out: &str) -> Result<String, String> {
         let Inputs { source, mel, timbre } = *io;
         let (h, k, taps) = (self.filter_hidden, self.filter_bins(), self.filter_taps);
         let m = taps / HOP;
@@ -329,18 +326,14 @@ impl VocoderConfig {
     }
 
     /// The WaveNet on `input [1, SOURCE_CHANNELS+1, N]`; returns its output `[1,N]`.
-    fn build_wavenet(&self, g: &mut GraphBuilder, w: &Weights, input: &str, io: &Inputs, state_in: &[String], states: &[StateSpec]) -> Result<String, String> {
+    fn build_wavenet(&self, g: &mut GraphBuilder, w: &Weights, input: &str, io: &Inputs<'_>, state_in: &[String], states: &[StateSpec]) -> Result<String, String> {
         let Inputs { mel, timbre, .. } = *io;
         let (c, s, l) = (self.channels, self.skip_channels, self.layers);
         let lc = (l * 2 * c) as i64;
         let conv = |g: &mut GraphBuilder, x: &str, name: &str, dims: [usize; 3], dilation: usize| -> Result<String, String> {
             let wt = g.constant(&format!("{name}.weight"), &dims, w.get(&format!("{name}.weight"), &dims)?);
             let b = g.constant(&format!("{name}.bias"), &[dims[0]], w.get(&format!("{name}.bias"), &[dims[0]])?);
-            Ok(g.op(
-                "Conv",
-                &[x, &wt, &b],
-                &[("dilations", Attr::Ints(vec![dilation as i64])), ("kernel_shape", Attr::Ints(vec![dims[2] as i64]))],
-            ))
+            Ok(g.op("Conv", &[x, &wt, &b], &[("dilations", Attr::Ints(vec![dilation as i64])), ("kernel_shape", Attr::Ints(vec![dims[2] as i64]))]))
         };
 
         let mut x = conv(g, input, "input", [c, SOURCE_CHANNELS + 1, 1], 1)?;

@@ -316,7 +316,8 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let (margin, calibration) = match config.margin {
         Margin::Fixed(ms) => ((ms.max(0.0) * 1e-3 * config.sample_rate as f32).ceil() as usize, None),
         Margin::Calibrated => {
-            let c = calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
+            let c =
+                calibrate::calibrate(&mut runner, config.frames_per_step).map_err(|e| EngineError::Model(ModelError::Runtime(format!("the model failed while timing it: {e}"))))?;
             (c.margin_samples(config.sample_rate) + carried as usize, Some(c))
         }
     };

@@ -41,9 +41,7 @@ pub fn mel_filterbank(sample_rate: f64, n_fft: usize, n_mels: usize, fmin: f64, 
     let n_bins = n_fft / 2 + 1;
     let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sample_rate / n_fft as f64).collect();
     let (mmin, mmax) = (hz_to_mel(fmin), hz_to_mel(fmax));
-    let pts: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz(mmin + (mmax - mmin) * i as f64 / (n_mels + 1) as f64))
-        .collect();
+    let pts: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(mmin + (mmax - mmin) * i as f64 / (n_mels + 1) as f64)).collect();
     let mut fb = vec![0f32; n_mels * n_bins];
     for m in 0..n_mels {
         let (lo, c, hi) = (pts[m], pts[m + 1], pts[m + 2]);
@@ -77,11 +75,7 @@ impl Default for LogMel {
 
 impl LogMel {
     pub fn new() -> Self {
-        Self {
-            spectrum: Spectrum::hann(N_FFT),
-            filterbank: mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0),
-            mag: vec![0.0; N_FFT / 2 + 1],
-        }
+        Self { spectrum: Spectrum::hann(N_FFT), filterbank: mel_filterbank(SAMPLE_RATE as f64, N_FFT, N_MELS, 0.0, SAMPLE_RATE as f64 / 2.0), mag: vec![0.0; N_FFT / 2 + 1] }
     }
 
     /// Number of frames for a signal of `len` samples: one per started hop.

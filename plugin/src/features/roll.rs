@@ -39,16 +39,7 @@ pub struct RollState {
 
 impl Default for RollState {
     fn default() -> Self {
-        Self {
-            held: HeldKeys::default(),
-            sustained: [false; KEYS],
-            pedal: false,
-            bend: 0.0,
-            onset: [0.0; KEYS],
-            velocity: [0.0; KEYS],
-            touched: [false; KEYS],
-            cut: [false; KEYS],
-        }
+        Self { held: HeldKeys::default(), sustained: [false; KEYS], pedal: false, bend: 0.0, onset: [0.0; KEYS], velocity: [0.0; KEYS], touched: [false; KEYS], cut: [false; KEYS] }
     }
 }
 
@@ -165,12 +156,7 @@ pub struct Featurizer {
 
 impl Featurizer {
     pub fn new(seed: u64) -> Self {
-        Self {
-            roll: RollState::default(),
-            excitation: Excitation::new(seed),
-            roll_buf: [0.0; ROLL_DIM],
-            source_buf: [0.0; SOURCE_CHANNELS * HOP],
-        }
+        Self { roll: RollState::default(), excitation: Excitation::new(seed), roll_buf: [0.0; ROLL_DIM], source_buf: [0.0; SOURCE_CHANNELS * HOP] }
     }
 
     pub fn apply(&mut self, event: &Event) {
@@ -233,11 +219,6 @@ pub fn featurize(events: &[TimedEvent], n_frames: usize, seed: u64) -> (Vec<f32>
 pub fn featurize_roll(events: &[TimedEvent], n_frames: usize) -> Vec<f32> {
     let state = std::cell::RefCell::new(RollState::default());
     let mut roll = vec![0.0; n_frames * ROLL_DIM];
-    for_each_frame(
-        events,
-        n_frames,
-        |e| state.borrow_mut().apply(e),
-        |frame| state.borrow_mut().end_frame(&mut roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM]),
-    );
+    for_each_frame(events, n_frames, |e| state.borrow_mut().apply(e), |frame| state.borrow_mut().end_frame(&mut roll[frame * ROLL_DIM..(frame + 1) * ROLL_DIM]));
     roll
 }

@@ -310,4 +310,3 @@ impl NiceEguiApp for MelwaveEditor {
         self.gui = None;
     }
 }
-

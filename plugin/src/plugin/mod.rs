@@ -106,11 +106,7 @@ impl Plugin for Melwave {
     const EMAIL: &'static str = "dev@melwave.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
-        main_input_channels: None,
-        main_output_channels: NonZeroU32::new(2),
-        ..AudioIOLayout::const_default()
-    }];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout { main_input_channels: None, main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     // nice-plug splits the block at every parameter change, so a pad move is sent
     // from its own sample, not from the start of the block it arrived in.
@@ -222,7 +218,7 @@ impl Plugin for Melwave {
         self.retire_engine();
     }
 
-    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+    fn process(&mut self, buffer: &mut Buffer<'_>, _aux: &mut AuxiliaryBuffers<'_>, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
         let n = buffer.samples();
         let Some(engine) = self.engine.as_mut() else {
             for channel in buffer.as_slice() {

@@ -36,9 +36,7 @@ pub struct MelwaveParams {
 impl Default for MelwaveParams {
     fn default() -> Self {
         let timbre = |name: &str| {
-            FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
-                .with_smoother(SmoothingStyle::Linear(30.0))
-                .with_value_to_string(formatters::v2s_f32_rounded(3))
+            FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 }).with_smoother(SmoothingStyle::Linear(30.0)).with_value_to_string(formatters::v2s_f32_rounded(3))
         };
         Self {
             editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),

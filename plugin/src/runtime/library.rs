@@ -64,10 +64,7 @@ pub fn locate() -> Result<PathBuf, String> {
         }
         tried.push(d.display().to_string());
     }
-    Err(format!(
-        "ONNX Runtime {ORT_VERSION} was not found (looked in: {}). Run `cargo xtask ort`, or set ORT_DYLIB_PATH.",
-        tried.join(", ")
-    ))
+    Err(format!("ONNX Runtime {ORT_VERSION} was not found (looked in: {}). Run `cargo xtask ort`, or set ORT_DYLIB_PATH.", tried.join(", ")))
 }
 
 struct Loaded {

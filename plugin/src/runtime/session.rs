@@ -52,15 +52,7 @@ fn check_ports(kind: &str, found: &[ort::value::Outlet], expected: &[Port]) -> R
 }
 
 impl StepModel {
-    fn load(
-        bytes: &[u8],
-        origin: &str,
-        file: &str,
-        inputs: &[Port],
-        outputs: &[Port],
-        states: &[StateSpec],
-        requested: Provider,
-    ) -> Result<(Self, ProviderReport), ModelError> {
+    fn load(bytes: &[u8], origin: &str, file: &str, inputs: &[Port], outputs: &[Port], states: &[StateSpec], requested: Provider) -> Result<(Self, ProviderReport), ModelError> {
         let (env, _) = super::environment().map_err(ModelError::Runtime)?;
         let graph_err = |message: String| ModelError::Graph { origin: origin.into(), file: file.into(), message };
         let builder = Session::builder(env).map_err(|e| ModelError::Runtime(e.to_string()))?;
@@ -186,10 +178,8 @@ impl ModelRunner {
             return Err(format!("{} roll values is not a whole number of frames", roll.len()));
         }
         let n = (roll.len() / ROLL_DIM) as i64;
-        self.mel2mel.run(
-            &[(mel2mel::INPUT_ROLL, [1, n, ROLL_DIM as i64], roll), (mel2mel::INPUT_TIMBRE, [1, EMBED_DIM as i64, -1], &timbre)],
-            &mut [(mel2mel::OUTPUT_MEL, &mut self.mel)],
-        )
+        self.mel2mel
+            .run(&[(mel2mel::INPUT_ROLL, [1, n, ROLL_DIM as i64], roll), (mel2mel::INPUT_TIMBRE, [1, EMBED_DIM as i64, -1], &timbre)], &mut [(mel2mel::OUTPUT_MEL, &mut self.mel)])
     }
 
     /// Runs the vocoder alone on a given log-mel (`n × 80`): the chain's upper bound,

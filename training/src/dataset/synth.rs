@@ -50,11 +50,7 @@ pub fn preset_names(sf: &SoundFont, bank: u8, programs: &[u8]) -> Result<Vec<Str
         let what = missing.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
         let banks: std::collections::BTreeSet<u8> = all.iter().map(|p| p.bank).collect();
         let banks: Vec<String> = banks.iter().map(|b| b.to_string()).collect();
-        bail!(
-            "the SoundFont has no preset for program {what} in bank {bank} (its banks: {}); its presets, as bank:program name: {}",
-            banks.join(", "),
-            list.join(", ")
-        );
+        bail!("the SoundFont has no preset for program {what} in bank {bank} (its banks: {}); its presets, as bank:program name: {}", banks.join(", "), list.join(", "));
     }
     Ok(programs.iter().map(|&p| all.iter().find(|pr| pr.bank == bank && pr.program == p).expect("checked above").name.clone()).collect())
 }

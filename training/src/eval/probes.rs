@@ -77,7 +77,13 @@ fn bends(quick: bool) -> Song {
     for i in 0..=steps {
         let x = i as f32 / steps as f32;
         // 0 → +2 → −2 → 0 semitones.
-        let semi = if x < 0.25 { 8.0 * x } else if x < 0.75 { 2.0 - 8.0 * (x - 0.25) } else { -2.0 + 8.0 * (x - 0.75) };
+        let semi = if x < 0.25 {
+            8.0 * x
+        } else if x < 0.75 {
+            2.0 - 8.0 * (x - 0.25)
+        } else {
+            -2.0 + 8.0 * (x - 0.75)
+        };
         w.push(0.2 + 1.8 * x as f64, Event::PitchBend(semi));
     }
     if !quick {

@@ -183,4 +183,3 @@ pub fn search(scorer: &mut Scorer, set: &FitSet, bounds: Bounds, starts: &[([f32
     }
     Ok(Fit { point: best, loss: best_loss, trace })
 }
-

@@ -132,7 +132,16 @@ pub struct LocalReport {
 /// Pieces for a preset: the dataset's own phrase generator and MIDI corpus, on another
 /// seed than the shipped model's data.
 fn preset_config(font: &Path, bank: u8, program: u8, quick: bool) -> Result<DatasetConfig> {
-    let base = DatasetConfig { seed: 17, procedural: 12, procedural_seconds: 8.0, extreme_pieces: 0, real_files: 12, excerpts_per_file: 1, excerpt_seconds: 8.0, ..DatasetConfig::full(font.into()) };
+    let base = DatasetConfig {
+        seed: 17,
+        procedural: 12,
+        procedural_seconds: 8.0,
+        extreme_pieces: 0,
+        real_files: 12,
+        excerpts_per_file: 1,
+        excerpt_seconds: 8.0,
+        ..DatasetConfig::full(font.into())
+    };
     let base = if quick { DatasetConfig { procedural: 3, procedural_seconds: 4.0, real_files: 1, excerpt_seconds: 4.0, ..base } } else { base };
     base.with_programs(font.into(), bank, vec![program], vec![])
 }
@@ -162,7 +171,11 @@ fn split(takes: Vec<Take>) -> (Vec<Take>, Vec<Take>, bool) {
     let held = |i: usize| i % 4 == 3 || (n < 4 && i == n - 1);
     let (mut fit, mut test) = (Vec::new(), Vec::new());
     for (i, t) in takes.into_iter().enumerate() {
-        if held(i) { test.push(t) } else { fit.push(t) }
+        if held(i) {
+            test.push(t)
+        } else {
+            fit.push(t)
+        }
     }
     (fit, test, true)
 }
@@ -191,7 +204,16 @@ fn scores(runner: &mut ModelRunner, scorer: &mut Scorer, takes: &[Take], set: &F
 /// Trains a local FiLM offset at `centre` and scores it on the held-out takes against
 /// the point alone's `point_scores`: the report, and the graph with the offset.
 #[allow(clippy::too_many_arguments)]
-fn try_local(model: &ModelBytes, name: &str, fit: (&[Take], &FitSet), test: (&[Take], &FitSet), centre: [f32; 2], radius: f32, point_scores: &Scores, quick: bool) -> Result<(LocalReport, Vec<u8>)> {
+fn try_local(
+    model: &ModelBytes,
+    name: &str,
+    fit: (&[Take], &FitSet),
+    test: (&[Take], &FitSet),
+    centre: [f32; 2],
+    radius: f32,
+    point_scores: &Scores,
+    quick: bool,
+) -> Result<(LocalReport, Vec<u8>)> {
     let t0 = Instant::now();
     let plan = if quick { local_film::Plan::QUICK } else { local_film::Plan::FULL };
     let bar = ProgressBar::new(plan.steps as u64);
@@ -206,7 +228,17 @@ fn try_local(model: &ModelBytes, name: &str, fit: (&[Take], &FitSet), test: (&[T
     let scores = scores(&mut runner, &mut scorer, test.0, test.1, centre)?;
     let kept = scores.rmse_cqt < point_scores.rmse_cqt && scores.mel_loss < point_scores.mel_loss;
     let fit_loss = scorer.loss(fit.1, centre)?;
-    let report = LocalReport { centre, radius, steps: trained.steps, first_loss: trained.first_loss, last_loss: trained.last_loss, fit_loss, scores, kept, wall_seconds: t0.elapsed().as_secs_f64() };
+    let report = LocalReport {
+        centre,
+        radius,
+        steps: trained.steps,
+        first_loss: trained.first_loss,
+        last_loss: trained.last_loss,
+        fit_loss,
+        scores,
+        kept,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+    };
     Ok((report, trained.graph))
 }
 
@@ -426,7 +458,10 @@ pub fn summary(r: &AddReport) -> String {
     s += &format!("added `{}` at ({:.3}, {:.3}) from {}\n", r.name, r.point[0], r.point[1], r.source);
     s += &format!("fitted on {:.0} s of audio in {} evaluations; scored on {:.0} s of {held} material\n\n", r.fit_seconds_of_audio, r.evaluations, r.held_out_seconds_of_audio);
     s += "| point | RMSE-CQT (dB) | log-mel r | Mel2Mel loss |\n|---|---|---|---|\n";
-    s += &format!("| new: {}, point alone at ({:.3}, {:.3}) | {:.2} | {:.3} | {:.4} |\n", r.name, r.search_point[0], r.search_point[1], r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss);
+    s += &format!(
+        "| new: {}, point alone at ({:.3}, {:.3}) | {:.2} | {:.3} | {:.4} |\n",
+        r.name, r.search_point[0], r.search_point[1], r.new_scores.rmse_cqt, r.new_scores.log_mel_r, r.new_scores.mel_loss
+    );
     if let Some(l) = &r.local {
         let verdict = if l.kept { "kept" } else { "not kept" };
         s += &format!("| new: {}, point + local FiLM ({verdict}) | {:.2} | {:.3} | {:.4} |\n", r.name, l.scores.rmse_cqt, l.scores.log_mel_r, l.scores.mel_loss);

@@ -63,7 +63,11 @@ pub fn load_pair(wav: &Path) -> Result<Recording> {
     let events: Vec<TimedEvent> = song.timed_events(SAMPLE_RATE).into_iter().filter(|e| (e.time as usize) < audio.len()).collect();
     let onsets = events.iter().filter(|e| matches!(e.event, Event::NoteOn { .. })).count();
     if onsets < MIN_ONSETS {
-        bail!("{} has {onsets} notes inside the recording's {:.1} s; at least {MIN_ONSETS} are needed to check the alignment", mid.display(), audio.len() as f64 / SAMPLE_RATE as f64);
+        bail!(
+            "{} has {onsets} notes inside the recording's {:.1} s; at least {MIN_ONSETS} are needed to check the alignment",
+            mid.display(),
+            audio.len() as f64 / SAMPLE_RATE as f64
+        );
     }
     let offset = onset_offset(&audio, &events).with_context(|| format!("{} against {}", wav.display(), mid.display()))?;
     if offset.abs() > MAX_OFFSET_SECONDS {

@@ -70,8 +70,8 @@ impl FilterNet {
         let phi = log_mag.matmul(&self.phase_t);
         let mag = log_mag.exp();
         let fir = (&mag * phi.cos()).matmul(&self.cos_t) + (&mag * phi.sin()).matmul(&self.sin_t); // [B,n,2,taps]
-        // Each frame convolved in full with its FIR (by FFT here, by a product in the
-        // graph), then overlap-added.
+                                                                                                   // Each frame convolved in full with its FIR (by FFT here, by a product in the
+                                                                                                   // graph), then overlap-added.
         let span = hop + taps;
         let size = (span as u64).next_power_of_two() as i64;
         let frames = Tensor::stack(&[harm, noise], 2);
@@ -139,14 +139,17 @@ impl WaveNet {
                 (conv, rs, d)
             })
             .collect();
-        let small = nn::ConvConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.01 }, ..Default::default() };
+        // The output layer starts at zero: a new WaveNet adds nothing to the filters
+        // until it has learned something, so one put on trained filters starts from
+        // their quality instead of from their output plus noise.
+        let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() };
         Self {
             input: nn::conv1d(vs / "input", SOURCE_CHANNELS as i64 + 1, c, 1, Default::default()),
             cond: nn::linear(vs / "cond", N_MELS as i64, l * 2 * c, Default::default()),
             film: super::film_layer(vs / "film", l * 2 * c),
             layers,
             post1: nn::conv1d(vs / "post1", s, s, 1, Default::default()),
-            post2: nn::conv1d(vs / "post2", s, 1, 1, small),
+            post2: nn::conv1d(vs / "post2", s, 1, 1, zero),
             c,
             s,
         }
@@ -200,11 +203,7 @@ pub struct Vocoder {
 
 impl Vocoder {
     pub fn new(vs: &nn::Path, cfg: &VocoderConfig, instruments: usize) -> Self {
-        Self {
-            filter: FilterNet::new(&(vs / "filter"), cfg),
-            wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)),
-            embedding: super::embedding(vs, instruments),
-        }
+        Self { filter: FilterNet::new(&(vs / "filter"), cfg), wavenet: (cfg.layers > 0).then(|| WaveNet::new(vs, cfg)), embedding: super::embedding(vs, instruments) }
     }
 
     /// `source [B,C,N]`, `mel [B,n,80]`, `e [B,2]` → audio `[B,N]`, `N = n·HOP`.
@@ -218,4 +217,20 @@ impl Vocoder {
             }
         }
     }
+}
+
+/// Zeroes the WaveNet's output layer in `vs`: the vocoder then plays its filters alone,
+/// every other weight as trained. The ablation that tells what the WaveNet adds.
+pub fn zero_wavenet(vs: &nn::VarStore) -> anyhow::Result<()> {
+    let mut zeroed = 0;
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            if name.starts_with("post2.") {
+                let _ = var.zero_();
+                zeroed += 1;
+            }
+        }
+    });
+    anyhow::ensure!(zeroed > 0, "this vocoder has no WaveNet to zero");
+    Ok(())
 }
