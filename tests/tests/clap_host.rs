@@ -120,10 +120,12 @@ fn a_host_announcing_huge_blocks_still_hears_the_notes() {
     let mut p = load(&bundle());
     p.set_offline(true);
     let rate = 48_000.0;
-    let len = (1.2 * rate) as usize;
     p.announced_max = Some(100_000);
-    let (out, _) = p.render(rate, 512, &chord(rate), len);
-    assert!(rms(&out) > 1e-3, "silent with a 100 000-sample announced block (rms {})", rms(&out));
+    // The latency covers the largest block the engine takes (65 536 samples, 1.37 s).
+    let (out, latency) = p.render(rate, 512, &chord(rate), (3.0 * rate) as usize);
+    assert!(latency >= 65_536, "the latency covers the engine's largest block: {latency}");
+    let heard = &out[(latency as usize).min(out.len())..];
+    assert!(rms(heard) > 1e-3, "silent with a 100 000-sample announced block (rms {})", rms(heard));
 }
 
 /// A bounce with timbre automation: the same samples every time, and the morph is
@@ -373,5 +375,56 @@ fn alloc_child() {
         cues.sort_by_key(|c| c.0);
         let (audio, _) = p.render(rate, block, &cues, 80_000);
         assert!(audio.iter().all(|v| v.is_finite()));
+    }
+}
+
+/// Live, a chosen model folder is read and loaded off the host's thread: the instance
+/// is silent until it is swapped in, then plays it (here the passthrough model, whose
+/// A4 is a pure 440 Hz sine at a known level, unlike the default model's).
+#[test]
+fn live_a_chosen_folder_loads_in_the_background_and_then_plays() {
+    let folder = tempfile::tempdir().unwrap();
+    passthrough_model().write_dir(folder.path()).unwrap();
+    let mut p = load(&bundle());
+    p.set_offline(false);
+    let state = p.edited_state(|j| j["fields"]["model-dir"] = serde_json::to_string(&Some(folder.path().display().to_string())).unwrap().into());
+    p.load_state(&state).unwrap();
+    let rate = 48_000.0;
+    // A note held for 2 s, played in real time.
+    let cues = [(0, Cue::NoteOn(69, 0.8)), ((1.9 * rate) as u64, Cue::NoteOff(69))];
+    let (out, _, _) = p.render_timed(rate, 256, &cues, (2.0 * rate) as usize, true);
+    let tail = &out[(1.2 * rate) as usize..(1.8 * rate) as usize];
+    assert!((melwave_tests::peak_frequency(tail, rate as f32) - 440.0).abs() < 5.0 && (rms(tail) - 0.0707).abs() < 0.01, "the chosen model plays once loaded (rms {})", rms(tail));
+    // Never the default model while it loaded: what came before is silence or the
+    // passthrough's bare sine. A first difference weighs each partial by its
+    // frequency: a 440 Hz sine keeps (2·sin(π·440/48000))² = 0.33 % of its energy
+    // through it, the default model's A4, with its overtones, far more.
+    let head = &out[..(1.2 * rate) as usize];
+    let energy: f64 = head.iter().map(|v| (*v as f64).powi(2)).sum();
+    let slope: f64 = head.windows(2).map(|w| ((w[1] - w[0]) as f64).powi(2)).sum();
+    assert!(energy == 0.0 || slope / energy < 0.01, "only the chosen model's sine before it: {:.4}", slope / energy);
+}
+
+/// Live, a chosen folder that is missing, or whose graph is a FIFO, neither hangs the
+/// host nor loses the user's choice: the default model plays, and the saved state
+/// still names the folder.
+#[test]
+fn live_a_missing_or_unreadable_folder_plays_the_default_and_keeps_the_path() {
+    let fifo_folder = tempfile::tempdir().unwrap();
+    passthrough_model().write_dir(fifo_folder.path()).unwrap();
+    let graph = fifo_folder.path().join("mel2mel.onnx");
+    std::fs::remove_file(&graph).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&graph).status().unwrap().success());
+    for dir in ["/nonexistent/melwave-model".to_string(), fifo_folder.path().display().to_string()] {
+        let mut p = load(&bundle());
+        p.set_offline(false);
+        let state = p.edited_state(|j| j["fields"]["model-dir"] = serde_json::to_string(&Some(dir.clone())).unwrap().into());
+        p.load_state(&state).unwrap();
+        let rate = 48_000.0;
+        let cues = [(0, Cue::NoteOn(60, 0.8)), ((0.9 * rate) as u64, Cue::NoteOff(60))];
+        let (out, _, _) = p.render_timed(rate, 256, &cues, rate as usize, true);
+        assert!(rms(&out[(0.3 * rate) as usize..(0.9 * rate) as usize]) > 1e-3, "{dir}: the default model plays");
+        let saved = String::from_utf8_lossy(&p.save_state()).into_owned();
+        assert!(saved.contains(&dir), "{dir}: the saved state keeps the folder: {saved}");
     }
 }

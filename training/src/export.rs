@@ -100,7 +100,8 @@ pub fn parity(model: &ModelBytes, m2m: &Mel2Mel, voc: &Vocoder, real: Option<&[T
         .collect();
     // Channel-major, as the graphs take it; the level channel is a power, never negative.
     let level = melwave::contract::vocoder::LEVEL_CHANNEL * frames * HOP;
-    let source: Vec<f32> = (0..frames * HOP * SOURCE_CHANNELS).map(|i| if (level..level + frames * HOP).contains(&i) { rng.random_range(0.0..0.3) } else { rng.random_range(-0.3..0.3) }).collect();
+    let source: Vec<f32> =
+        (0..frames * HOP * SOURCE_CHANNELS).map(|i| if (level..level + frames * HOP).contains(&i) { rng.random_range(0.0..0.3) } else { rng.random_range(-0.3..0.3) }).collect();
     let e = [rng.random_range(-1.5..1.5), rng.random_range(-1.5..1.5)];
     let (mel_r, voc_r) = compare(&mut runner, m2m, voc, &roll, &source, e)?;
     let mut p = Parity { mel2mel_random: mel_r, vocoder_random: voc_r, streaming: streaming(&mut runner, &roll, &source, e)?, ..Default::default() };

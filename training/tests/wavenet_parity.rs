@@ -44,7 +44,10 @@ fn a_vocoder_with_a_wavenet_matches_tch_and_streams_exactly() {
     // The WaveNet is really in the comparison: zeroed, the audio changes.
     zero_wavenet(&voc_vs).unwrap();
     let ablated = model(&mel_vs, &voc_vs, &cfg);
-    let (mut a, mut b) = (melwave::runtime::ModelRunner::new(&full, melwave::runtime::Provider::Cpu).unwrap(), melwave::runtime::ModelRunner::new(&ablated, melwave::runtime::Provider::Cpu).unwrap());
+    let (mut a, mut b) = (
+        melwave::runtime::ModelRunner::new(&full, melwave::runtime::Provider::Cpu).unwrap(),
+        melwave::runtime::ModelRunner::new(&ablated, melwave::runtime::Provider::Cpu).unwrap(),
+    );
     let frames = 8;
     let roll = vec![0.0f32; frames * melwave::contract::ROLL_DIM];
     // Every channel in [0, 0.2): the level channel is a power, never negative.

@@ -217,6 +217,7 @@ impl Inference {
         self.runner.reset();
         // If the loader is gone, the old model is dropped here after all.
         let _ = retired.send(old);
+        self.shared.control.hold_for_model.store(false, Ordering::Release);
         self.shared.counters.model_swaps.fetch_add(1, Ordering::Relaxed);
         self.shared.messages.report_notice(format!("now playing {origin}"));
     }
@@ -225,7 +226,7 @@ impl Inference {
     /// failed, or after a NaN, a runaway output or a failed run, which also reset
     /// the model state).
     fn run_models(&mut self, timbre: [f32; 2], n: usize) -> bool {
-        let failed = self.shared.control.failed.load(Ordering::Acquire);
+        let failed = self.shared.control.failed.load(Ordering::Acquire) || self.shared.control.hold_for_model.load(Ordering::Acquire);
         let start = Instant::now();
         let result = if failed { Err(String::new()) } else { self.runner.step(&self.roll, &self.source, timbre, &mut self.audio) };
         let ns = start.elapsed().as_nanos() as u64;

@@ -235,6 +235,17 @@ impl Monitor {
         self.shared.control.restart.store(true, Ordering::Release);
     }
 
+    /// Plays silence instead of the current model until a model loaded with
+    /// [`Self::load_model`] is swapped in, or [`Self::release_hold`].
+    pub fn hold_for_model(&self) {
+        self.shared.control.hold_for_model.store(true, Ordering::Release);
+    }
+
+    /// Lets the current model play again (the awaited model failed or is slow).
+    pub fn release_hold(&self) {
+        self.shared.control.hold_for_model.store(false, Ordering::Release);
+    }
+
     /// Loads `model` on a new background thread (creating ONNX Runtime sessions can
     /// take long for a big model) while the current model keeps playing; the inference
     /// thread swaps it in at its next group of frames and hands the old one back to

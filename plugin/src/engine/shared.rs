@@ -58,6 +58,10 @@ pub struct Control {
     /// Set by the audio side (plugin reset) or the editor: the inference thread resets
     /// its model state and, after a panic, resumes.
     pub restart: AtomicBool,
+    /// Silence instead of the current model until a model loading in the background
+    /// is swapped in (or the hold is released): an instance whose chosen model is
+    /// still loading plays nothing rather than another model.
+    pub hold_for_model: AtomicBool,
 }
 
 /// Fault injection for the reliability tests: hold the inference thread while set,

@@ -99,6 +99,72 @@ impl Melwave {
     }
 }
 
+/// How long an instance stays silent for a chosen model that is still loading before
+/// it plays the embedded one meanwhile (the swap still happens when the load ends).
+pub const LOAD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the chosen model folder and builds its sessions on a background thread, the
+/// engine held silent meanwhile; swaps it in when ready. A folder that fails (missing,
+/// not regular files, too large, refused by ONNX Runtime) releases the hold: the
+/// embedded model plays, the editor says why, and the folder stays saved in the
+/// project. A load slower than [`LOAD_PATIENCE`] is reported and the embedded model
+/// plays until it is ready.
+fn load_chosen_model(dir: String, provider: crate::runtime::Provider, monitor: engine::Monitor, status: Arc<Status>) {
+    monitor.hold_for_model();
+    status.update(|s| s.problem = Some(format!("loading {dir}…")));
+    let (held, reporter) = (monitor.clone(), status.clone());
+    let spawned = std::thread::Builder::new().name("melwave-model-load".into()).spawn(move || {
+        let started = std::time::Instant::now();
+        let model = match ModelBytes::from_dir(std::path::Path::new(&dir)) {
+            Ok(m) => m,
+            Err(e) => {
+                monitor.release_hold();
+                nice_log!("Melwave: {e}; playing the default model instead");
+                status.update(|s| s.problem = Some(format!("{e}; playing the default model instead")));
+                return;
+            }
+        };
+        let marks = status::instrument_marks(&model);
+        let origin = model.origin.clone();
+        let loader = monitor.load_model(model, provider);
+        let mut reported_slow = false;
+        while !loader.is_finished() {
+            if !reported_slow && started.elapsed() > LOAD_PATIENCE {
+                reported_slow = true;
+                monitor.release_hold();
+                status.update(|s| s.problem = Some(format!("{dir} is still loading after {} s; the default model plays until it is ready", LOAD_PATIENCE.as_secs())));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match loader.join() {
+            Ok(Ok(_)) => {
+                nice_log!("Melwave: playing {origin}");
+                status.update(|s| {
+                    s.model = origin;
+                    s.instruments = marks;
+                    s.problem = None;
+                });
+            }
+            // The engine stopped first: the next activation loads the folder again.
+            Ok(Err(engine::LoadError::EngineStopped)) => {}
+            Ok(Err(e)) => {
+                monitor.release_hold();
+                nice_log!("Melwave: {e}; playing the default model instead");
+                status.update(|s| s.problem = Some(format!("{e}; playing the default model instead")));
+            }
+            Err(_) => {
+                monitor.release_hold();
+                status.update(|s| s.problem = Some("the model loader crashed; playing the default model instead".into()));
+            }
+        }
+    });
+    if spawned.is_err() {
+        // No thread to load it on: the default model plays, and the folder stays saved.
+        held.release_hold();
+        reporter.update(|s| s.problem = Some("cannot start a thread to load the chosen model; playing the default model instead".into()));
+    }
+}
+
 impl Plugin for Melwave {
     const NAME: &'static str = "Melwave";
     const VENDOR: &'static str = "Melwave";
@@ -129,14 +195,24 @@ impl Plugin for Melwave {
     fn activate(&mut self, _layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
         // Stop the previous engine before starting the next: one inference thread at a time.
         self.retire_engine();
-        let (model, problem) = self.model();
+        self.offline = config.process_mode == ProcessMode::Offline;
+        // Live, a chosen folder is read and its sessions built on a background thread
+        // (`load_chosen_model`): the host's thread only starts the engine on the
+        // embedded model, which is held silent until the chosen one is swapped in.
+        // A bounce waits for inference anyway, and its output must not depend on when
+        // a load finishes, so it loads here.
+        let chosen = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let in_background = if self.offline { None } else { chosen };
+        let (model, problem) = match in_background {
+            Some(_) => (ModelBytes::embedded().expect("the embedded model is validated by the test suite"), None),
+            None => self.model(),
+        };
         // A host may announce blocks longer than the engine takes; process() plays any
         // block in pieces of at most the engine's size, so the engine gets that size.
         let max_block = (config.max_buffer_size as usize).clamp(1, engine::MAX_BLOCK);
         let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, max_block);
         cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
         self.mono = vec![0.0; cfg.max_block];
-        self.offline = config.process_mode == ProcessMode::Offline;
         // A bounce waits for inference: it needs no margin, and its latency (hence
         // its output) is then the same on every machine.
         if self.offline {
@@ -191,6 +267,9 @@ impl Plugin for Melwave {
                 });
                 // A new engine starts at its first instrument: send the pad again.
                 self.pad = (f32::NAN, f32::NAN);
+                if let Some(dir) = in_background {
+                    load_chosen_model(dir, cfg.provider, handle.monitor().clone(), self.status.clone());
+                }
                 self.engine = Some(Running { audio, handle, reported_growth: 0, sample_rate: cfg.sample_rate });
             }
             Err(e) => {
