@@ -185,7 +185,7 @@ pub fn markdown(r: &EvalResults, instruments: &[String]) -> (String, String) {
     let _ = writeln!(md, "## All material\n\n{summary}");
     let _ = writeln!(
         md,
-        "Streamed vs whole (both through the engine's output stage): the largest sample difference between Melwave streamed through the engine and the same models run on the whole item at once is {:.2e} before each item's first note-off, where the streaming contract allows rounding only, and {:.2e} anywhere (full scale 1). After a release the engine goes idle once the tail has rung out, and resets the models' state so that the next note sounds as from a fresh start; the whole run carries its state through the silence, so later notes differ by design.\n",
+        "Streamed vs whole (both through the engine's output stage): the largest sample difference between Melwave streamed through the engine and the same models run on the item at once is {:.2e} over each item's first note, re-rendered both ways from its frame to its first note-off, where the streaming contract allows rounding only; and {:.2e} anywhere over the whole items (full scale 1). The engine is idle until the first note and again in each pause once the tail has rung out, and starts the models' state and the noise afresh each time it leaves idle, so that every note after a silence sounds as from a fresh start; the whole run carries its state through the silence, so the whole items differ by design.\n",
         r.streamed_vs_whole_before_release, r.streamed_vs_whole_max_abs
     );
 
