@@ -30,7 +30,7 @@ fn a_vocoder_with_a_wavenet_matches_tch_and_streams_exactly() {
     tch::no_grad(|| {
         for (name, mut v) in voc_vs.variables() {
             if !name.starts_with("filter.") && name != "embedding" {
-                let _ = v.copy_(&(v.randn_like() * 0.1));
+                v.copy_(&(v.randn_like() * 0.1));
             }
         }
     });
