@@ -571,7 +571,7 @@ fn main() -> Result<()> {
         }
         Some("bench") => {
             let lib = ensure_ort(false)?;
-            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--bench", "engine"]))?;
+            run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--features", "graph-writer", "--bench", "engine"]))?;
             // The plugin's CPU load in a real CLAP host, as users run it: the bundle.
             bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo().env_remove("ORT_DYLIB_PATH").args(["bench", "-p", "melwave-tests", "--bench", "clap_load"]))?;

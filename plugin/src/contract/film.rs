@@ -14,6 +14,7 @@
 //! exactly as before. Mel2Mel carries these as the optional weights `local.center
 //! [K, 2]`, `local.radius [K]`, `film_in.local [K, 2H]` and `film_out.local [K, 2H]`.
 
+#[cfg(feature = "graph-writer")]
 use super::graph::{Attr, GraphBuilder};
 use super::weights::{Spec, Weights};
 use super::EMBED_DIM;
@@ -47,6 +48,7 @@ pub fn local_specs(k: usize, layers: &[(&str, usize)]) -> Vec<Spec> {
 }
 
 /// The bumps' weights at `timbre` as ONNX nodes: `[1, K]`.
+#[cfg(feature = "graph-writer")]
 pub(crate) fn local_bumps(g: &mut GraphBuilder, w: &Weights, timbre: &str) -> Result<String, String> {
     let k = local_count(w);
     let centers = g.constant(LOCAL_CENTER, &[k, EMBED_DIM], w.get(LOCAL_CENTER, &[k, EMBED_DIM])?);
@@ -73,6 +75,7 @@ pub(crate) fn local_bumps(g: &mut GraphBuilder, w: &Weights, timbre: &str) -> Re
 /// The FiLM layer `name` (weights `name.weight [2·width, EMBED_DIM]`, `name.bias
 /// [2·width]`, and `name.local [K, 2·width]` when `local` names the bumps) as ONNX
 /// nodes on `timbre`: the names of the scale `1+γ` and the shift `β`, each `[1, width]`.
+#[cfg(feature = "graph-writer")]
 pub(crate) fn scale_and_shift(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, local: Option<&str>) -> Result<[String; 2], String> {
     let wt = w.get(&format!("{name}.weight"), &[2 * width, EMBED_DIM])?;
     let mut b = w.get(&format!("{name}.bias"), &[2 * width])?.to_vec();

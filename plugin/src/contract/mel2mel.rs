@@ -6,9 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "graph-writer")]
 use super::graph::{Attr, Dim, GraphBuilder};
 use super::state::StateSpec;
-use super::weights::{transpose, Spec, Weights};
+#[cfg(feature = "graph-writer")]
+use super::weights::transpose;
+use super::weights::Spec;
+#[cfg(feature = "graph-writer")]
+use super::weights::Weights;
 use super::{EMBED_DIM, N_MELS, ROLL_DIM};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,6 +75,7 @@ impl Mel2MelConfig {
 
     /// Builds the streaming step graph from trained (or random) weights, with the
     /// local FiLM offsets they carry, if any.
+    #[cfg(feature = "graph-writer")]
     pub fn build(&self, w: &Weights) -> Result<Vec<u8>, String> {
         let local = super::film::local_count(w);
         w.check(&self.weight_specs_with_local(local))?;
@@ -141,6 +147,7 @@ impl Mel2MelConfig {
     }
 }
 
+#[cfg(feature = "graph-writer")]
 impl Mel2MelConfig {
     /// The weights a step graph built by [`Self::build`] holds, in PyTorch layout again:
     /// what `add-instrument` starts from when it gives a model a local FiLM offset, so
@@ -194,6 +201,7 @@ impl Mel2MelConfig {
 }
 
 /// FiLM from the timbre point: `x·(1+γ) + β` (see [`super::film`]).
+#[cfg(feature = "graph-writer")]
 fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &str, local: Option<&str>, x: &str) -> Result<String, String> {
     let [scale, shift] = super::film::scale_and_shift(g, w, name, width, timbre, local)?;
     let x = g.op("Mul", &[x, &scale], &[]);
@@ -201,12 +209,15 @@ fn film(g: &mut GraphBuilder, w: &Weights, name: &str, width: usize, timbre: &st
 }
 
 /// ONNX's LSTM gate `k` (i, o, f, c) is PyTorch's gate `ONNX_GATES[k]` (i, f, g, o).
+#[cfg(feature = "graph-writer")]
 const ONNX_GATES: [usize; 4] = [0, 3, 1, 2];
 
 /// One LSTM layer's ONNX `W`, `R` and `B` tensors.
+#[cfg(feature = "graph-writer")]
 type LstmTensors = (Vec<f32>, Vec<f32>, Vec<f32>);
 
 /// PyTorch LSTM weights (gates i, f, g, o) → ONNX (gates i, o, f, c), biases concatenated.
+#[cfg(feature = "graph-writer")]
 fn lstm_onnx_weights(w: &Weights, l: usize, h: usize) -> Result<LstmTensors, String> {
     let reorder = |m: &[f32], cols: usize| -> Vec<f32> { ONNX_GATES.iter().flat_map(|&gate| m[gate * h * cols..(gate + 1) * h * cols].iter().copied()).collect() };
     let wi = reorder(w.get(&format!("lstm.weight_ih_l{l}"), &[4 * h, h])?, h);

@@ -9,6 +9,9 @@
 
 pub mod film;
 pub mod filter;
+// The ONNX graph writers: export, add-instrument and the tests build models; the
+// plugin and the offline renderer only load them, so a release build leaves them out.
+#[cfg(feature = "graph-writer")]
 pub mod graph;
 pub mod manifest;
 pub mod mel2mel;

@@ -5,10 +5,14 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::default_model;
-use super::manifest::{Instrument, Manifest, ManifestError, TRAINING_INSTRUMENTS};
-use super::mel2mel::Mel2MelConfig;
-use super::vocoder::VocoderConfig;
-use super::weights::Weights;
+use super::manifest::{Manifest, ManifestError};
+#[cfg(feature = "graph-writer")]
+use super::{
+    manifest::{Instrument, TRAINING_INSTRUMENTS},
+    mel2mel::Mel2MelConfig,
+    vocoder::VocoderConfig,
+    weights::Weights,
+};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -96,6 +100,7 @@ impl ModelBytes {
     }
 
     /// Builds both graphs from weights.
+    #[cfg(feature = "graph-writer")]
     pub fn from_weights(manifest: Manifest, mel2mel: &Weights, vocoder: &Weights) -> Result<Self, String> {
         let m = manifest.mel2mel.config.build(mel2mel).map_err(|e| format!("mel2mel: {e}"))?;
         let v = manifest.vocoder.config.build(vocoder).map_err(|e| format!("vocoder: {e}"))?;
@@ -104,6 +109,7 @@ impl ModelBytes {
 
     /// A contract-conforming model with deterministic random weights: what tests use,
     /// and what `melwave-train export --init random` writes.
+    #[cfg(feature = "graph-writer")]
     pub fn random(seed: u64, mel2mel: Mel2MelConfig, vocoder: VocoderConfig) -> Self {
         let points = super::timbre::initial_points(TRAINING_INSTRUMENTS.len());
         let instruments = TRAINING_INSTRUMENTS.iter().zip(points).map(|(&(program, name), p)| Instrument::trained(name, program, p.to_vec())).collect();

@@ -28,10 +28,14 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "graph-writer")]
 use super::filter::FilterDesign;
+#[cfg(feature = "graph-writer")]
 use super::graph::{Attr, Dim, GraphBuilder};
 use super::state::StateSpec;
-use super::weights::{transpose, Spec, Weights};
+use super::weights::Spec;
+#[cfg(feature = "graph-writer")]
+use super::weights::{transpose, Weights};
 use super::{EMBED_DIM, HOP, N_MELS, SOURCE_CHANNELS};
 
 pub const KERNEL: usize = 3;
@@ -65,6 +69,7 @@ pub fn saw_reference_power() -> f32 {
 
 /// The step graph's three data inputs, by name.
 #[derive(Clone, Copy)]
+#[cfg(feature = "graph-writer")]
 struct Inputs<'a> {
     source: &'a str,
     mel: &'a str,
@@ -166,6 +171,7 @@ impl VocoderConfig {
             .collect()
     }
 
+    #[cfg(feature = "graph-writer")]
     pub fn build(&self, w: &Weights) -> Result<Vec<u8>, String> {
         if !self.is_valid() {
             return Err(format!("vocoder config {self:?} is out of range"));
@@ -197,6 +203,7 @@ impl VocoderConfig {
 
     /// The filter net, the filter design and the overlap-added convolution; returns
     /// the filtered signal `[1,N]` and writes the new tail to `tail_out`.
+    #[cfg(feature = "graph-writer")]
     fn build_filters(&self, g: &mut GraphBuilder, w: &Weights, io: &Inputs<'_>, tail: &str, tail_out: &str) -> Result<String, String> {
         let Inputs { source, mel, timbre } = *io;
         let (h, k, taps) = (self.filter_hidden, self.filter_bins(), self.filter_taps);
@@ -326,6 +333,7 @@ impl VocoderConfig {
     }
 
     /// The WaveNet on `input [1, SOURCE_CHANNELS+1, N]`; returns its output `[1,N]`.
+    #[cfg(feature = "graph-writer")]
     fn build_wavenet(&self, g: &mut GraphBuilder, w: &Weights, input: &str, io: &Inputs<'_>, state_in: &[String], states: &[StateSpec]) -> Result<String, String> {
         let Inputs { mel, timbre, .. } = *io;
         let (c, s, l) = (self.channels, self.skip_channels, self.layers);
