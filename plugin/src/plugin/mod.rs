@@ -117,12 +117,7 @@ fn load_chosen_model(dir: String, provider: crate::runtime::Provider, monitor: e
         let started = std::time::Instant::now();
         let model = match ModelBytes::from_dir(std::path::Path::new(&dir)) {
             Ok(m) => m,
-            Err(e) => {
-                monitor.release_hold();
-                nice_log!("Melwave: {e}; playing the default model instead");
-                status.update(|s| s.problem = Some(format!("{e}; playing the default model instead")));
-                return;
-            }
+            Err(e) => return play_default_instead(&monitor, &status, &e.to_string()),
         };
         let marks = status::instrument_marks(&model);
         let origin = model.origin.clone();
@@ -147,22 +142,22 @@ fn load_chosen_model(dir: String, provider: crate::runtime::Provider, monitor: e
             }
             // The engine stopped first: the next activation loads the folder again.
             Ok(Err(engine::LoadError::EngineStopped)) => {}
-            Ok(Err(e)) => {
-                monitor.release_hold();
-                nice_log!("Melwave: {e}; playing the default model instead");
-                status.update(|s| s.problem = Some(format!("{e}; playing the default model instead")));
-            }
-            Err(_) => {
-                monitor.release_hold();
-                status.update(|s| s.problem = Some("the model loader crashed; playing the default model instead".into()));
-            }
+            Ok(Err(e)) => play_default_instead(&monitor, &status, &e.to_string()),
+            Err(_) => play_default_instead(&monitor, &status, "the model loader crashed"),
         }
     });
     if spawned.is_err() {
         // No thread to load it on: the default model plays, and the folder stays saved.
-        held.release_hold();
-        reporter.update(|s| s.problem = Some("cannot start a thread to load the chosen model; playing the default model instead".into()));
+        play_default_instead(&held, &reporter, "cannot start a thread to load the chosen model");
     }
+}
+
+/// The chosen model will not play: the engine's hold is released so the embedded model
+/// plays, and the log and the editor say why (the folder stays saved in the project).
+fn play_default_instead(monitor: &engine::Monitor, status: &Status, why: &str) {
+    monitor.release_hold();
+    nice_log!("Melwave: {why}; playing the default model instead");
+    status.update(|s| s.problem = Some(format!("{why}; playing the default model instead")));
 }
 
 impl Plugin for Melwave {
