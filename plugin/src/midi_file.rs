@@ -7,7 +7,7 @@ use std::path::Path;
 use midly::live::LiveEvent;
 use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 
-use crate::features::{Event, TimedEvent};
+use crate::features::{Event, MidiDecoder, TimedEvent};
 
 /// The General MIDI percussion channel (channel 10, zero-based 9).
 pub const DRUM_CHANNEL: u8 = 9;
@@ -157,6 +157,8 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
 
     let mut events = Vec::with_capacity(raw.len());
     let mut bytes = Vec::with_capacity(3);
+    // Channel state (bend ranges, channel pressure, MPE zones) as a live MIDI input keeps it.
+    let mut decoder = MidiDecoder::default();
     for (tick, _, channel, message) in raw {
         bytes.clear();
         // One codec for every source: midly's message back to its bytes, then the
@@ -167,9 +169,8 @@ pub fn parse(bytes: &[u8]) -> Result<Song, MidiError> {
         }
         let status = bytes[0];
         let (d1, d2) = (bytes.get(1).copied().unwrap_or(0), bytes.get(2).copied().unwrap_or(0));
-        if let Some((_, event)) = Event::from_midi(status, d1, d2) {
-            events.push(SongEvent { seconds: seconds_at(tick), channel, event });
-        }
+        let seconds = seconds_at(tick);
+        decoder.decode(status, d1, d2, |event| events.push(SongEvent { seconds, channel, event }));
     }
     let duration = seconds_at(last_tick).max(events.last().map_or(0.0, |e| e.seconds));
     Ok(Song { events, duration, damage })
@@ -205,7 +206,7 @@ impl Song {
         let mut last = 0u64;
         let mut messages = Vec::new();
         for e in &self.events {
-            let bytes = e.event.to_midi(e.channel & 0x0f);
+            let Some(bytes) = e.event.to_midi(e.channel & 0x0f) else { continue };
             let Ok(LiveEvent::Midi { channel, message }) = LiveEvent::parse(&bytes) else { continue };
             let tick = (e.seconds.max(0.0) * ticks_per_second).round() as u64;
             messages.push((tick, channel, message));

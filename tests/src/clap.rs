@@ -11,7 +11,8 @@ use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent};
+pub use clack_host::events::event_types::NoteExpressionType;
+use clack_host::events::event_types::{MidiEvent, NoteExpressionEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent};
 use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "org.melwave.melwave";
@@ -56,12 +57,14 @@ impl HostHandlers for Host {
 }
 
 /// What the test plays: at `time` (host samples), a note, a raw MIDI message (pedal,
-/// bend, the channel-mode CCs) or a parameter change.
+/// bend, the channel-mode CCs, MPE), a CLAP note expression on a key, or a parameter
+/// change.
 #[derive(Clone, Copy, Debug)]
 pub enum Cue {
     NoteOn(u8, f64),
     NoteOff(u8),
     Midi([u8; 3]),
+    Expression(u8, NoteExpressionType, f64),
     Param(&'static str, f64),
 }
 
@@ -207,6 +210,7 @@ impl Loaded {
                     Cue::NoteOn(k, v) => events.push(&NoteOnEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), v)),
                     Cue::NoteOff(k) => events.push(&NoteOffEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), 0.0)),
                     Cue::Midi(bytes) => events.push(&MidiEvent::new(at, 0, bytes)),
+                    Cue::Expression(k, kind, v) => events.push(&NoteExpressionEvent::new(at, Pckn::new(0u16, 0u16, k as u16, k as u32), kind, v)),
                     Cue::Param(name, v) => events.push(&ParamValueEvent::new(at, self.params[name], Pckn::match_all(), v)),
                 }
                 next += 1;

@@ -2,7 +2,7 @@
 
 use melwave::contract::ModelBytes;
 use melwave::engine::{self, EngineConfig};
-use melwave_tests::clap::{descriptor, load, Cue, PLUGIN_ID};
+use melwave_tests::clap::{descriptor, load, Cue, NoteExpressionType, PLUGIN_ID};
 use melwave_tests::{passthrough_model, repo_root, rms, run_ignored_in_child};
 
 fn bundle() -> std::path::PathBuf {
@@ -363,6 +363,30 @@ fn alloc_child() {
             cues.push((t, Cue::Param("Timbre X", (i % 10) as f64 / 10.0)));
             cues.push((t + 150, Cue::NoteOff((30 + i % 60) as u8)));
         }
+        // Per-note expression: an MPE zone, member-channel bends, pressure and
+        // CC74 on held notes, polyphonic aftertouch and CLAP note expressions.
+        for (i, m) in [[0xB0, 101, 0], [0xB0, 100, 6], [0xB0, 6, 15], [0x91, 50, 90], [0x92, 57, 90]].into_iter().enumerate() {
+            cues.push((30_000 + i as u64, Cue::Midi(m)));
+        }
+        for t in (30_100..34_000u64).step_by(7) {
+            let v = (t % 128) as u8;
+            cues.push((t, Cue::Midi([0xE1, v, v])));
+            cues.push((t, Cue::Midi([0xD2, v, 0])));
+            cues.push((t, Cue::Midi([0xB1, 74, v])));
+            cues.push((t, Cue::Midi([0xA0, 50, v])));
+            cues.push((t, Cue::Expression(57, NoteExpressionType::Tuning, v as f64 / 64.0 - 1.0)));
+            cues.push((t, Cue::Expression(57, NoteExpressionType::Volume, v as f64 / 32.0)));
+            cues.push((t, Cue::Expression(50, NoteExpressionType::Brightness, v as f64 / 127.0)));
+            cues.push((t, Cue::Expression(50, NoteExpressionType::Pressure, v as f64 / 127.0)));
+        }
+        // Controllers moving the pad, more moves in a block than it keeps.
+        cues.push((35_000, Cue::Param("Pad from controllers", 1.0)));
+        for t in 35_001..36_000u64 {
+            cues.push((t, Cue::Midi([0xB0, if t % 2 == 0 { 1 } else { 11 }, (t % 128) as u8])));
+        }
+        cues.push((36_000, Cue::Param("Pad from controllers", 0.0)));
+        cues.push((34_000, Cue::Midi([0x81, 50, 0])));
+        cues.push((34_000, Cue::Midi([0x82, 57, 0])));
         // Automation on every sample for a stretch, and 2 000 notes in one block.
         for t in 10_000..14_000u64 {
             cues.push((t, Cue::Param(if t % 2 == 0 { "Timbre X" } else { "Timbre Y" }, (t % 97) as f64 / 97.0)));
@@ -426,4 +450,85 @@ fn live_a_missing_or_unreadable_folder_plays_the_default_and_keeps_the_path() {
         let saved = String::from_utf8_lossy(&p.save_state()).into_owned();
         assert!(saved.contains(&dir), "{dir}: the saved state keeps the folder: {saved}");
     }
+}
+
+/// CLAP note expressions and MPE reach the note they name through the real plugin:
+/// two held notes on the organ, one retuned a semitone (by the host's tuning
+/// expression, then by an MPE member channel's bend), and the output's spectrum has
+/// that note's fundamental moved and the other's in place.
+#[test]
+fn note_expressions_and_mpe_retune_their_own_note_in_the_plugin() {
+    let model = ModelBytes::embedded().unwrap();
+    let organ = model.manifest.instrument("Church Organ").unwrap();
+    let (x, y) = melwave::contract::TimbrePlane::new(&model.manifest.instruments).to_pad(&organ.point);
+    let rate = 48_000.0;
+    let s = |t: f64| (t * rate) as u64;
+    let (low, high) = (60u8, 66u8);
+    let hz = |k: f64| 440.0 * 2f64.powf((k - 69.0) / 12.0);
+    let up = 8192 + 8192 / 48;
+    let ways: [(&str, Vec<(u64, Cue)>); 2] = [
+        ("CLAP tuning expression", vec![(s(0.1), Cue::NoteOn(low, 0.7)), (s(0.1), Cue::NoteOn(high, 0.7)), (s(0.8), Cue::Expression(low, NoteExpressionType::Tuning, 1.0))]),
+        (
+            "MPE member-channel bend",
+            vec![
+                (0, Cue::Midi([0xB0, 101, 0])),
+                (0, Cue::Midi([0xB0, 100, 6])),
+                (0, Cue::Midi([0xB0, 6, 15])),
+                (s(0.1), Cue::Midi([0x91, low, 90])),
+                (s(0.1), Cue::Midi([0x92, high, 90])),
+                (s(0.8), Cue::Midi([0xE1, (up & 0x7f) as u8, (up >> 7) as u8])),
+            ],
+        ),
+    ];
+    for (name, mut cues) in ways {
+        let mut p = load(&bundle());
+        p.set_offline(true);
+        cues.insert(0, (0, Cue::Param("Timbre X", x as f64)));
+        cues.insert(1, (0, Cue::Param("Timbre Y", y as f64)));
+        let (audio, latency) = p.render(rate, 256, &cues, s(1.6) as usize);
+        let at = |t: f64| s(t) as usize + latency as usize;
+        let n = 1 << 14;
+        let spec = melwave_tests::spectrum(&audio[at(1.1)..at(1.1) + n]);
+        let level = |f: f64| {
+            let bin = |f: f64| (f * n as f64 / rate).round() as usize;
+            20.0 * spec[bin(f * 2f64.powf(-0.2 / 12.0))..=bin(f * 2f64.powf(0.2 / 12.0))].iter().fold(1e-9f32, |m, &v| m.max(v)).log10()
+        };
+        let (moved, left) = (level(hz(low as f64 + 1.0)), level(hz(low as f64)));
+        let (stayed, strayed) = (level(hz(high as f64)), level(hz(high as f64 + 1.0)));
+        assert!(moved > left + 12.0, "{name}: the retuned note's fundamental {moved:.1} dB at its new pitch, {left:.1} dB at the old");
+        assert!(stayed > strayed + 12.0, "{name}: the other note {stayed:.1} dB in place, {strayed:.1} dB a semitone up");
+    }
+}
+
+/// With "Pad from controllers" on, the mod wheel moves Timbre X exactly as automating
+/// the parameter to the same place does (the same glide); off, it changes nothing.
+/// The choice and the Y controller's number are saved with the project.
+#[test]
+fn the_mod_wheel_moves_the_pad_when_chosen_and_the_choice_is_saved() {
+    let rate = 48_000.0;
+    let s = |t: f64| (t * rate) as u64;
+    let play = |extra: &[(u64, Cue)]| {
+        let mut p = load(&bundle());
+        p.set_offline(true);
+        let mut cues = vec![(0, Cue::Param("Timbre X", 0.2)), (0, Cue::Param("Timbre Y", 0.5)), (s(0.1), Cue::NoteOn(57, 0.8)), (s(1.4), Cue::NoteOff(57))];
+        cues.extend_from_slice(extra);
+        cues.sort_by_key(|c| c.0);
+        p.render(rate, 256, &cues, s(1.5) as usize).0
+    };
+    let automated = play(&[(s(0.6), Cue::Param("Timbre X", 1.0))]);
+    let wheel = play(&[(0, Cue::Param("Pad from controllers", 1.0)), (s(0.6), Cue::Midi([0xB0, 1, 127]))]);
+    let ignored = play(&[(s(0.6), Cue::Midi([0xB0, 1, 127]))]);
+    let still = play(&[]);
+    let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(diff(&automated, &still) > 1e-3, "the morph is audible");
+    assert!(diff(&wheel, &automated) < 1e-4, "the wheel glides as the automation does: {}", diff(&wheel, &automated));
+    assert_eq!(diff(&ignored, &still), 0.0, "off, the wheel does nothing");
+
+    let mut p = load(&bundle());
+    p.render(rate, 256, &[(0, Cue::Param("Pad from controllers", 1.0)), (0, Cue::Param("Timbre Y controller", 2.0))], 256);
+    let saved = p.save_state();
+    let mut q = load(&bundle());
+    q.load_state(&saved).unwrap();
+    // CLAP carries parameter values as doubles: an integer's comes back within rounding.
+    assert_eq!((q.param_value("Pad from controllers"), q.param_value("Timbre Y controller").round()), (1.0, 2.0));
 }

@@ -260,6 +260,21 @@ fn points_far_off_any_trained_plane_and_endless_instrument_lists_are_refused() {
     assert!(err.to_string().contains("listed twice"), "{err}");
 }
 
+/// Every accepted instrument can be found by its own name: look-ups trim what is
+/// typed, so a name with a space at one end (the fuzzer's find) would be listed
+/// and never found.
+#[test]
+fn instrument_names_are_non_empty_trimmed_printable_and_short() {
+    for (name, why) in
+        [("", "empty"), ("   ", "empty"), ("Piano ", "space at one end"), ("\tPiano", "space at one end"), ("Pi\u{7}ano", "control character"), (&"x".repeat(65), "longer than 64")]
+    {
+        let err = edited(|v| v["instruments"][0]["name"] = name.into()).unwrap_err();
+        assert!(err.to_string().contains(why), "{name:?}: {err}");
+    }
+    let m = edited(|v| v["instruments"][0]["name"] = "Piano à queue".into()).unwrap();
+    assert!(m.instruments.iter().all(|i| m.instrument(&i.name).is_some()));
+}
+
 /// A model folder is read only from regular files of a bounded size: a link to a
 /// device, a FIFO and a huge file are refused, each at once, with the file named.
 #[cfg(unix)]

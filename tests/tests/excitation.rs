@@ -3,7 +3,7 @@
 
 use melwave::contract::{HOP, KEYS, ROLL_DIM, SAMPLE_RATE, SOURCE_CHANNELS};
 use melwave::features::excitation::{key_frequency, CHANNELS, RELEASE_DECAY_SECONDS, RELEASE_FADE_SECONDS, RELEASE_SECONDS, SINE_AMPLITUDE};
-use melwave::features::{featurize, Event, Excitation, Featurizer, TimedEvent};
+use melwave::features::{featurize, Event, Excitation, Featurizer, NoteExpression, TimedEvent};
 use melwave_tests::spectrum;
 
 const SR: f64 = SAMPLE_RATE as f64;
@@ -78,34 +78,44 @@ fn omega(x: &[f32], n: usize) -> f64 {
     c.clamp(-1.0, 1.0).acos()
 }
 
+/// A bend, or a note's own tuning (per-note expression), sweeps within the frame.
 #[test]
 fn a_bend_sweeps_within_the_frame_with_no_staircase() {
-    let mut ex = Excitation::new(0);
-    let mut flags = [0.0f32; KEYS];
-    flags[69] = 1.0;
-    let mut out = vec![0.0; SOURCE_CHANNELS * HOP];
-    let mut sine = Vec::new();
-    for f in 0..6 {
-        // Bend 0 for 3 frames, then a two-semitone jump at the end of frame 3.
-        let bend = if f >= 3 { 2.0 } else { 0.0 };
-        ex.render_frame(&flags, bend, &mut out);
-        sine.extend_from_slice(&out[..HOP]);
+    for own_tuning in [false, true] {
+        let mut ex = Excitation::new(0);
+        let mut flags = [0.0f32; KEYS];
+        flags[69] = 1.0;
+        let mut expression = [NoteExpression::NEUTRAL; KEYS];
+        let mut out = vec![0.0; SOURCE_CHANNELS * HOP];
+        let mut sine = Vec::new();
+        for f in 0..6 {
+            // Bend 0 for 3 frames, then a two-semitone jump at the end of frame 3.
+            let bend = if f >= 3 { 2.0 } else { 0.0 };
+            let global = if own_tuning {
+                expression[69].tuning = bend;
+                0.0
+            } else {
+                bend
+            };
+            ex.render_frame(&flags, global, &expression, &mut out);
+            sine.extend_from_slice(&out[..HOP]);
+        }
+        let at_rest = std::f64::consts::TAU * key_frequency(69, 0.0) / SR;
+        let bent = std::f64::consts::TAU * key_frequency(69, 2.0) / SR;
+        // Estimates where the sine is far from a zero crossing, per quarter of frame 3.
+        let estimate = |from: usize, to: usize| -> f64 {
+            let v: Vec<f64> = (from..to).filter(|&n| sine[n].abs() > 0.05).map(|n| omega(&sine, n)).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let f3 = 3 * HOP;
+        let quarters: Vec<f64> = (0..4).map(|q| estimate(f3 + q * HOP / 4, f3 + (q + 1) * HOP / 4)).collect();
+        assert!((estimate(HOP, 2 * HOP) - at_rest).abs() < 1e-3 * at_rest);
+        assert!((estimate(4 * HOP + 1, 5 * HOP) - bent).abs() < 1e-3 * bent, "own tuning {own_tuning}");
+        for w in quarters.windows(2) {
+            assert!(w[1] > w[0], "frequency rises through the frame (own tuning {own_tuning}): {quarters:?}");
+        }
+        assert!(quarters[0] < at_rest + 0.4 * (bent - at_rest) && quarters[3] > at_rest + 0.6 * (bent - at_rest), "{quarters:?}");
     }
-    let at_rest = std::f64::consts::TAU * key_frequency(69, 0.0) / SR;
-    let bent = std::f64::consts::TAU * key_frequency(69, 2.0) / SR;
-    // Estimates where the sine is far from a zero crossing, per quarter of frame 3.
-    let estimate = |from: usize, to: usize| -> f64 {
-        let v: Vec<f64> = (from..to).filter(|&n| sine[n].abs() > 0.05).map(|n| omega(&sine, n)).collect();
-        v.iter().sum::<f64>() / v.len() as f64
-    };
-    let f3 = 3 * HOP;
-    let quarters: Vec<f64> = (0..4).map(|q| estimate(f3 + q * HOP / 4, f3 + (q + 1) * HOP / 4)).collect();
-    assert!((estimate(HOP, 2 * HOP) - at_rest).abs() < 1e-3 * at_rest);
-    assert!((estimate(4 * HOP + 1, 5 * HOP) - bent).abs() < 1e-3 * bent);
-    for w in quarters.windows(2) {
-        assert!(w[1] > w[0], "frequency rises through the frame: {quarters:?}");
-    }
-    assert!(quarters[0] < at_rest + 0.4 * (bent - at_rest) && quarters[3] > at_rest + 0.6 * (bent - at_rest), "{quarters:?}");
 }
 
 #[test]

@@ -211,7 +211,7 @@ fn midi_codec_round_trips_every_event() {
     ];
     for ch in [0u8, 9, 15] {
         for e in events {
-            let [s, a, b] = e.to_midi(ch);
+            let [s, a, b] = e.to_midi(ch).unwrap();
             assert_eq!(Event::from_midi(s, a, b), Some((ch, e)), "{e:?} on channel {ch}");
         }
     }

@@ -155,7 +155,7 @@ fn write_pair(dir: &Path, name: &str, seed: u64, rate: u32, delay: f64) {
             synth.render(&mut l[pos..at], &mut r[pos..at]);
             pos = at;
         }
-        let [s, a, b] = e.event.to_midi(0);
+        let [s, a, b] = e.event.to_midi(0).expect("the phrase has plain MIDI events only");
         synth.process_midi_message(0, (s & 0xf0) as i32, a as i32, b as i32);
     }
     synth.render(&mut l[pos..], &mut r[pos..]);

@@ -133,6 +133,9 @@ fn cargo_with_torch(venv: &Path) -> Command {
 }
 
 /// Debian packages for the standalone build (ALSA, JACK) and the headless editor test.
+/// Debian packages the standalone app builds against (ALSA and JACK).
+const STANDALONE_PACKAGES: [&str; 3] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev"];
+
 const GUI_PACKAGES: [&str; 8] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev", "xvfb", "x11-utils", "xdotool", "imagemagick", "libgl1-mesa-dri"];
 
 /// Debian packages for the Ardour host test: Ardour 7 (with `ardour7-lua`) and jackd,
@@ -210,7 +213,20 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
             std::fs::copy(l, dir.join(l.file_name().expect("file")))?;
         }
     }
-    println!("{}\n{}", clap.display(), vst3.display());
+    // The standalone app: the same instrument with its editor, on JACK or ALSA (or
+    // cpal) audio and MIDI, beside the plugins so it finds the same ONNX Runtime.
+    ensure_debian(&STANDALONE_PACKAGES)?;
+    let release = args.iter().any(|a| a == "--release");
+    let mut app = cargo();
+    app.args(["build", "-p", "melwave", "--features", if gpu { "standalone,cuda,tensorrt" } else { "standalone" }, "--bin", "melwave"]);
+    if release {
+        app.arg("--release");
+    }
+    run(&mut app)?;
+    let built = workspace_root().join("target").join(if release { "release" } else { "debug" }).join("melwave");
+    let standalone = bundled.join("melwave");
+    std::fs::copy(&built, &standalone)?;
+    println!("{}\n{}\n{}", clap.display(), vst3.display(), standalone.display());
     Ok(bundled)
 }
 

@@ -19,6 +19,8 @@ pub const MAX_POINT: f32 = 1e4;
 /// The most instruments a model may list (the pad must stay readable, and the
 /// editor draws one button each).
 pub const MAX_INSTRUMENTS: usize = 1024;
+/// The longest instrument name, in characters (it labels a button and a menu entry).
+pub const MAX_NAME_CHARS: usize = 64;
 
 /// The ten General MIDI instruments of Mel2Mel: program and preset name.
 pub const TRAINING_INSTRUMENTS: [(u8, &str); 10] = [
@@ -140,6 +142,24 @@ pub enum ManifestError {
     Invalid(String),
 }
 
+/// An instrument's name is how the user, the host's state and the CLI find it, and
+/// look-ups trim what is typed: so a name is non-empty, has no space at either end,
+/// no control character, and is short enough to label a button.
+fn check_name(name: &str) -> Result<(), ManifestError> {
+    let why = if name.trim().is_empty() {
+        "is empty"
+    } else if name.trim() != name {
+        "has a space at one end"
+    } else if name.chars().any(char::is_control) {
+        "has a control character"
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        "is longer than 64 characters"
+    } else {
+        return Ok(());
+    };
+    Err(ManifestError::Invalid(format!("instrument name {name:?} {why}")))
+}
+
 fn expect<T: PartialEq + std::fmt::Debug>(field: &str, found: &T, expected: &T) -> Result<(), ManifestError> {
     if found == expected {
         Ok(())
@@ -218,6 +238,7 @@ impl Manifest {
         }
         let mut names = std::collections::HashSet::with_capacity(self.instruments.len());
         for inst in &self.instruments {
+            check_name(&inst.name)?;
             if inst.point.len() != self.embedding_dim {
                 return Err(ManifestError::Invalid(format!("instrument `{}` has a {}-D point, but embedding_dim is {}", inst.name, inst.point.len(), self.embedding_dim)));
             }

@@ -27,6 +27,84 @@ pub enum Event {
     AllSoundOff,
     /// CC121: the bend returns to centre and the pedal lifts.
     ResetControllers,
+    /// Per-note expression for the note on `key` (MPE, polyphonic aftertouch, CLAP
+    /// note expressions). A note-on resets its key to [`NoteExpression::NEUTRAL`].
+    Expression { key: u8, expression: Expression },
+}
+
+/// One dimension of a note's expression, as hosts and MPE controllers send it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Expression {
+    /// Semitones added to this note's pitch, on top of the channel-wide bend.
+    Tuning(f32),
+    /// 0..1: pressing harder makes the note louder (see [`NoteExpression::gain`]).
+    Pressure(f32),
+    /// Linear gain 0..4 (1 unchanged), CLAP's volume expression.
+    Volume(f32),
+    /// 0..1, centre 0.5: below the centre the note's source loses its upper partials
+    /// (see [`NoteExpression::partial_ceiling`]).
+    Brightness(f32),
+}
+
+/// A note's expression state: what [`Expression`] events have set on its key since
+/// its note-on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoteExpression {
+    pub tuning: f32,
+    pub pressure: f32,
+    pub volume: f32,
+    pub brightness: f32,
+}
+
+/// Largest per-note tuning accepted, in semitones (MPE's widest bend range is 96, but
+/// past this the source's partials leave the vocoder's learned range).
+pub const MAX_TUNING: f32 = 48.0;
+/// How much louder full pressure plays a note, in dB.
+pub const PRESSURE_GAIN_DB: f32 = 12.0;
+
+impl NoteExpression {
+    pub const NEUTRAL: Self = Self { tuning: 0.0, pressure: 0.0, volume: 1.0, brightness: 0.5 };
+
+    /// Applies one expression, clamped to its range; a non-finite value returns that
+    /// dimension to neutral.
+    pub fn set(&mut self, e: Expression) {
+        let sane = |v: f32, lo: f32, hi: f32, neutral: f32| if v.is_finite() { v.clamp(lo, hi) } else { neutral };
+        let n = Self::NEUTRAL;
+        match e {
+            Expression::Tuning(v) => self.tuning = sane(v, -MAX_TUNING, MAX_TUNING, n.tuning),
+            Expression::Pressure(v) => self.pressure = sane(v, 0.0, 1.0, n.pressure),
+            Expression::Volume(v) => self.volume = sane(v, 0.0, 4.0, n.volume),
+            Expression::Brightness(v) => self.brightness = sane(v, 0.0, 1.0, n.brightness),
+        }
+    }
+
+    /// The gain on the note's source, from its volume and pressure: volume as is,
+    /// pressure up to [`PRESSURE_GAIN_DB`], the product held to ×4 (+12 dB). The
+    /// vocoder sets its harmonic gain against the source's `level` channel, which
+    /// leaves this gain out: so the pressed note alone gets louder, by this gain.
+    /// (Moving the roll's velocity feature instead let Mel2Mel's mel, hence every
+    /// note's filter, follow: with the shipped model the neighbour rose 2.6 dB for the
+    /// pressed note's 4.0.)
+    pub fn gain(&self) -> f64 {
+        let pressure = 10f64.powf(PRESSURE_GAIN_DB as f64 * self.pressure as f64 / 20.0);
+        (self.volume as f64 * pressure).min(4.0)
+    }
+
+    /// The highest frequency the note's source carries, in Hz, for a note whose
+    /// pitch is `f0` and an upper limit `nyquist`: every partial from the centre up;
+    /// below it the ceiling falls geometrically, to the fundamental alone at 0.
+    pub fn partial_ceiling(&self, f0: f64, nyquist: f64) -> f64 {
+        if self.brightness >= 0.5 || f0 >= nyquist {
+            return nyquist;
+        }
+        f0 * (nyquist / f0).powf(2.0 * self.brightness as f64)
+    }
+}
+
+impl Default for NoteExpression {
+    fn default() -> Self {
+        Self::NEUTRAL
+    }
 }
 
 impl Event {
@@ -42,8 +120,10 @@ impl Event {
         (s / BEND_RANGE_SEMITONES * 8192.0 + 8192.0).round().clamp(0.0, 16383.0) as u16
     }
 
-    /// Decodes a channel-voice message (`status`, `data1`, `data2`); `None` for the
-    /// messages the instrument ignores. Returns the message's channel with the event.
+    /// Decodes a channel-voice message (`status`, `data1`, `data2`) on its own, channel
+    /// by channel merged; `None` for the messages the instrument ignores. Returns the
+    /// message's channel with the event. Messages whose meaning depends on what came
+    /// before (channel pressure, MPE, bend ranges) need [`super::MidiDecoder`].
     pub fn from_midi(status: u8, d1: u8, d2: u8) -> Option<(u8, Event)> {
         let channel = status & 0x0f;
         let (d1, d2) = (d1 & 0x7f, d2 & 0x7f);
@@ -57,6 +137,7 @@ impl Event {
                 123 => Event::AllNotesOff,
                 _ => return None,
             },
+            0xA0 => Event::Expression { key: d1, expression: Expression::Pressure(d2 as f32 / 127.0) },
             0xE0 => Event::pitch_bend_from_midi(d1 as u16 | (d2 as u16) << 7),
             _ => return None,
         };
@@ -64,10 +145,12 @@ impl Event {
     }
 
     /// Encodes the event as one MIDI message on `channel`. A choke has no MIDI
-    /// message of its own and becomes a note-off.
-    pub fn to_midi(&self, channel: u8) -> [u8; 3] {
+    /// message of its own and becomes a note-off; pressure becomes polyphonic
+    /// aftertouch. Tuning, volume and brightness have no one-message form (MPE says
+    /// them with a channel per note): `None`.
+    pub fn to_midi(&self, channel: u8) -> Option<[u8; 3]> {
         let ch = channel & 0x0f;
-        match *self {
+        Some(match *self {
             Event::NoteOn { key, velocity } => [0x90 | ch, key & 0x7f, velocity.clamp(1, 127)],
             Event::NoteOff { key } | Event::Choke { key } => [0x80 | ch, key & 0x7f, 0],
             Event::Sustain(down) => [0xB0 | ch, 64, if down { 127 } else { 0 }],
@@ -78,7 +161,9 @@ impl Event {
             Event::AllNotesOff => [0xB0 | ch, 123, 0],
             Event::AllSoundOff => [0xB0 | ch, 120, 0],
             Event::ResetControllers => [0xB0 | ch, 121, 0],
-        }
+            Event::Expression { key, expression: Expression::Pressure(p) } => [0xA0 | ch, key & 0x7f, (p.clamp(0.0, 1.0) * 127.0).round() as u8],
+            Event::Expression { .. } => return None,
+        })
     }
 }
 

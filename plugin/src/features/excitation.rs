@@ -19,7 +19,13 @@
 //!
 //! Pitch bend is interpolated per sample across each frame, from the bend at the end
 //! of the previous frame to the bend at the end of this one, so a bend sweeps
-//! smoothly. Phase is continuous for as long as a key's voice runs.
+//! smoothly. A note's own tuning (per-note expression) is added to it and swept the
+//! same way, voice by voice. Phase is continuous for as long as a key's voice runs.
+//!
+//! A note's brightness expression below its centre lowers the highest partial its
+//! sawtooth carries ([`NoteExpression::partial_ceiling`]); the `level` channel still
+//! counts every partial, so the vocoder does not make up the loss and the note
+//! sounds darker, not just re-balanced.
 //!
 //! **Release rule.** A released key's voice keeps running for [`RELEASE_SECONDS`],
 //! decaying exponentially with time constant [`RELEASE_DECAY_SECONDS`], then fades
@@ -41,6 +47,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::events::NoteExpression;
 use crate::contract::{HOP, KEYS, SAMPLE_RATE};
 // The source's constants are part of the model contract (a model is trained against
 // them and its manifest records them); they are re-exported here, beside the code
@@ -88,6 +95,9 @@ struct Pitch<'a> {
     leak: f64,
     mean_square: f64,
     audible: bool,
+    /// The note's expression gain at each sample, on its sine and sawtooth only: the
+    /// `level` channel leaves it out, so the vocoder does not undo it.
+    amp: &'a [f64; HOP],
 }
 
 /// The channels a voice adds into.
@@ -103,8 +113,8 @@ fn render_voice_direct(voice: &mut Voice, p: &Pitch<'_>, gains: &[f64], out: Voi
         let step = p.base * p.ratio[i];
         if p.audible {
             voice.saw = p.leak * voice.saw + step * dirichlet(voice.phase, p.partials);
-            out.sine[i] += (SINE_AMPLITUDE as f64 * gain * voice.phase.sin()) as f32;
-            out.saw[i] += (SAW_AMPLITUDE as f64 * gain * voice.saw) as f32;
+            out.sine[i] += (SINE_AMPLITUDE as f64 * gain * p.amp[i] * voice.phase.sin()) as f32;
+            out.saw[i] += (SAW_AMPLITUDE as f64 * gain * p.amp[i] * voice.saw) as f32;
             out.level[i] += (gain * gain * p.mean_square) as f32;
         }
         voice.phase = (voice.phase + step).rem_euclid(std::f64::consts::TAU);
@@ -126,8 +136,8 @@ fn render_voice_rotating(voice: &mut Voice, p: &Pitch<'_>, gains: &[f64], out: V
             let s = half.im;
             let kernel = if s.abs() < 1e-9 { p.partials } else { top.im / (2.0 * s) - 0.5 };
             voice.saw = p.leak * voice.saw + step * kernel;
-            out.sine[i] += (SINE_AMPLITUDE as f64 * gain * 2.0 * half.im * half.re) as f32;
-            out.saw[i] += (SAW_AMPLITUDE as f64 * gain * voice.saw) as f32;
+            out.sine[i] += (SINE_AMPLITUDE as f64 * gain * p.amp[i] * 2.0 * half.im * half.re) as f32;
+            out.saw[i] += (SAW_AMPLITUDE as f64 * gain * p.amp[i] * voice.saw) as f32;
             out.level[i] += (gain * gain * p.mean_square) as f32;
             half = half.times(half_step);
             top = top.times(top_step);
@@ -163,6 +173,10 @@ struct Voice {
     decay: f64,
     phase: f64,
     saw: f64,
+    /// The note's own tuning at the end of the last frame, where its next ramp starts.
+    tuning: f32,
+    /// The note's expression gain there, likewise.
+    amp: f64,
 }
 
 pub struct Excitation {
@@ -196,8 +210,9 @@ impl Excitation {
 
     /// Renders one frame into `out` (`CHANNELS.len() × HOP`, channel-major).
     /// `frame_flags[k]` > 0.5 means key `k` sounds in this frame; `bend` is the bend
-    /// in semitones at the frame's end.
-    pub fn render_frame(&mut self, frame_flags: &[f32], bend: f32, out: &mut [f32]) {
+    /// in semitones at the frame's end, and `expression[k]` key `k`'s tuning and
+    /// brightness there.
+    pub fn render_frame(&mut self, frame_flags: &[f32], bend: f32, expression: &[NoteExpression; KEYS], out: &mut [f32]) {
         debug_assert_eq!(out.len(), CHANNELS.len() * HOP);
         let (sine, rest) = out.split_at_mut(HOP);
         let (saw, rest) = rest.split_at_mut(HOP);
@@ -219,30 +234,61 @@ impl Excitation {
         let nyquist = rate / 2.0;
         let leak = 1.0 - std::f64::consts::TAU * SAW_LEAK_HZ / rate;
         let decay = (-1.0 / (RELEASE_DECAY_SECONDS as f64 * rate)).exp();
-        let top_ratio = self.ratio[0].max(self.ratio[HOP - 1]);
+        let mut own_ratio = [1.0f64; HOP];
+        let mut own_amp = [1.0f64; HOP];
         for (k, voice) in self.voices.iter_mut().enumerate() {
             let sounding = frame_flags[k] > 0.5;
             if !sounding && !voice.running {
                 continue;
             }
+            let expr = &expression[k];
+            let tuning = if expr.tuning.is_finite() { expr.tuning } else { 0.0 };
             let f0 = key_frequency(k, 0.0);
+            let amp = expr.gain();
+            if sounding && !voice.running {
+                // A new voice starts at its note's tuning and gain, not gliding from neutral.
+                voice.tuning = tuning;
+                voice.amp = amp;
+            }
+            // Ramped across the frame, as the bend is, so pressure never zips.
+            let from_amp = voice.amp;
+            for (i, a) in own_amp.iter_mut().enumerate() {
+                *a = if from_amp == amp { amp } else { from_amp + (amp - from_amp) * (i + 1) as f64 / HOP as f64 };
+            }
+            // The note's own tuning: a constant factor when it holds over the frame
+            // (the rotating path stays open), else its own ramp on top of the bend's.
+            let from_tuning = voice.tuning;
+            let ratio: &[f64; HOP] = if from_tuning == tuning {
+                &self.ratio
+            } else {
+                for (i, r) in own_ratio.iter_mut().enumerate() {
+                    let t = from_tuning + (tuning - from_tuning) * (i + 1) as f32 / HOP as f32;
+                    *r = self.ratio[i] * ((t - tuning) as f64 / 12.0).exp2();
+                }
+                &own_ratio
+            };
+            let f0 = f0 * (tuning as f64 / 12.0).exp2();
+            let ceiling = expr.partial_ceiling(f0, nyquist);
             if sounding {
                 if !voice.running {
                     // Starts the integral half-way down the first pulse, so the
                     // sawtooth is centred on zero from its first sample.
-                    let f = f0 * self.ratio[0];
-                    let h = (nyquist / f).floor().max(1.0);
-                    *voice = Voice { running: true, left: 0, decay: 1.0, phase: 0.0, saw: -0.5 * h * std::f64::consts::TAU * f / rate };
+                    let f = f0 * ratio[0];
+                    let h = (ceiling.min(nyquist) / f).floor().max(1.0);
+                    *voice = Voice { running: true, left: 0, decay: 1.0, phase: 0.0, saw: -0.5 * h * std::f64::consts::TAU * f / rate, tuning, amp };
                 }
                 voice.left = RELEASE_SAMPLES;
                 voice.decay = 1.0;
             }
+            voice.tuning = tuning;
+            voice.amp = amp;
             let base = std::f64::consts::TAU * f0 / rate;
-            let f_top = f0 * top_ratio;
+            let f_top = f0 * ratio[0].max(ratio[HOP - 1]);
             // Bent to or past Nyquist, a key keeps its phase but adds nothing.
             let audible = f_top < nyquist;
-            let partials = (nyquist / f_top).floor().max(1.0);
-            let mean_square = 0.5 * (SAW_AMPLITUDE as f64).powi(2) * inverse_square_sum(partials);
+            let all_partials = (nyquist / f_top).floor().max(1.0);
+            let partials = (ceiling / f_top).floor().clamp(1.0, all_partials);
+            let mean_square = 0.5 * (SAW_AMPLITUDE as f64).powi(2) * inverse_square_sum(all_partials);
             let mut gains = [1.0f64; HOP];
             let mut samples = HOP;
             if !sounding {
@@ -263,8 +309,8 @@ impl Excitation {
                 }
             }
             let out = VoiceOut { sine: &mut *sine, saw: &mut *saw, level: &mut *level };
-            let pitch = Pitch { base, ratio: &self.ratio, partials, leak, mean_square, audible };
-            if self.ratio[0] == self.ratio[HOP - 1] {
+            let pitch = Pitch { base, ratio, partials, leak, mean_square, audible, amp: &own_amp };
+            if ratio[0] == ratio[HOP - 1] {
                 render_voice_rotating(voice, &pitch, &gains[..samples], out);
             } else {
                 render_voice_direct(voice, &pitch, &gains[..samples], out);
@@ -290,7 +336,7 @@ mod tests {
         for key in [21usize, 33, 60, 69, 96, 108, 120] {
             let f0 = key_frequency(key, 0.0);
             let partials = (rate / 2.0 / f0).floor().max(1.0);
-            let pitch = Pitch { base: std::f64::consts::TAU * f0 / rate, ratio: &ratio, partials, leak: 0.999, mean_square: 0.01, audible: true };
+            let pitch = Pitch { base: std::f64::consts::TAU * f0 / rate, ratio: &ratio, partials, leak: 0.999, mean_square: 0.01, audible: true, amp: &[0.7; HOP] };
             for start in [0.0, 1e-12, 0.3, 3.1, std::f64::consts::TAU - 1e-3] {
                 let gains: Vec<f64> = (0..HOP).map(|i| 1.0 - i as f64 / 300.0).collect();
                 let (mut a, mut b) =

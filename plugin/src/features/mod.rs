@@ -6,10 +6,12 @@ pub mod events;
 pub mod excitation;
 pub mod layout;
 pub mod mel;
+pub mod mpe;
 pub mod roll;
 pub mod stft;
 
-pub use events::{Event, HeldKeys, TimedEvent};
+pub use events::{Event, Expression, HeldKeys, NoteExpression, TimedEvent};
 pub use excitation::Excitation;
 pub use mel::LogMel;
+pub use mpe::MidiDecoder;
 pub use roll::{featurize, featurize_roll, Featurizer, FrameFeatures, RollState};

@@ -14,7 +14,7 @@
 //! first C4 at velocity 20 came out 25–30 dB too loud, and a whole model's level
 //! moved only 2–9 dB from velocity 20 to 127 where FluidR3's moves 32 dB.
 
-use super::events::{Event, HeldKeys, TimedEvent};
+use super::events::{Event, HeldKeys, NoteExpression, TimedEvent};
 use super::excitation::Excitation;
 use crate::contract::{HOP, KEYS, ROLL_DIM, SOURCE_CHANNELS};
 
@@ -35,11 +35,23 @@ pub struct RollState {
     touched: [bool; KEYS],
     /// Keys whose sound must stop at once (choke, All Sound Off) after this frame.
     cut: [bool; KEYS],
+    /// Each key's per-note expression, reset by its note-on.
+    expression: [NoteExpression; KEYS],
 }
 
 impl Default for RollState {
     fn default() -> Self {
-        Self { held: HeldKeys::default(), sustained: [false; KEYS], pedal: false, bend: 0.0, onset: [0.0; KEYS], velocity: [0.0; KEYS], touched: [false; KEYS], cut: [false; KEYS] }
+        Self {
+            held: HeldKeys::default(),
+            sustained: [false; KEYS],
+            pedal: false,
+            bend: 0.0,
+            onset: [0.0; KEYS],
+            velocity: [0.0; KEYS],
+            touched: [false; KEYS],
+            cut: [false; KEYS],
+            expression: [NoteExpression::NEUTRAL; KEYS],
+        }
     }
 }
 
@@ -58,6 +70,11 @@ impl RollState {
         self.bend
     }
 
+    /// Each key's per-note expression.
+    pub fn expression(&self) -> &[NoteExpression; KEYS] {
+        &self.expression
+    }
+
     pub fn apply(&mut self, event: &Event) {
         match *event {
             Event::NoteOn { key, velocity } => {
@@ -71,7 +88,9 @@ impl RollState {
                 self.onset[k] = self.onset[k].max(velocity.min(127) as f32 / 127.0);
                 self.velocity[k] = velocity.min(127) as f32 / 127.0;
                 self.touched[k] = true;
+                self.expression[k] = NoteExpression::NEUTRAL;
             }
+            Event::Expression { key, expression } => self.expression[(key as usize) % KEYS].set(expression),
             Event::NoteOff { key } => {
                 let k = (key as usize) % KEYS;
                 if self.held.release(k) {
@@ -166,7 +185,7 @@ impl Featurizer {
     /// Ends the frame whose events have all been applied and returns its features.
     pub fn end_frame(&mut self) -> FrameFeatures<'_> {
         self.roll.end_frame(&mut self.roll_buf);
-        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), &mut self.source_buf);
+        self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), self.roll.expression(), &mut self.source_buf);
         // A cut key sounds to the end of the frame it was cut in (its frame flag is
         // set), then its voice stops, release tail and all.
         for (k, cut) in self.roll.take_cut().iter().enumerate() {

@@ -163,7 +163,16 @@ impl MelwaveEditor {
                 self.set_timbre(x, y);
             }
         }
-        let handle = to_screen(self.params.timbre_x.value(), self.params.timbre_y.value());
+        // Where the controllers have put the pad, on the axes they have moved.
+        let driven = |axis: usize, param: f32| {
+            let v = self.params.controller_pad[axis].load(std::sync::atomic::Ordering::Relaxed);
+            if v.is_finite() {
+                v
+            } else {
+                param
+            }
+        };
+        let handle = to_screen(driven(0, self.params.timbre_x.value()), driven(1, self.params.timbre_y.value()));
         painter.circle_stroke(handle, 9.0, Stroke::new(2.5, ACCENT));
         painter.circle_filled(handle, 3.0, ACCENT);
     }
@@ -202,6 +211,7 @@ impl MelwaveEditor {
             ui.label("Gain");
             ui.add(widgets::ParamSlider::for_param(&self.params.gain, &gui.param_setter()));
         });
+        self.controllers(ui, &gui);
         ui.separator();
         ui.label(egui::RichText::new("Model").strong());
         let current = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -242,6 +252,27 @@ impl MelwaveEditor {
         if let Some(note) = &self.note {
             ui.colored_label(Color32::from_rgb(255, 200, 120), note);
         }
+    }
+
+    /// The choice of controllers moving the pad: the mod wheel for X and a CC of the
+    /// player's choosing for Y.
+    fn controllers(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
+        let setter = gui.param_setter();
+        ui.horizontal(|ui| {
+            let mut on = self.params.pad_from_controllers.value();
+            if ui.checkbox(&mut on, "Pad from CC1 (X) and CC").changed() {
+                setter.begin_set_parameter(&self.params.pad_from_controllers);
+                setter.set_parameter(&self.params.pad_from_controllers, on);
+                setter.end_set_parameter(&self.params.pad_from_controllers);
+            }
+            let mut cc = self.params.pad_cc_y.value();
+            if ui.add(egui::DragValue::new(&mut cc).range(0..=127)).changed() {
+                setter.begin_set_parameter(&self.params.pad_cc_y);
+                setter.set_parameter(&self.params.pad_cc_y, cc);
+                setter.end_set_parameter(&self.params.pad_cc_y);
+            }
+            ui.label("(Y)");
+        });
     }
 
     fn status_line(&mut self, ui: &mut egui::Ui) {

@@ -7,6 +7,7 @@ pub mod params;
 pub mod status;
 
 use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
@@ -41,6 +42,13 @@ pub struct Melwave {
     /// Mono engine output for one block, sized at activation.
     mono: Vec<f32>,
     was_playing: bool,
+    /// MIDI channel state (bend ranges, MPE zones) across blocks.
+    host_events: host_events::HostEvents,
+    /// The pad as controllers move it (Timbre X, Y), each `None` until its
+    /// controller first moves: until then that axis follows its parameter.
+    controller_pad: [Option<Smoother<f32>>; 2],
+    /// This block's controller moves of the pad: (sample, axis, value), in order.
+    pad_moves: [(usize, usize, f32); 64],
     /// The host renders offline (a bounce): it may wait for us, and wants every sample.
     offline: bool,
     /// The pad position last sent to the engine.
@@ -63,6 +71,9 @@ impl Default for Melwave {
             engine: None,
             mono: Vec::new(),
             was_playing: false,
+            host_events: host_events::HostEvents::default(),
+            controller_pad: [None, None],
+            pad_moves: [(0, 0, 0.0); 64],
             offline: false,
             pad: (f32::NAN, f32::NAN),
             carried_growth: std::time::Duration::ZERO,
@@ -308,22 +319,56 @@ impl Plugin for Melwave {
             engine.audio.push_event(0, Event::ResetControllers);
         }
         self.was_playing = playing;
+        let pad_ccs = self.params.pad_from_controllers.value().then(|| [params::PAD_CC_X, self.params.pad_cc_y.value().clamp(0, 127) as u8]);
+        let rate = engine.sample_rate as f32;
+        let mut moves = 0;
         while let Some(event) = context.next_event() {
-            if let Some((timing, ev)) = host_events::convert(&event) {
-                engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
+            if let (Some(ccs), NoteEvent::MidiCC { timing, cc, value, .. }) = (pad_ccs, &event) {
+                // A controller that moves the pad, kept for its sample (a block with
+                // more moves than there is room for keeps the latest).
+                for (axis, _) in ccs.iter().enumerate().filter(|(_, c)| **c == *cc) {
+                    let slot = moves.min(self.pad_moves.len() - 1);
+                    self.pad_moves[slot] = ((*timing as usize).min(n.saturating_sub(1)), axis, if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.5 });
+                    moves = slot + 1;
+                }
             }
+            self.host_events.convert(&event, |timing, ev| {
+                engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
+            });
+        }
+        if pad_ccs.is_none() {
+            self.controller_pad = [None, None];
         }
         // The pad travels with the notes, stamped: a cue whenever the smoothed
         // position moved, at most one per TIMBRE_CUE samples. A damaged or
         // hand-edited project can carry any value: keep the pad on the plane and the
         // gain in its range, whatever the host sends.
         let on_pad = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
+        let mut next_move = 0;
         for i in 0..n {
-            let pad = (on_pad(self.params.timbre_x.smoothed.next()), on_pad(self.params.timbre_y.smoothed.next()));
+            // A controller's move lands on its sample, from where its axis is, and
+            // glides as automation does.
+            while next_move < moves && self.pad_moves[next_move].0 <= i {
+                let (_, axis, target) = self.pad_moves[next_move];
+                let param = if axis == 0 { &self.params.timbre_x } else { &self.params.timbre_y };
+                let smoother = self.controller_pad[axis].get_or_insert_with(|| {
+                    let s = Smoother::new(SmoothingStyle::Linear(params::PAD_SMOOTHING_MS));
+                    s.reset(param.smoothed.previous_value());
+                    s
+                });
+                smoother.set_target(rate, target);
+                next_move += 1;
+            }
+            let (x, y) = (self.params.timbre_x.smoothed.next(), self.params.timbre_y.smoothed.next());
+            let [cx, cy] = &self.controller_pad;
+            let pad = (on_pad(cx.as_ref().map_or(x, |s| s.next())), on_pad(cy.as_ref().map_or(y, |s| s.next())));
             if pad != self.pad && (i % TIMBRE_CUE == 0 || i + 1 == n) {
                 engine.audio.set_timbre(i, pad.0, pad.1);
                 self.pad = pad;
             }
+        }
+        for (axis, shown) in self.params.controller_pad.iter().enumerate() {
+            shown.store(self.controller_pad[axis].as_ref().map_or(f32::NAN, |_| if axis == 0 { self.pad.0 } else { self.pad.1 }), Ordering::Relaxed);
         }
         // A host may send a block longer than it announced: it is played in pieces
         // of the announced size, so that the engine's clock follows the host's.

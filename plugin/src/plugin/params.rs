@@ -4,6 +4,12 @@ use std::sync::{Arc, Mutex};
 
 pub const GAIN_MIN_DB: f32 = -36.0;
 pub const GAIN_MAX_DB: f32 = 12.0;
+/// The mod wheel, which moves Timbre X when controllers move the pad.
+pub const PAD_CC_X: u8 = 1;
+/// CC11 (expression), the default controller for Timbre Y.
+pub const DEFAULT_PAD_CC_Y: i32 = 11;
+/// The controllers' glide, as the timbre parameters' automation smoothing.
+pub const PAD_SMOOTHING_MS: f32 = 30.0;
 
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
@@ -23,6 +29,16 @@ pub struct MelwaveParams {
     /// Output gain.
     #[id = "gain"]
     pub gain: FloatParam,
+    /// Whether controllers move the pad: the mod wheel (CC1) Timbre X, and
+    /// [`MelwaveParams::pad_cc_y`] Timbre Y. Saved with the project; off by default.
+    #[id = "pad_cc"]
+    pub pad_from_controllers: BoolParam,
+    /// The controller (CC number) that moves Timbre Y when controllers move the pad.
+    #[id = "pad_cc_y"]
+    pub pad_cc_y: IntParam,
+    /// Where controllers have put the pad (NaN on an axis no controller has moved
+    /// yet): the audio thread writes it for the editor's handle. Not saved.
+    pub controller_pad: [AtomicF32; 2],
     /// The model folder, or `None` for the embedded default model.
     #[persist = "model-dir"]
     pub model_dir: Mutex<Option<String>>,
@@ -36,7 +52,9 @@ pub struct MelwaveParams {
 impl Default for MelwaveParams {
     fn default() -> Self {
         let timbre = |name: &str| {
-            FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 }).with_smoother(SmoothingStyle::Linear(30.0)).with_value_to_string(formatters::v2s_f32_rounded(3))
+            FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_smoother(SmoothingStyle::Linear(PAD_SMOOTHING_MS))
+                .with_value_to_string(formatters::v2s_f32_rounded(3))
         };
         Self {
             editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),
@@ -46,6 +64,9 @@ impl Default for MelwaveParams {
                 .with_smoother(SmoothingStyle::Linear(20.0))
                 .with_unit(" dB")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            pad_from_controllers: BoolParam::new("Pad from controllers", false).non_automatable(),
+            pad_cc_y: IntParam::new("Timbre Y controller", DEFAULT_PAD_CC_Y, IntRange::Linear { min: 0, max: 127 }).non_automatable(),
+            controller_pad: [AtomicF32::new(f32::NAN), AtomicF32::new(f32::NAN)],
             model_dir: Mutex::new(None),
             provider: Mutex::new(Provider::Cpu),
             latency_mode: Mutex::new(LatencyMode::Safe),

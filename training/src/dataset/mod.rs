@@ -192,7 +192,7 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
     }
     for path in files.into_iter().take(cfg.real_files) {
         let source = path.display().to_string();
-        let song = match midi_file::load(&path) {
+        let mut song = match midi_file::load(&path) {
             Ok(s) if s.duration > 1.0 && s.events.iter().any(|e| e.channel != midi_file::DRUM_CHANNEL) => s,
             Ok(_) => continue,
             Err(e) => {
@@ -205,6 +205,7 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
         for d in &song.damage {
             eprintln!("warning: {source}: {d}");
         }
+        synth::keep_what_it_plays(&mut song);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ stable_hash(&source));
         let split = split_of(&source);
         for _ in 0..cfg.excerpts_per_file {

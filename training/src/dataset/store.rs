@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use melwave::contract::{HOP, N_MELS};
-use melwave::features::{Event, TimedEvent};
+use melwave::features::{Event, Expression, TimedEvent};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
@@ -34,6 +34,15 @@ fn encode(e: &TimedEvent) -> [i64; 4] {
         Event::Choke { key } => [t, 5, key as i64, 0],
         Event::AllSoundOff => [t, 6, 0, 0],
         Event::ResetControllers => [t, 7, 0, 0],
+        Event::Expression { key, expression } => {
+            let (kind, v) = match expression {
+                Expression::Tuning(v) => (8, v),
+                Expression::Pressure(v) => (9, v),
+                Expression::Volume(v) => (10, v),
+                Expression::Brightness(v) => (11, v),
+            };
+            [t, kind, key as i64, v.to_bits() as i64]
+        }
     }
 }
 
@@ -48,6 +57,11 @@ fn decode(v: &[i64]) -> Result<TimedEvent> {
         5 => Event::Choke { key: key(v[2])? },
         6 => Event::AllSoundOff,
         7 => Event::ResetControllers,
+        kind @ 8..=11 => {
+            let x = f32::from_bits(v[3] as u32);
+            let expression = [Expression::Tuning(x), Expression::Pressure(x), Expression::Volume(x), Expression::Brightness(x)][(kind - 8) as usize];
+            Event::Expression { key: key(v[2])?, expression }
+        }
         k => bail!("unknown event kind {k}"),
     };
     Ok(TimedEvent { time: u64::try_from(v[0]).context("negative event time")?, event })

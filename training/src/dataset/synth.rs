@@ -55,6 +55,21 @@ pub fn preset_names(sf: &SoundFont, bank: u8, programs: &[u8]) -> Result<Vec<Str
     Ok(programs.iter().map(|&p| all.iter().find(|pr| pr.bank == bank && pr.program == p).expect("checked above").name.clone()).collect())
 }
 
+/// Leaves in `song` only what [`render`] plays as the features see it: per-note
+/// expression goes (a file's channel pressure and CC74 would reach the features, and
+/// one merged channel cannot give them to the synth note by note), and bends are
+/// held to the ±2 semitones a bend message carries to the synth (a file's RPN 0 may
+/// widen its range for the features).
+pub fn keep_what_it_plays(song: &mut melwave::midi_file::Song) {
+    let range = melwave::features::events::BEND_RANGE_SEMITONES;
+    song.events.retain(|e| !matches!(e.event, Event::Expression { .. }));
+    for e in &mut song.events {
+        if let Event::PitchBend(s) = &mut e.event {
+            *s = s.clamp(-range, range);
+        }
+    }
+}
+
 /// The MIDI messages a single-channel synth must receive for one engine event so
 /// that it plays what the featurizer sees: notes counted per key across the merged
 /// channels (a key is released by its last note-off), and a note struck on a key that
@@ -63,22 +78,22 @@ fn merged_messages(held: &mut HeldKeys, event: &Event, out: &mut Vec<[u8; 3]>) {
     match *event {
         Event::NoteOn { key, .. } => {
             if held.press(key as usize) {
-                out.push(Event::NoteOff { key }.to_midi(0));
+                out.extend(Event::NoteOff { key }.to_midi(0));
             }
-            out.push(event.to_midi(0));
+            out.extend(event.to_midi(0));
         }
         Event::NoteOff { key } => {
             if held.release(key as usize) {
-                out.push(event.to_midi(0));
+                out.extend(event.to_midi(0));
             }
         }
         Event::Choke { key } => {
             held.clear(key as usize);
-            out.push(event.to_midi(0));
+            out.extend(event.to_midi(0));
         }
         Event::AllNotesOff | Event::AllSoundOff => {
             held.clear_all();
-            out.push(event.to_midi(0));
+            out.extend(event.to_midi(0));
         }
         Event::Sustain(_) | Event::PitchBend(_) | Event::ResetControllers => out.push(event.to_midi(0)),
     }
