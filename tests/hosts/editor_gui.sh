@@ -31,8 +31,21 @@ for _ in $(seq 100); do
 done
 [ -n "$wid" ] || { echo "no Melwave window appeared"; cat "$work/app.log"; exit 1; }
 sleep 3
+# A chord on the computer keyboard (A D G: C4 E4 G4), held for the photograph: the
+# on-screen keys light and the meter moves.
+xdotool windowfocus "$wid" 2>/dev/null || true
+xdotool mousemove --window "$wid" 600 120
+xdotool keydown a keydown d keydown g
+sleep 1.5
 import -window "$wid" "$out"
+xdotool keyup a keyup d keyup g
 echo "screenshot: $out"
+sleep 0.5
+if grep -q "editor plays key 64" "$work/app.log"; then
+    echo "computer keyboard: ok"
+else
+    echo "the computer keyboard did not play:"; cat "$work/app.log"; exit 1
+fi
 # The pad fills the left of the window below the heading: drag inside it.
 xdotool mousemove --window "$wid" 120 330 mousedown 1
 for step in 1 2 3 4 5 6 7 8; do

@@ -136,7 +136,7 @@ fn cargo_with_torch(venv: &Path) -> Command {
 /// Debian packages the standalone app builds against (ALSA and JACK).
 const STANDALONE_PACKAGES: [&str; 3] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev"];
 
-const GUI_PACKAGES: [&str; 8] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev", "xvfb", "x11-utils", "xdotool", "imagemagick", "libgl1-mesa-dri"];
+const GUI_PACKAGES: [&str; 9] = ["libasound2-dev", "pkg-config", "libjack-jackd2-dev", "xvfb", "x11-utils", "xdotool", "imagemagick", "libgl1-mesa-dri", "jackd2"];
 
 /// Debian packages for the Ardour host test: Ardour 7 (with `ardour7-lua`) and jackd,
 /// whose dummy driver stands in for a sound card.

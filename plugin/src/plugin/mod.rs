@@ -2,6 +2,8 @@
 //! `process()` only talks to the engine's lock-free audio side.
 
 mod editor;
+mod editor_layout;
+pub mod front_panel;
 pub mod host_events;
 pub mod params;
 pub mod status;
@@ -44,6 +46,9 @@ pub struct Melwave {
     was_playing: bool,
     /// MIDI channel state (bend ranges, MPE zones) across blocks.
     host_events: host_events::HostEvents,
+    /// The editor's meter and keys, and the notes it plays.
+    panel: Arc<front_panel::FrontPanel>,
+    panel_writer: front_panel::PanelWriter,
     /// The pad as controllers move it (Timbre X, Y), each `None` until its
     /// controller first moves: until then that axis follows its parameter.
     controller_pad: [Option<Smoother<f32>>; 2],
@@ -65,7 +70,10 @@ const TIMBRE_CUE: usize = 64;
 
 impl Default for Melwave {
     fn default() -> Self {
+        let (panel, panel_writer) = front_panel::FrontPanel::new();
         Self {
+            panel,
+            panel_writer,
             params: Arc::new(MelwaveParams::default()),
             status: Arc::new(Status::default()),
             engine: None,
@@ -195,7 +203,7 @@ impl Plugin for Melwave {
     }
 
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone(), self.status.clone())
+        editor::create(self.params.clone(), self.status.clone(), self.panel.clone())
     }
 
     fn activate(&mut self, _layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
@@ -333,8 +341,14 @@ impl Plugin for Melwave {
                 }
             }
             self.host_events.convert(&event, |timing, ev| {
+                self.panel_writer.saw(&ev);
                 engine.audio.push_event((timing as usize).min(n.saturating_sub(1)), ev);
             });
+        }
+        // Notes from the editor's keyboards, at the block's start.
+        while let Some(e) = self.panel_writer.next_editor_note() {
+            self.panel_writer.saw(&e);
+            engine.audio.push_event(0, e);
         }
         if pad_ccs.is_none() {
             self.controller_pad = [None, None];
@@ -391,6 +405,9 @@ impl Plugin for Melwave {
                 }
             }
             start += len;
+        }
+        if let Some(first) = channels.first() {
+            self.panel_writer.block_done(&first[..n], engine.sample_rate as f32);
         }
         // Underruns grew the latency: tell the host, which applies it at its next
         // restart of processing (CLAP and VST3 latency-changed). One atomic swap and

@@ -57,7 +57,7 @@ impl Default for MelwaveParams {
                 .with_value_to_string(formatters::v2s_f32_rounded(3))
         };
         Self {
-            editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(760.0, 480.0), 1.0),
+            editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(super::editor::DEFAULT_SIZE.0 as f64, super::editor::DEFAULT_SIZE.1 as f64), 1.0),
             timbre_x: timbre("Timbre X"),
             timbre_y: timbre("Timbre Y"),
             gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: GAIN_MIN_DB, max: GAIN_MAX_DB })

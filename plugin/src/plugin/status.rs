@@ -20,6 +20,20 @@ pub fn nearest(marks: &[InstrumentMark], x: f32, y: f32) -> Option<(&InstrumentM
     marks.iter().map(|m| (m, ((m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2)).sqrt())).min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// The instruments the pad position is between: the nearest `n`, each with its share
+/// of nearness (inverse square distance, the shares summing to 1). At an
+/// instrument's own point it has the whole share.
+pub fn between(marks: &[InstrumentMark], x: f32, y: f32, n: usize) -> Vec<(&InstrumentMark, f32)> {
+    let mut near: Vec<(&InstrumentMark, f32)> = marks.iter().map(|m| (m, (m.pad.0 - x).powi(2) + (m.pad.1 - y).powi(2))).collect();
+    near.sort_by(|a, b| a.1.total_cmp(&b.1));
+    near.truncate(n);
+    if near.first().is_some_and(|(_, d2)| *d2 < 1e-8) {
+        return near.into_iter().take(1).map(|(m, _)| (m, 1.0)).collect();
+    }
+    let total: f32 = near.iter().map(|(_, d2)| 1.0 / d2).sum();
+    near.into_iter().map(|(m, d2)| (m, 1.0 / d2 / total)).collect()
+}
+
 #[derive(Default)]
 pub struct StatusInner {
     pub model: String,
@@ -75,5 +89,18 @@ mod tests {
         let (a, b) = (&marks[0].pad, &marks[1].pad);
         assert!((flute.pad.0 - (a.0 + b.0) / 2.0).abs() < 1e-5 && (flute.pad.1 - (a.1 + b.1) / 2.0).abs() < 1e-5);
         assert_eq!(nearest(&marks, flute.pad.0 + 1e-3, flute.pad.1).unwrap().0.name, "Flute");
+    }
+
+    #[test]
+    fn the_pad_says_which_instruments_it_is_between_and_how_near() {
+        let mark = |name: &str, x: f32, y: f32| InstrumentMark { name: name.into(), pad: (x, y), added: false };
+        let marks = [mark("a", 0.0, 0.0), mark("b", 1.0, 0.0), mark("c", 0.0, 1.0), mark("d", 1.0, 1.0)];
+        let mid = between(&marks, 0.25, 0.0, 2);
+        assert_eq!(mid.iter().map(|(m, _)| m.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        // A quarter of the way: nine times nearer in inverse square distance.
+        assert!((mid[0].1 - 0.9).abs() < 1e-5 && (mid[1].1 - 0.1).abs() < 1e-5, "{:?}", mid.iter().map(|m| m.1).collect::<Vec<_>>());
+        let centre = between(&marks, 0.5, 0.5, 3);
+        assert!(centre.iter().all(|(_, w)| (w - 1.0 / 3.0).abs() < 1e-5));
+        assert_eq!(between(&marks, 1.0, 1.0, 3).iter().map(|(m, w)| (m.name.as_str(), *w)).collect::<Vec<_>>(), [("d", 1.0)]);
     }
 }
