@@ -112,7 +112,8 @@ fn an_mpe_bend_moves_its_own_notes_partials_and_leaves_the_others_in_place() {
 }
 
 /// Pressure, from MPE channel pressure, polyphonic aftertouch or the host's note
-/// expression, makes its note louder and leaves the neighbour as it was.
+/// expression, makes its note louder and leaves the neighbour as it was; the host's
+/// volume expression scales its note alone.
 #[test]
 fn pressure_makes_its_own_note_louder_and_not_its_neighbour() {
     let with = |press: Vec<(f64, [u8; 3])>| {
@@ -146,6 +147,13 @@ fn pressure_makes_its_own_note_louder_and_not_its_neighbour() {
         }),
     ];
     let still = with(vec![]);
+    // The host's volume expression scales its note alone: a quarter is −12 dB.
+    let mut quiet = midi(&two_notes());
+    quiet.push(TimedEvent { time: at(CHANGE), event: Event::Expression { key: LOW, expression: Expression::Volume(0.25) } });
+    let quiet = play(&quiet);
+    let (own, neighbour) = (note_power(&quiet, 1.4, LOW as f64, 4) - note_power(&still, 1.4, LOW as f64, 4), note_power(&quiet, 1.4, HIGH as f64, 4) - note_power(&still, 1.4, HIGH as f64, 4));
+    eprintln!("volume 0.25: its note {own:+.1} dB, neighbour {neighbour:+.1} dB");
+    assert!((own + 12.0).abs() < 1.5 && neighbour.abs() < 1.0, "volume 0.25: its note {own:+.1} dB, neighbour {neighbour:+.1} dB");
     for (name, events) in cases {
         let audio = play(&events);
         let rise = |key: u8, a: &[f32]| note_power(a, 1.4, key as f64, 4) - note_power(&still, 1.4, key as f64, 4);
