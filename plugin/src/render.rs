@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::contract::{ModelBytes, TimbrePlane};
 use crate::engine::{self, EngineConfig, EngineError, Latency, Stats};
+use crate::features::audio_in::{AudioInSettings, AudioToNotes};
 use crate::features::TimedEvent;
 use crate::runtime::ProviderReport;
 
@@ -121,6 +122,60 @@ pub fn render(
     let wall_seconds = start.elapsed().as_secs_f64();
     out.drain(..latency.total());
     Ok(Rendered { audio: out, sample_rate: config.sample_rate, wall_seconds, provider: handle.provider().clone(), latency, stats: handle.monitor().stats() })
+}
+
+/// The events the audio-in front end hears in `input` (mono, at `rate`), stamped in
+/// its samples, with every note ended at the input's end.
+pub fn events_from_audio(input: &[f32], rate: u32, settings: AudioInSettings) -> Vec<TimedEvent> {
+    let mut front = AudioToNotes::new(rate, settings);
+    let mut events = Vec::new();
+    // Blocks as a host would hand them: the front end is causal, so the events do not
+    // depend on the block size.
+    for (b, block) in input.chunks(TRANSFER_BLOCK).enumerate() {
+        front.process(block, |i, event| events.push(TimedEvent { time: (b * TRANSFER_BLOCK + i) as u64, event }));
+    }
+    front.finish(|event| events.push(TimedEvent { time: input.len() as u64, event }));
+    events
+}
+
+const TRANSFER_BLOCK: usize = 128;
+
+/// Re-synthesises `input` (mono, at `config.sample_rate`) on the pad at `timbre`:
+/// the audio-in front end turns it into notes, the streaming engine plays them, and
+/// both delays (the engine's and the front end's `latency`) are trimmed, so the
+/// result lines up with the input. `tail` seconds follow the input's end.
+pub fn transfer(model: &ModelBytes, config: &EngineConfig, timbre: (f32, f32), input: &[f32], settings: AudioInSettings, tail: f64, block: usize) -> Result<Rendered, EngineError> {
+    let rate = config.sample_rate;
+    let events = events_from_audio(input, rate, settings);
+    let lag = AudioToNotes::new(rate, settings).latency();
+    let length = input.len() + (tail.clamp(0.0, 60.0) * rate as f64) as usize;
+    let mut r = render(model, config, timbre, &events, length + lag, block, |_, _| {})?;
+    r.audio.drain(..lag.min(r.audio.len()));
+    Ok(r)
+}
+
+/// Reads a WAV file as mono (channels averaged) with its sample rate.
+#[cfg(feature = "cli")]
+pub fn read_wav(path: &std::path::Path) -> Result<(Vec<f32>, u32), String> {
+    let why = |e: hound::Error| format!("cannot read {}: {e}", path.display());
+    let mut r = hound::WavReader::open(path).map_err(why)?;
+    let spec = r.spec();
+    let channels = spec.channels.max(1) as usize;
+    let seconds = r.duration() as f64 / spec.sample_rate.max(1) as f64;
+    if seconds > MAX_RENDER_SECONDS {
+        return Err(format!("{} lasts {seconds:.0} s, more than the {MAX_RENDER_SECONDS} s a render may", path.display()));
+    }
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>().map_err(why)?,
+        hound::SampleFormat::Int => {
+            let scale = 2f32.powi(spec.bits_per_sample as i32 - 1);
+            r.samples::<i32>().map(|s| s.map(|v| v as f32 / scale)).collect::<Result<_, _>>().map_err(why)?
+        }
+    };
+    if !(8_000..=384_000).contains(&spec.sample_rate) {
+        return Err(format!("{}: a sample rate of {} Hz is outside 8 000..384 000", path.display(), spec.sample_rate));
+    }
+    Ok((samples.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect(), spec.sample_rate))
 }
 
 /// Writes mono 32-bit float WAV through a temporary file renamed over `path`, so a

@@ -1,4 +1,5 @@
-//! `melwave`: the offline renderer (and, with the `plugin` feature, the standalone app).
+//! `melwave`: the offline renderer, audio transfer (and, with the `standalone`
+//! feature, the standalone app).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,34 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Play a recording (a voice, a whistle, a monophonic instrument) as an instrument
+    /// of the pad: its pitch, onsets and loudness become notes, through the streaming
+    /// engine; the output has the input's rate and lines up with it.
+    Transfer {
+        /// Input WAV file (any channels, mixed to mono).
+        input: PathBuf,
+        /// Output WAV file (mono, 32-bit float).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Instrument by name or GM program number (see the model's manifest).
+        #[arg(long, conflicts_with = "timbre")]
+        instrument: Option<String>,
+        /// Pad position X,Y, each within 0..1.
+        #[arg(long, value_parser = parse_xy)]
+        timbre: Option<(f32, f32)>,
+        /// Semitones added to every note.
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        transpose: i32,
+        /// How much the input's own loudness follows through, 0..1.
+        #[arg(long, default_value_t = 1.0)]
+        follow: f32,
+        /// Model folder; the embedded default model if omitted.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Seconds rendered after the input ends, for release tails.
+        #[arg(long, default_value_t = 1.0)]
+        tail: f64,
+    },
     /// Run the instrument as a standalone app (JACK or ALSA audio, MIDI input), with
     /// its editor. Options after `--` go to nice-plug's standalone (try `-- --help`).
     #[cfg(feature = "standalone")]
@@ -65,6 +94,21 @@ fn parse_xy(s: &str) -> Result<(f32, f32), String> {
     let (x, y) = s.split_once(',').ok_or("expected X,Y")?;
     let p = |v: &str| v.trim().parse::<f32>().map_err(|e| format!("`{v}`: {e}"));
     Ok((p(x)?, p(y)?))
+}
+
+fn load_model(dir: Option<&PathBuf>) -> Result<ModelBytes, String> {
+    match dir {
+        Some(dir) => ModelBytes::from_dir(dir).map_err(|e| e.to_string()),
+        None => ModelBytes::embedded().map_err(|e| e.to_string()),
+    }
+}
+
+fn choose_timbre(instrument: Option<String>, timbre: Option<(f32, f32)>) -> Timbre {
+    match (instrument, timbre) {
+        (Some(name), _) => Timbre::Instrument(name),
+        (None, Some((x, y))) => Timbre::Pad(x, y),
+        (None, None) => Timbre::Default,
+    }
 }
 
 /// How a command that did its work ended.
@@ -91,21 +135,30 @@ fn run(cli: Cli) -> Result<Outcome, String> {
                 Err("the standalone app could not start (see the messages above)".into())
             }
         }
+        Command::Transfer { input, output, instrument, timbre, transpose, follow, model, tail } => {
+            let (audio, rate) = render::read_wav(&input)?;
+            let model = load_model(model.as_ref())?;
+            let pad = choose_timbre(instrument, timbre).resolve(&model)?;
+            if !(-48..=48).contains(&transpose) || !(0.0..=1.0).contains(&follow) || !tail.is_finite() || !(0.0..=60.0).contains(&tail) {
+                return Err("--transpose must be within -48..48, --follow within 0..1 and --tail within 0..60".into());
+            }
+            let settings = melwave::features::audio_in::AudioInSettings { transpose, follow };
+            let notes = render::events_from_audio(&audio, rate, settings).iter().filter(|e| matches!(e.event, melwave::features::Event::NoteOn { .. })).count();
+            let rendered = render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &audio, settings, tail, 512).map_err(|e| e.to_string())?;
+            render::write_wav(&output, &rendered.audio, rate)?;
+            eprintln!("heard {notes} notes in {}; rendered {:.2} s to {} at {rate} Hz in {:.2} s (real-time factor {:.3})", input.display(), rendered.duration_seconds(), output.display(), rendered.wall_seconds, rendered.real_time_factor());
+            if notes == 0 {
+                eprintln!("warning: no pitched note was found in {}: the output is silence", input.display());
+            }
+            Ok(if rendered.stats.troubled() { Outcome::Flawed } else { Outcome::Clean })
+        }
         Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
             let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             for d in &song.damage {
                 eprintln!("warning: {}: {d}", input.display());
             }
-            let model = match &model {
-                Some(dir) => ModelBytes::from_dir(dir).map_err(|e| e.to_string())?,
-                None => ModelBytes::embedded().map_err(|e| e.to_string())?,
-            };
-            let choice = match (instrument, timbre) {
-                (Some(name), _) => Timbre::Instrument(name),
-                (None, Some((x, y))) => Timbre::Pad(x, y),
-                (None, None) => Timbre::Default,
-            };
-            let pad = choice.resolve(&model)?;
+            let model = load_model(model.as_ref())?;
+            let pad = choose_timbre(instrument, timbre).resolve(&model)?;
             if !tail.is_finite() || !(0.0..=60.0).contains(&tail) {
                 return Err(format!("--tail {tail} must be within 0..60 seconds"));
             }

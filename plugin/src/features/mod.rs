@@ -2,6 +2,7 @@
 //! the note excitation that drives the vocoder, the log-mel spectrogram, and the
 //! short-time spectra that it and the evaluation share.
 
+pub mod audio_in;
 pub mod events;
 pub mod excitation;
 pub mod layout;

@@ -95,7 +95,10 @@ fn merged_messages(held: &mut HeldKeys, event: &Event, out: &mut Vec<[u8; 3]>) {
             held.clear_all();
             out.extend(event.to_midi(0));
         }
-        Event::Sustain(_) | Event::PitchBend(_) | Event::ResetControllers => out.push(event.to_midi(0)),
+        Event::Sustain(_) | Event::PitchBend(_) | Event::ResetControllers => out.extend(event.to_midi(0)),
+        // Per-note expression never reaches the training material (see
+        // `keep_what_it_plays`); pressure would be polyphonic aftertouch.
+        Event::Expression { .. } => out.extend(event.to_midi(0)),
     }
 }
 

@@ -1,0 +1,363 @@
+//! Audio in: a monophonic voice or instrument becomes the events the instrument plays
+//! (note-ons, note-offs, the note's tuning and loudness), so Mel2Mel, the vocoder and
+//! the pad re-synthesise it as any instrument. The engine, the CLI's `transfer` and
+//! the tests share it.
+//!
+//! Every [`hop`](AudioToNotes::hop) samples (5 ms) it measures the last hop's level and
+//! the pitch of the last [`window`](AudioToNotes::window) samples (43 ms; the McLeod
+//! pitch method of the `pitch-detection` crate, which needs about two periods of a
+//! new note to find it, so a note is found 5–20 ms after it starts, depending on its
+//! pitch):
+//! - **A note starts** when the input is pitched (clarity ≥ [`CLARITY`]) and louder
+//!   than [`ON_DB`] for two hops in a row; its key is the nearest to the pitch, the rest
+//!   is the note's tuning, and its velocity follows the input's level.
+//! - **It ends** when the level falls below [`OFF_DB`], or the input has been
+//!   unpitched for [`UNPITCHED_HOPS`] hops. Silence and noise (never clear enough)
+//!   play nothing.
+//! - **Vibrato and glides** bend the note: its tuning follows the pitch every hop (and
+//!   the source sweeps between hops sample by sample). Only when the pitch *settles*
+//!   (stays within [`SETTLED`] semitones for [`SETTLE_HOPS`] hops, 20 ms) more than
+//!   [`NEW_NOTE`] semitones from the note's key does a new note start there, legato:
+//!   a sung or slid melody becomes notes, a vibrato or a scoop stays one note.
+//! - **A re-attack** on the same pitch (the level jumps [`REATTACK_DB`] within
+//!   three hops, as a new pluck or syllable does) strikes the key again.
+//! - **Loudness:** with `follow` 1 the velocity maps the level at the note's start
+//!   (−60 dBFS → 1, 0 dBFS → 127) and the note's volume expression follows the level
+//!   from there; with 0 every note is velocity 100 at a steady volume.
+//!
+//! Events are stamped at the hop they are decided in: the decision trails the input
+//! by about [`AudioToNotes::latency`] samples, which the engine reports to the host
+//! and the CLI trims, as it trims the engine's own latency.
+
+use pitch_detection::detector::mcleod::McLeodDetector;
+use pitch_detection::detector::PitchDetector;
+
+use super::events::{Event, Expression};
+
+/// The level a note must exceed to start, in dBFS.
+pub const ON_DB: f32 = -50.0;
+/// Below this level a note ends, in dBFS.
+pub const OFF_DB: f32 = -58.0;
+/// How clear (periodic) the input must be to be a pitch, 0..1.
+pub const CLARITY: f32 = 0.8;
+/// Unpitched hops that end a note (25 ms): a consonant or a breath between notes.
+pub const UNPITCHED_HOPS: u32 = 5;
+/// How far from its key a settled pitch starts a new note, in semitones.
+pub const NEW_NOTE: f32 = 0.75;
+/// A pitch that stays within this span, in semitones, over [`SETTLE_HOPS`] hops has
+/// settled.
+pub const SETTLED: f32 = 0.2;
+pub const SETTLE_HOPS: usize = 4;
+/// A level jump that re-strikes the note, in dB over three hops.
+pub const REATTACK_DB: f32 = 9.0;
+/// The pitches tracked: low E of a bass guitar's octave up to the top of a soprano.
+const LOWEST_HZ: f32 = 60.0;
+const HIGHEST_HZ: f32 = 1600.0;
+/// The analysis hop and window, in seconds.
+const HOP_SECONDS: f32 = 0.005;
+const WINDOW_SECONDS: f32 = 0.0427;
+
+/// The user's settings for audio in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AudioInSettings {
+    /// Semitones added to every note (-48..48).
+    pub transpose: i32,
+    /// How much the input's own loudness follows through: 0 (every note alike) to 1.
+    pub follow: f32,
+}
+
+impl Default for AudioInSettings {
+    fn default() -> Self {
+        Self { transpose: 0, follow: 1.0 }
+    }
+}
+
+struct Sounding {
+    key: u8,
+    /// The input's pitch the key stands for (before transposition), in MIDI semitones.
+    centre: f32,
+    /// The level at the note's start, in dBFS.
+    start_db: f32,
+}
+
+/// The streaming front end: audio in, events out.
+pub struct AudioToNotes {
+    rate: u32,
+    hop: usize,
+    window: Vec<f32>,
+    /// Samples since the last analysis.
+    filled: usize,
+    detector: McLeodDetector<f32>,
+    settings: AudioInSettings,
+    note: Option<Sounding>,
+    /// The last three hops' levels (dBFS), newest last.
+    levels: [f32; 3],
+    /// The last hops' pitches (MIDI semitones, NaN when unpitched), newest last.
+    pitches: [f32; SETTLE_HOPS],
+    /// The level over the last four hops (20 ms, a few periods of any tracked
+    /// pitch), for the loudness the note follows.
+    smooth_db: f32,
+    voiced_hops: u32,
+    unpitched_hops: u32,
+    quiet_hops: u32,
+}
+
+fn db(x: f32) -> f32 {
+    20.0 * x.max(1e-9).log10()
+}
+
+fn midi(hz: f32) -> f32 {
+    69.0 + 12.0 * (hz / 440.0).log2()
+}
+
+impl AudioToNotes {
+    pub fn new(sample_rate: u32, settings: AudioInSettings) -> Self {
+        let rate = sample_rate.max(1000);
+        let hop = ((rate as f32 * HOP_SECONDS).round() as usize).max(1);
+        let size = ((rate as f32 * WINDOW_SECONDS) as usize).next_power_of_two();
+        Self {
+            rate,
+            hop,
+            window: vec![0.0; size],
+            filled: 0,
+            detector: McLeodDetector::new(size, size / 2),
+            settings: AudioInSettings { transpose: settings.transpose.clamp(-48, 48), follow: if settings.follow.is_finite() { settings.follow.clamp(0.0, 1.0) } else { 1.0 } },
+            note: None,
+            levels: [f32::NEG_INFINITY; 3],
+            pitches: [f32::NAN; SETTLE_HOPS],
+            smooth_db: f32::NEG_INFINITY,
+            voiced_hops: 0,
+            unpitched_hops: 0,
+            quiet_hops: 0,
+        }
+    }
+
+    /// Samples between two analyses.
+    pub fn hop(&self) -> usize {
+        self.hop
+    }
+
+    /// Samples the pitch is measured over.
+    pub fn window(&self) -> usize {
+        self.window.len()
+    }
+
+    /// How far a note's start trails the input's, typically, in samples: two hops (a
+    /// note must be pitched for two) and two periods of a note around 200 Hz. Lower
+    /// notes come later, higher ones earlier.
+    pub fn latency(&self) -> usize {
+        2 * self.hop + (2.0 * self.rate as f32 / 200.0) as usize
+    }
+
+    /// Feeds `input` (mono, at the rate it was made for), calling `emit(offset, event)`
+    /// for each event at its sample offset in `input`.
+    pub fn process(&mut self, input: &[f32], mut emit: impl FnMut(usize, Event)) {
+        for (i, &x) in input.iter().enumerate() {
+            // A NaN or a runaway sample is heard as silence, never as a pitch.
+            let x = if x.is_finite() { x.clamp(-4.0, 4.0) } else { 0.0 };
+            self.window.rotate_left(1);
+            *self.window.last_mut().expect("a window") = x;
+            self.filled += 1;
+            if self.filled == self.hop {
+                self.filled = 0;
+                self.analyse(|e| emit(i, e));
+            }
+        }
+    }
+
+    /// Ends the note that sounds, if any (the input stopped).
+    pub fn finish(&mut self, mut emit: impl FnMut(Event)) {
+        if let Some(n) = self.note.take() {
+            emit(Event::NoteOff { key: n.key });
+        }
+    }
+
+    fn key_for(&self, pitch: f32) -> Option<u8> {
+        let k = pitch.round() as i32 + self.settings.transpose;
+        (0..=127).contains(&k).then_some(k as u8)
+    }
+
+    fn velocity(&self, level_db: f32) -> u8 {
+        let tracked = ((level_db + 60.0) / 60.0 * 127.0).clamp(1.0, 127.0);
+        (100.0 + self.settings.follow * (tracked - 100.0)).round().clamp(1.0, 127.0) as u8
+    }
+
+    fn analyse(&mut self, mut emit: impl FnMut(Event)) {
+        let hop = &self.window[self.window.len() - self.hop..];
+        let level = db((hop.iter().map(|v| v * v).sum::<f32>() / hop.len() as f32).sqrt());
+        self.levels = [self.levels[1], self.levels[2], level];
+        let power_floor = self.window.len() as f32 * 10f32.powf(OFF_DB / 10.0);
+        let pitch = self
+            .detector
+            .get_pitch(&self.window, self.rate as usize, power_floor, 0.6)
+            .filter(|p| p.clarity >= CLARITY && (LOWEST_HZ..=HIGHEST_HZ).contains(&p.frequency) && p.frequency.is_finite())
+            .map(|p| midi(p.frequency));
+        let pitch = pitch.filter(|_| level >= OFF_DB);
+        self.pitches.rotate_left(1);
+        self.pitches[SETTLE_HOPS - 1] = pitch.unwrap_or(f32::NAN);
+        let span = 4 * self.hop.min(self.window.len() / 4);
+        let recent = &self.window[self.window.len() - span..];
+        self.smooth_db = db((recent.iter().map(|v| v * v).sum::<f32>() / span as f32).sqrt());
+        if pitch.is_some() {
+            self.voiced_hops += 1;
+            self.unpitched_hops = 0;
+        } else {
+            self.voiced_hops = 0;
+            self.unpitched_hops += 1;
+        }
+        self.quiet_hops = if level < OFF_DB { self.quiet_hops + 1 } else { 0 };
+
+        if self.note.is_some() && (self.quiet_hops >= 2 || self.unpitched_hops >= UNPITCHED_HOPS) {
+            let n = self.note.take().expect("checked");
+            emit(Event::NoteOff { key: n.key });
+            return;
+        }
+        let Some(p) = pitch else { return };
+        let (lo, hi) = self.pitches.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        let settled = lo.is_finite() && hi - lo < SETTLED;
+        match &self.note {
+            None => {
+                if self.voiced_hops >= 2 && level >= ON_DB {
+                    self.start(p, level, &mut emit);
+                }
+            }
+            Some(n) => {
+                let off_key = (p - n.centre).abs() > NEW_NOTE;
+                let reattack = level - self.levels[0] >= REATTACK_DB && self.levels[0].is_finite();
+                if (off_key && settled) || reattack {
+                    let old = n.key;
+                    emit(Event::NoteOff { key: old });
+                    self.note = None;
+                    self.start(p, level, &mut emit);
+                } else {
+                    let key = n.key;
+                    let tuning = p - n.centre;
+                    let start_db = n.start_db;
+                    emit(Event::Expression { key, expression: Expression::Tuning(tuning) });
+                    if self.settings.follow > 0.0 {
+                        let gain = 10f32.powf(self.settings.follow * (self.smooth_db - start_db) / 20.0).clamp(0.0, 4.0);
+                        emit(Event::Expression { key, expression: Expression::Volume(gain) });
+                    }
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, pitch: f32, level: f32, emit: &mut impl FnMut(Event)) {
+        let Some(key) = self.key_for(pitch) else { return };
+        let centre = pitch.round();
+        emit(Event::NoteOn { key, velocity: self.velocity(level) });
+        emit(Event::Expression { key, expression: Expression::Tuning(pitch - centre) });
+        self.note = Some(Sounding { key, centre, start_db: self.smooth_db.max(level - 12.0) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 48_000;
+
+    fn sine(hz: f32, seconds: f32, amp: f32) -> Vec<f32> {
+        (0..(seconds * RATE as f32) as usize).map(|i| amp * (std::f32::consts::TAU * hz * i as f32 / RATE as f32).sin()).collect()
+    }
+
+    fn events(audio: &[f32], settings: AudioInSettings) -> Vec<(usize, Event)> {
+        let mut a = AudioToNotes::new(RATE, settings);
+        let mut out = Vec::new();
+        for (b, block) in audio.chunks(128).enumerate() {
+            a.process(block, |i, e| out.push((b * 128 + i, e)));
+        }
+        out
+    }
+
+    fn hz(key: f32) -> f32 {
+        440.0 * 2f32.powf((key - 69.0) / 12.0)
+    }
+
+    #[test]
+    fn a_held_sine_is_one_note_at_its_key_with_its_cents() {
+        let mut audio = vec![0.0; RATE as usize / 10];
+        audio.extend(sine(hz(60.3), 0.5, 0.3));
+        audio.extend(vec![0.0; RATE as usize / 5]);
+        let ev = events(&audio, AudioInSettings { transpose: 2, follow: 1.0 });
+        let ons: Vec<&(usize, Event)> = ev.iter().filter(|e| matches!(e.1, Event::NoteOn { .. })).collect();
+        assert_eq!(ons.len(), 1, "{ev:?}");
+        let (at, on) = ons[0];
+        assert!(matches!(on, Event::NoteOn { key: 62, .. }), "transposed two up: {on:?}");
+        let late = *at as f32 / RATE as f32 - 0.1;
+        assert!(late > 0.0 && late < 0.03, "found {late} s after it started");
+        let tunings: Vec<f32> = ev.iter().filter_map(|e| match e.1 {
+            Event::Expression { expression: Expression::Tuning(t), .. } => Some(t),
+            _ => None,
+        }).collect();
+        assert!(tunings.iter().skip(2).all(|t| (t - 0.3).abs() < 0.05), "{tunings:?}");
+        let offs: Vec<usize> = ev.iter().filter(|e| matches!(e.1, Event::NoteOff { key: 62 })).map(|e| e.0).collect();
+        assert_eq!(offs.len(), 1);
+        assert!((offs[0] as f32 / RATE as f32 - 0.6).abs() < 0.03, "ends with the sine: {}", offs[0]);
+    }
+
+    #[test]
+    fn silence_and_noise_play_nothing() {
+        assert!(events(&vec![0.0; RATE as usize], AudioInSettings::default()).is_empty());
+        let mut seed = 1u32;
+        let noise: Vec<f32> = (0..RATE as usize * 2)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect();
+        let ev = events(&noise, AudioInSettings::default());
+        assert!(ev.is_empty(), "{} events from white noise", ev.len());
+        let nan = vec![f32::NAN; RATE as usize / 2];
+        assert!(events(&nan, AudioInSettings::default()).is_empty());
+    }
+
+    #[test]
+    fn vibrato_bends_one_note_and_a_settled_step_starts_the_next() {
+        // 5.5 Hz vibrato of ±0.5 semitones around A3 for 0.6 s, then straight to C4.
+        // (The 43 ms window sees about ±0.35 of it.)
+        let mut phase = 0.0f32;
+        let mut audio = Vec::new();
+        for i in 0..(0.6 * RATE as f32) as usize {
+            let t = i as f32 / RATE as f32;
+            let key = 57.0 + 0.5 * (std::f32::consts::TAU * 5.5 * t).sin();
+            phase += std::f32::consts::TAU * hz(key) / RATE as f32;
+            audio.push(0.3 * phase.sin());
+        }
+        for _ in 0..(0.4 * RATE as f32) as usize {
+            phase += std::f32::consts::TAU * hz(60.0) / RATE as f32;
+            audio.push(0.3 * phase.sin());
+        }
+        let ev = events(&audio, AudioInSettings::default());
+        let ons: Vec<u8> = ev.iter().filter_map(|e| if let Event::NoteOn { key, .. } = e.1 { Some(key) } else { None }).collect();
+        assert_eq!(ons, vec![57, 60], "{ev:?}");
+        let bends: Vec<f32> = ev.iter().filter_map(|e| match e.1 {
+            Event::Expression { key: 57, expression: Expression::Tuning(t) } => Some(t),
+            _ => None,
+        }).collect();
+        let (lo, hi) = bends.iter().fold((0.0f32, 0.0f32), |(l, h), &b| (l.min(b), h.max(b)));
+        assert!(lo < -0.3 && hi > 0.3, "the vibrato bends the note: {lo}..{hi}");
+    }
+
+    #[test]
+    fn loudness_follows_through_as_much_as_asked() {
+        let mut audio = sine(hz(64.0), 0.3, 0.05);
+        audio.extend(sine(hz(64.0), 0.3, 0.05).iter().enumerate().map(|(i, v)| v * (1.0 + 3.0 * i as f32 / (0.3 * RATE as f32))));
+        let last_gain = |follow: f32| {
+            events(&audio, AudioInSettings { transpose: 0, follow })
+                .iter()
+                .filter_map(|e| match e.1 {
+                    Event::Expression { expression: Expression::Volume(g), .. } => Some(g),
+                    _ => None,
+                })
+                .last()
+        };
+        let full = last_gain(1.0).expect("a volume expression");
+        assert!((db(full) - 12.0).abs() < 1.5, "the swell is heard: {:.1} dB", db(full));
+        assert_eq!(last_gain(0.0), None, "no follow: no volume changes");
+        let velocities: Vec<u8> = [0.0, 1.0].iter().map(|&f| events(&audio, AudioInSettings { transpose: 0, follow: f }).iter().find_map(|e| if let Event::NoteOn { velocity, .. } = e.1 { Some(velocity) } else { None }).unwrap()).collect();
+        assert_eq!(velocities[0], 100);
+        assert!(velocities[1] < 80, "a quiet start is a soft strike: {}", velocities[1]);
+    }
+}
