@@ -207,3 +207,55 @@ fn without_home_no_shared_folder_is_searched_for_onnx_runtime() {
     assert!(stderr.contains("looked in"), "{stderr}");
     assert!(!stderr.contains("/tmp") && !stderr.contains(".cache"), "searched a folder that is not the user's: {stderr}");
 }
+
+fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
+    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// `melwave transfer` on a stereo 16-bit recording of a sung-like line (a sine
+/// sliding into a held note with vibrato), as a trumpet: the output has the input's
+/// rate and length plus the tail, and sounds; a file with no pitch says so and is
+/// silent; a file that is not a WAV is a one-line error.
+#[test]
+fn transfers_a_recording_to_an_instrument() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 44_100;
+    let mut phase = 0.0f32;
+    let mut line = Vec::new();
+    for i in 0..rate as usize * 2 {
+        let t = i as f32 / rate as f32;
+        let key = if t < 0.3 { 55.0 + 2.0 * t / 0.3 } else { 57.0 + 0.3 * (std::f32::consts::TAU * 5.0 * t).sin() };
+        phase += std::f32::consts::TAU * 440.0 * 2f32.powf((key - 69.0) / 12.0) / rate as f32;
+        let s = 0.3 * phase.sin();
+        line.extend([s, s]);
+    }
+    let input = dir.path().join("voice.wav");
+    write_wav(&input, rate, 2, &line);
+    let wav = dir.path().join("trumpet.wav");
+    let out = melwave(&["transfer", input.to_str().unwrap(), "-o", wav.to_str().unwrap(), "--instrument", "Trumpet", "--transpose", "-12", "--tail", "0.5"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The slide bends the note it starts on; where it settles the next note takes
+    // over, and the vibrato bends that one.
+    assert!(stderr.contains("heard 2 notes"), "a slide into a held note with vibrato: {stderr}");
+    let mut reader = hound::WavReader::open(&wav).unwrap();
+    assert_eq!(reader.spec().sample_rate, rate);
+    let samples: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+    assert_eq!(samples.len(), rate as usize * 2 + rate as usize / 2);
+    assert!(samples.iter().any(|v| v.abs() > 1e-3), "non-silent");
+
+    let hum = dir.path().join("hum.wav");
+    write_wav(&hum, rate, 1, &vec![0.0; rate as usize]);
+    let out = melwave(&["transfer", hum.to_str().unwrap(), "-o", dir.path().join("hum-out.wav").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("no pitched note"), "{stderr}");
+
+    let bogus = dir.path().join("bogus.wav");
+    std::fs::write(&bogus, b"RIFF not really").unwrap();
+    assert_clean_failure(&melwave(&["transfer", bogus.to_str().unwrap(), "-o", dir.path().join("x.wav").to_str().unwrap()]), "cannot read");
+}

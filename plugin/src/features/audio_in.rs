@@ -16,9 +16,12 @@
 //!   play nothing.
 //! - **Vibrato and glides** bend the note: its tuning follows the pitch every hop (and
 //!   the source sweeps between hops sample by sample). Only when the pitch *settles*
-//!   (stays within [`SETTLED`] semitones for [`SETTLE_HOPS`] hops, 20 ms) more than
-//!   [`NEW_NOTE`] semitones from the note's key does a new note start there, legato:
-//!   a sung or slid melody becomes notes, a vibrato or a scoop stays one note.
+//!   (stays within [`SETTLED`] semitones for [`SETTLE_HOPS`] hops, 40 ms: a glide
+//!   slower than about 4 semitones a second counts as settled) more than
+//!   [`NEW_NOTE`] semitones from the note's key does a new note start there, legato.
+//!   So a sung melody becomes its notes, a vibrato stays one bent note, and a scoop
+//!   or slide is a bend of the note it started on until it settles, where the next
+//!   note takes over.
 //! - **A re-attack** on the same pitch (the level jumps [`REATTACK_DB`] within
 //!   three hops, as a new pluck or syllable does) strikes the key again.
 //! - **Loudness:** with `follow` 1 the velocity maps the level at the note's start
@@ -46,8 +49,8 @@ pub const UNPITCHED_HOPS: u32 = 5;
 pub const NEW_NOTE: f32 = 0.75;
 /// A pitch that stays within this span, in semitones, over [`SETTLE_HOPS`] hops has
 /// settled.
-pub const SETTLED: f32 = 0.2;
-pub const SETTLE_HOPS: usize = 4;
+pub const SETTLED: f32 = 0.15;
+pub const SETTLE_HOPS: usize = 8;
 /// A level jump that re-strikes the note, in dB over three hops.
 pub const REATTACK_DB: f32 = 9.0;
 /// The pitches tracked: low E of a bass guitar's octave up to the top of a soprano.
@@ -338,6 +341,30 @@ mod tests {
         }).collect();
         let (lo, hi) = bends.iter().fold((0.0f32, 0.0f32), |(l, h), &b| (l.min(b), h.max(b)));
         assert!(lo < -0.3 && hi > 0.3, "the vibrato bends the note: {lo}..{hi}");
+    }
+
+    /// A slide from G3 up to A3 over 0.3 s bends the G3 upward as it goes; where it
+    /// settles, A3 takes over with little tuning left.
+    #[test]
+    fn a_glide_bends_its_note_until_it_settles_on_the_next() {
+        let mut phase = 0.0f32;
+        let mut audio = Vec::new();
+        for i in 0..RATE as usize {
+            let t = i as f32 / RATE as f32;
+            let key = 55.0 + 2.0 * (t / 0.3).min(1.0);
+            phase += std::f32::consts::TAU * hz(key) / RATE as f32;
+            audio.push(0.3 * phase.sin());
+        }
+        let ev = events(&audio, AudioInSettings::default());
+        let ons: Vec<(usize, u8)> = ev.iter().filter_map(|e| if let Event::NoteOn { key, .. } = e.1 { Some((e.0, key)) } else { None }).collect();
+        assert_eq!(ons.iter().map(|o| o.1).collect::<Vec<_>>(), vec![55, 57], "{ons:?}");
+        let bend = ev.iter().filter_map(|e| match e.1 {
+            Event::Expression { key: 55, expression: Expression::Tuning(t) } => Some(t),
+            _ => None,
+        }).fold(0.0f32, f32::max);
+        assert!(bend > 1.0, "the glide bent G3 up {bend} semitones before A3 took over");
+        let settled_at = ons[1].0 as f32 / RATE as f32;
+        assert!(settled_at > 0.3 && settled_at < 0.45, "A3 takes over {settled_at} s in");
     }
 
     #[test]
