@@ -5,9 +5,10 @@
 //!
 //! Every [`hop`](AudioToNotes::hop) samples (5 ms) it measures the last hop's level and
 //! the pitch of the last [`window`](AudioToNotes::window) samples (43 ms; the McLeod
-//! pitch method of the `pitch-detection` crate, which needs about two periods of a
-//! new note to find it, so a note is found 5–20 ms after it starts, depending on its
-//! pitch):
+//! pitch method, [`super::pitch`], which needs about two periods of a new note to
+//! find it, so a note is found 5–20 ms after it starts, depending on its pitch). It
+//! allocates nothing after [`AudioToNotes::new`], so the plugin runs it on the audio
+//! thread:
 //! - **A note starts** when the input is pitched (clarity ≥ [`CLARITY`]) and louder
 //!   than [`ON_DB`] for two hops in a row; its key is the nearest to the pitch, the rest
 //!   is the note's tuning, and its velocity follows the input's level.
@@ -32,10 +33,8 @@
 //! by about [`AudioToNotes::latency`] samples, which the engine reports to the host
 //! and the CLI trims, as it trims the engine's own latency.
 
-use pitch_detection::detector::mcleod::McLeodDetector;
-use pitch_detection::detector::PitchDetector;
-
 use super::events::{Event, Expression};
+use super::pitch::McLeod;
 
 /// The level a note must exceed to start, in dBFS.
 pub const ON_DB: f32 = -50.0;
@@ -87,10 +86,14 @@ struct Sounding {
 pub struct AudioToNotes {
     rate: u32,
     hop: usize,
+    /// The last `window` samples, as a ring written at `head`.
+    ring: Vec<f32>,
+    head: usize,
+    /// The ring in time order, for the analysis.
     window: Vec<f32>,
     /// Samples since the last analysis.
     filled: usize,
-    detector: McLeodDetector<f32>,
+    detector: McLeod,
     settings: AudioInSettings,
     note: Option<Sounding>,
     /// The last three hops' levels (dBFS), newest last.
@@ -117,13 +120,15 @@ impl AudioToNotes {
     pub fn new(sample_rate: u32, settings: AudioInSettings) -> Self {
         let rate = sample_rate.max(1000);
         let hop = ((rate as f32 * HOP_SECONDS).round() as usize).max(1);
-        let size = ((rate as f32 * WINDOW_SECONDS) as usize).next_power_of_two();
+        let size = (rate as f32 * WINDOW_SECONDS).round() as usize;
         Self {
             rate,
             hop,
+            ring: vec![0.0; size],
+            head: 0,
             window: vec![0.0; size],
             filled: 0,
-            detector: McLeodDetector::new(size, size / 2),
+            detector: McLeod::new(size),
             settings: AudioInSettings { transpose: settings.transpose.clamp(-48, 48), follow: if settings.follow.is_finite() { settings.follow.clamp(0.0, 1.0) } else { 1.0 } },
             note: None,
             levels: [f32::NEG_INFINITY; 3],
@@ -158,8 +163,8 @@ impl AudioToNotes {
         for (i, &x) in input.iter().enumerate() {
             // A NaN or a runaway sample is heard as silence, never as a pitch.
             let x = if x.is_finite() { x.clamp(-4.0, 4.0) } else { 0.0 };
-            self.window.rotate_left(1);
-            *self.window.last_mut().expect("a window") = x;
+            self.ring[self.head] = x;
+            self.head = (self.head + 1) % self.ring.len();
             self.filled += 1;
             if self.filled == self.hop {
                 self.filled = 0;
@@ -186,15 +191,17 @@ impl AudioToNotes {
     }
 
     fn analyse(&mut self, mut emit: impl FnMut(Event)) {
-        let hop = &self.window[self.window.len() - self.hop..];
+        let (older, newer) = self.ring.split_at(self.head);
+        let n = newer.len();
+        self.window[..n].copy_from_slice(newer);
+        self.window[n..].copy_from_slice(older);
+        let hop = &self.window[self.window.len() - self.hop.min(self.window.len())..];
         let level = db((hop.iter().map(|v| v * v).sum::<f32>() / hop.len() as f32).sqrt());
         self.levels = [self.levels[1], self.levels[2], level];
-        let power_floor = self.window.len() as f32 * 10f32.powf(OFF_DB / 10.0);
-        let pitch = self
-            .detector
-            .get_pitch(&self.window, self.rate as usize, power_floor, 0.6)
-            .filter(|p| p.clarity >= CLARITY && (LOWEST_HZ..=HIGHEST_HZ).contains(&p.frequency) && p.frequency.is_finite())
-            .map(|p| midi(p.frequency));
+        // The window's mean square must reach the level a note ends below, spread
+        // over its length.
+        let floor = 10f32.powf(OFF_DB / 10.0) * self.hop as f32 / self.window.len() as f32;
+        let pitch = self.detector.pitch(&self.window, self.rate as f32, LOWEST_HZ, HIGHEST_HZ, floor).filter(|p| p.clarity >= CLARITY).map(|p| midi(p.frequency));
         let pitch = pitch.filter(|_| level >= OFF_DB);
         self.pitches.rotate_left(1);
         self.pitches[SETTLE_HOPS - 1] = pitch.unwrap_or(f32::NAN);

@@ -8,6 +8,7 @@ pub mod excitation;
 pub mod layout;
 pub mod mel;
 pub mod mpe;
+pub mod pitch;
 pub mod roll;
 pub mod stft;
 
