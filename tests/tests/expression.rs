@@ -151,7 +151,8 @@ fn pressure_makes_its_own_note_louder_and_not_its_neighbour() {
     let mut quiet = midi(&two_notes());
     quiet.push(TimedEvent { time: at(CHANGE), event: Event::Expression { key: LOW, expression: Expression::Volume(0.25) } });
     let quiet = play(&quiet);
-    let (own, neighbour) = (note_power(&quiet, 1.4, LOW as f64, 4) - note_power(&still, 1.4, LOW as f64, 4), note_power(&quiet, 1.4, HIGH as f64, 4) - note_power(&still, 1.4, HIGH as f64, 4));
+    let (own, neighbour) =
+        (note_power(&quiet, 1.4, LOW as f64, 4) - note_power(&still, 1.4, LOW as f64, 4), note_power(&quiet, 1.4, HIGH as f64, 4) - note_power(&still, 1.4, HIGH as f64, 4));
     eprintln!("volume 0.25: its note {own:+.1} dB, neighbour {neighbour:+.1} dB");
     assert!((own + 12.0).abs() < 1.5 && neighbour.abs() < 1.0, "volume 0.25: its note {own:+.1} dB, neighbour {neighbour:+.1} dB");
     for (name, events) in cases {

@@ -146,7 +146,14 @@ fn run(cli: Cli) -> Result<Outcome, String> {
             let notes = render::events_from_audio(&audio, rate, settings).iter().filter(|e| matches!(e.event, melwave::features::Event::NoteOn { .. })).count();
             let rendered = render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &audio, settings, tail, 512).map_err(|e| e.to_string())?;
             render::write_wav(&output, &rendered.audio, rate)?;
-            eprintln!("heard {notes} notes in {}; rendered {:.2} s to {} at {rate} Hz in {:.2} s (real-time factor {:.3})", input.display(), rendered.duration_seconds(), output.display(), rendered.wall_seconds, rendered.real_time_factor());
+            eprintln!(
+                "heard {notes} notes in {}; rendered {:.2} s to {} at {rate} Hz in {:.2} s (real-time factor {:.3})",
+                input.display(),
+                rendered.duration_seconds(),
+                output.display(),
+                rendered.wall_seconds,
+                rendered.real_time_factor()
+            );
             if notes == 0 {
                 eprintln!("warning: no pitched note was found in {}: the output is silence", input.display());
             }

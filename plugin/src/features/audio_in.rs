@@ -3,18 +3,17 @@
 //! the pad re-synthesise it as any instrument. The engine, the CLI's `transfer` and
 //! the tests share it.
 //!
-//! Every [`hop`](AudioToNotes::hop) samples (5 ms) it measures the last hop's level and
-//! the pitch of the last [`window`](AudioToNotes::window) samples (43 ms; the McLeod
-//! pitch method, [`super::pitch`], which needs about two periods of a new note to
-//! find it, so a note is found 5–20 ms after it starts, depending on its pitch). It
-//! allocates nothing after [`AudioToNotes::new`], so the plugin runs it on the audio
-//! thread:
+//! Every [`hop`](AudioToNotes::hop) samples (2.5 ms) it measures the last hop's level
+//! and the pitch of the last [`window`](AudioToNotes::window) samples (43 ms; the
+//! McLeod pitch method, [`super::pitch`], which needs about two periods of a new note
+//! to find it). It allocates nothing after [`AudioToNotes::new`], so the plugin can
+//! run it on the audio thread:
 //! - **A note starts** when the input is pitched (clarity ≥ [`CLARITY`]) and louder
-//!   than [`ON_DB`] for two hops in a row; its key is the nearest to the pitch, the rest
-//!   is the note's tuning, and its velocity follows the input's level.
-//! - **It ends** when the level falls below [`OFF_DB`], or the input has been
-//!   unpitched for [`UNPITCHED_HOPS`] hops. Silence and noise (never clear enough)
-//!   play nothing.
+//!   than [`ON_DB`] for two hops in a row (5 ms): at 48 kHz 7.5 ms after the input's
+//!   onset at E5 and above, 10 ms at A4, 17.5 ms at A3, 30 ms at A2. Its key is the nearest to the pitch, the rest is
+//!   the note's tuning, and its velocity follows the input's level.
+//! - **It ends** when the level stays below [`OFF_DB`] for 10 ms, or the input has
+//!   been unpitched for 25 ms. Silence and noise (never clear enough) play nothing.
 //! - **Vibrato and glides** bend the note: its tuning follows the pitch every hop (and
 //!   the source sweeps between hops sample by sample). Only when the pitch *settles*
 //!   (stays within [`SETTLED`] semitones for [`SETTLE_HOPS`] hops, 40 ms: a glide
@@ -24,7 +23,7 @@
 //!   or slide is a bend of the note it started on until it settles, where the next
 //!   note takes over.
 //! - **A re-attack** on the same pitch (the level jumps [`REATTACK_DB`] within
-//!   three hops, as a new pluck or syllable does) strikes the key again.
+//!   15 ms, as a new pluck or syllable does) strikes the key again.
 //! - **Loudness:** with `follow` 1 the velocity maps the level at the note's start
 //!   (−60 dBFS → 1, 0 dBFS → 127) and the note's volume expression follows the level
 //!   from there; with 0 every note is velocity 100 at a steady volume.
@@ -43,20 +42,25 @@ pub const OFF_DB: f32 = -58.0;
 /// How clear (periodic) the input must be to be a pitch, 0..1.
 pub const CLARITY: f32 = 0.8;
 /// Unpitched hops that end a note (25 ms): a consonant or a breath between notes.
-pub const UNPITCHED_HOPS: u32 = 5;
+pub const UNPITCHED_HOPS: u32 = 10;
 /// How far from its key a settled pitch starts a new note, in semitones.
 pub const NEW_NOTE: f32 = 0.75;
 /// A pitch that stays within this span, in semitones, over [`SETTLE_HOPS`] hops has
 /// settled.
 pub const SETTLED: f32 = 0.15;
-pub const SETTLE_HOPS: usize = 8;
-/// A level jump that re-strikes the note, in dB over three hops.
+pub const SETTLE_HOPS: usize = 16;
+/// A level jump that re-strikes the note, in dB over [`REATTACK_HOPS`] hops (15 ms).
 pub const REATTACK_DB: f32 = 9.0;
+pub const REATTACK_HOPS: usize = 6;
+/// Quiet hops that end a note (10 ms).
+const QUIET_HOPS: u32 = 4;
+/// Pitched hops that start one (5 ms).
+const VOICED_HOPS: u32 = 2;
 /// The pitches tracked: low E of a bass guitar's octave up to the top of a soprano.
 const LOWEST_HZ: f32 = 60.0;
 const HIGHEST_HZ: f32 = 1600.0;
 /// The analysis hop and window, in seconds.
-const HOP_SECONDS: f32 = 0.005;
+const HOP_SECONDS: f32 = 0.0025;
 const WINDOW_SECONDS: f32 = 0.0427;
 
 /// The user's settings for audio in.
@@ -96,12 +100,12 @@ pub struct AudioToNotes {
     detector: McLeod,
     settings: AudioInSettings,
     note: Option<Sounding>,
-    /// The last three hops' levels (dBFS), newest last.
-    levels: [f32; 3],
+    /// The last hops' levels (dBFS), newest last.
+    levels: [f32; REATTACK_HOPS],
     /// The last hops' pitches (MIDI semitones, NaN when unpitched), newest last.
     pitches: [f32; SETTLE_HOPS],
-    /// The level over the last four hops (20 ms, a few periods of any tracked
-    /// pitch), for the loudness the note follows.
+    /// The level over the last 20 ms (a few periods of any tracked pitch), for the
+    /// loudness the note follows.
     smooth_db: f32,
     voiced_hops: u32,
     unpitched_hops: u32,
@@ -131,7 +135,7 @@ impl AudioToNotes {
             detector: McLeod::new(size),
             settings: AudioInSettings { transpose: settings.transpose.clamp(-48, 48), follow: if settings.follow.is_finite() { settings.follow.clamp(0.0, 1.0) } else { 1.0 } },
             note: None,
-            levels: [f32::NEG_INFINITY; 3],
+            levels: [f32::NEG_INFINITY; REATTACK_HOPS],
             pitches: [f32::NAN; SETTLE_HOPS],
             smooth_db: f32::NEG_INFINITY,
             voiced_hops: 0,
@@ -151,10 +155,10 @@ impl AudioToNotes {
     }
 
     /// How far a note's start trails the input's, typically, in samples: two hops (a
-    /// note must be pitched for two) and two periods of a note around 200 Hz. Lower
-    /// notes come later, higher ones earlier.
+    /// note must be pitched for two) and two periods of a note around 200 Hz, the
+    /// middle of a voice's range. Lower notes come later, higher ones earlier.
     pub fn latency(&self) -> usize {
-        2 * self.hop + (2.0 * self.rate as f32 / 200.0) as usize
+        VOICED_HOPS as usize * self.hop + (2.0 * self.rate as f32 / 200.0) as usize
     }
 
     /// Feeds `input` (mono, at the rate it was made for), calling `emit(offset, event)`
@@ -197,7 +201,8 @@ impl AudioToNotes {
         self.window[n..].copy_from_slice(older);
         let hop = &self.window[self.window.len() - self.hop.min(self.window.len())..];
         let level = db((hop.iter().map(|v| v * v).sum::<f32>() / hop.len() as f32).sqrt());
-        self.levels = [self.levels[1], self.levels[2], level];
+        self.levels.rotate_left(1);
+        self.levels[REATTACK_HOPS - 1] = level;
         // The window's mean square must reach the level a note ends below, spread
         // over its length.
         let floor = 10f32.powf(OFF_DB / 10.0) * self.hop as f32 / self.window.len() as f32;
@@ -205,7 +210,7 @@ impl AudioToNotes {
         let pitch = pitch.filter(|_| level >= OFF_DB);
         self.pitches.rotate_left(1);
         self.pitches[SETTLE_HOPS - 1] = pitch.unwrap_or(f32::NAN);
-        let span = 4 * self.hop.min(self.window.len() / 4);
+        let span = (self.rate as usize / 50).min(self.window.len());
         let recent = &self.window[self.window.len() - span..];
         self.smooth_db = db((recent.iter().map(|v| v * v).sum::<f32>() / span as f32).sqrt());
         if pitch.is_some() {
@@ -217,7 +222,7 @@ impl AudioToNotes {
         }
         self.quiet_hops = if level < OFF_DB { self.quiet_hops + 1 } else { 0 };
 
-        if self.note.is_some() && (self.quiet_hops >= 2 || self.unpitched_hops >= UNPITCHED_HOPS) {
+        if self.note.is_some() && (self.quiet_hops >= QUIET_HOPS || self.unpitched_hops >= UNPITCHED_HOPS) {
             let n = self.note.take().expect("checked");
             emit(Event::NoteOff { key: n.key });
             return;
@@ -227,7 +232,7 @@ impl AudioToNotes {
         let settled = lo.is_finite() && hi - lo < SETTLED;
         match &self.note {
             None => {
-                if self.voiced_hops >= 2 && level >= ON_DB {
+                if self.voiced_hops >= VOICED_HOPS && level >= ON_DB {
                     self.start(p, level, &mut emit);
                 }
             }
@@ -297,10 +302,13 @@ mod tests {
         assert!(matches!(on, Event::NoteOn { key: 62, .. }), "transposed two up: {on:?}");
         let late = *at as f32 / RATE as f32 - 0.1;
         assert!(late > 0.0 && late < 0.03, "found {late} s after it started");
-        let tunings: Vec<f32> = ev.iter().filter_map(|e| match e.1 {
-            Event::Expression { expression: Expression::Tuning(t), .. } => Some(t),
-            _ => None,
-        }).collect();
+        let tunings: Vec<f32> = ev
+            .iter()
+            .filter_map(|e| match e.1 {
+                Event::Expression { expression: Expression::Tuning(t), .. } => Some(t),
+                _ => None,
+            })
+            .collect();
         assert!(tunings.iter().skip(2).all(|t| (t - 0.3).abs() < 0.05), "{tunings:?}");
         let offs: Vec<usize> = ev.iter().filter(|e| matches!(e.1, Event::NoteOff { key: 62 })).map(|e| e.0).collect();
         assert_eq!(offs.len(), 1);
@@ -342,10 +350,13 @@ mod tests {
         let ev = events(&audio, AudioInSettings::default());
         let ons: Vec<u8> = ev.iter().filter_map(|e| if let Event::NoteOn { key, .. } = e.1 { Some(key) } else { None }).collect();
         assert_eq!(ons, vec![57, 60], "{ev:?}");
-        let bends: Vec<f32> = ev.iter().filter_map(|e| match e.1 {
-            Event::Expression { key: 57, expression: Expression::Tuning(t) } => Some(t),
-            _ => None,
-        }).collect();
+        let bends: Vec<f32> = ev
+            .iter()
+            .filter_map(|e| match e.1 {
+                Event::Expression { key: 57, expression: Expression::Tuning(t) } => Some(t),
+                _ => None,
+            })
+            .collect();
         let (lo, hi) = bends.iter().fold((0.0f32, 0.0f32), |(l, h), &b| (l.min(b), h.max(b)));
         assert!(lo < -0.3 && hi > 0.3, "the vibrato bends the note: {lo}..{hi}");
     }
@@ -365,10 +376,13 @@ mod tests {
         let ev = events(&audio, AudioInSettings::default());
         let ons: Vec<(usize, u8)> = ev.iter().filter_map(|e| if let Event::NoteOn { key, .. } = e.1 { Some((e.0, key)) } else { None }).collect();
         assert_eq!(ons.iter().map(|o| o.1).collect::<Vec<_>>(), vec![55, 57], "{ons:?}");
-        let bend = ev.iter().filter_map(|e| match e.1 {
-            Event::Expression { key: 55, expression: Expression::Tuning(t) } => Some(t),
-            _ => None,
-        }).fold(0.0f32, f32::max);
+        let bend = ev
+            .iter()
+            .filter_map(|e| match e.1 {
+                Event::Expression { key: 55, expression: Expression::Tuning(t) } => Some(t),
+                _ => None,
+            })
+            .fold(0.0f32, f32::max);
         assert!(bend > 1.0, "the glide bent G3 up {bend} semitones before A3 took over");
         let settled_at = ons[1].0 as f32 / RATE as f32;
         assert!(settled_at > 0.3 && settled_at < 0.45, "A3 takes over {settled_at} s in");
@@ -390,8 +404,46 @@ mod tests {
         let full = last_gain(1.0).expect("a volume expression");
         assert!((db(full) - 12.0).abs() < 1.5, "the swell is heard: {:.1} dB", db(full));
         assert_eq!(last_gain(0.0), None, "no follow: no volume changes");
-        let velocities: Vec<u8> = [0.0, 1.0].iter().map(|&f| events(&audio, AudioInSettings { transpose: 0, follow: f }).iter().find_map(|e| if let Event::NoteOn { velocity, .. } = e.1 { Some(velocity) } else { None }).unwrap()).collect();
+        let velocities: Vec<u8> = [0.0, 1.0]
+            .iter()
+            .map(|&f| {
+                events(&audio, AudioInSettings { transpose: 0, follow: f })
+                    .iter()
+                    .find_map(|e| if let Event::NoteOn { velocity, .. } = e.1 { Some(velocity) } else { None })
+                    .unwrap()
+            })
+            .collect();
         assert_eq!(velocities[0], 100);
         assert!(velocities[1] < 80, "a quiet start is a soft strike: {}", velocities[1]);
+    }
+}
+#[cfg(test)]
+mod delay {
+    use super::*;
+
+    /// A note is found within two and a half of its periods and four hops (two to be
+    /// sure, two of slack): at 48 kHz 7.5 ms at E5 and above, 10 ms at A4, 17.5 ms at A3, 30 ms at
+    /// A2 (counted in samples, not timed).
+    #[test]
+    fn a_note_is_found_within_two_hops_and_a_few_periods() {
+        let rate = 48_000u32;
+        for key in [45.0f32, 52.0, 57.0, 64.0, 69.0, 76.0, 84.0] {
+            let f = 440.0 * 2f32.powf((key - 69.0) / 12.0);
+            let mut audio = vec![0.0f32; 4800];
+            audio.extend((0..24000).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin()));
+            let mut a = AudioToNotes::new(rate, AudioInSettings::default());
+            let mut on = None;
+            for (b, block) in audio.chunks(128).enumerate() {
+                a.process(block, |i, e| {
+                    if matches!(e, Event::NoteOn { .. }) && on.is_none() {
+                        on = Some(b * 128 + i)
+                    }
+                });
+            }
+            let found = on.expect("the note is found") - 4800;
+            let bound = 4 * a.hop() + (2.5 * rate as f32 / f) as usize;
+            eprintln!("key {key}: found {:.1} ms after its onset (bound {:.1} ms)", found as f32 / 48.0, bound as f32 / 48.0);
+            assert!(found <= bound, "key {key}: {found} samples late, more than {bound}");
+        }
     }
 }
