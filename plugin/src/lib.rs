@@ -16,3 +16,4 @@ pub mod midi_file;
 pub mod plugin;
 pub mod render;
 pub mod runtime;
+pub mod sync;

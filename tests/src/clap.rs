@@ -16,6 +16,8 @@ use clack_host::events::event_types::{MidiEvent, NoteExpressionEvent, NoteOffEve
 use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &str = "org.melwave.melwave";
+/// Melwave Audio, the effect in the same bundle.
+pub const AUDIO_PLUGIN_ID: &str = "org.melwave.melwave-audio";
 
 /// What the plugin asked of the host, counted.
 #[derive(Default)]
@@ -75,6 +77,9 @@ pub struct Loaded {
     /// The largest block announced at activation, when it is not the block size
     /// played (a host that breaks its promise).
     pub announced_max: Option<usize>,
+    /// The mono signal fed to both channels of the main input (Melwave Audio); none
+    /// when empty.
+    pub input: Vec<f32>,
 }
 
 /// The descriptor's (id, name, vendor, features).
@@ -86,11 +91,16 @@ pub fn descriptor(entry: &PluginEntry) -> (String, String, String, Vec<String>) 
 }
 
 pub fn load(path: &Path) -> Loaded {
+    load_id(path, PLUGIN_ID)
+}
+
+/// Loads the plugin `id` of the bundle at `path`.
+pub fn load_id(path: &Path, plugin_id: &str) -> Loaded {
     assert!(path.exists(), "{} is missing: `cargo xtask test` builds it (`cargo xtask bundle melwave --release`)", path.display());
     // SAFETY: loading a plugin runs its initialiser; Melwave's is ours and has no preconditions.
     let entry = unsafe { PluginEntry::load(path) }.expect("the plugin entry loads");
     let info = HostInfo::new("melwave-tests", "Melwave", "https://melwave.invalid", "1.0").unwrap();
-    let id = std::ffi::CString::new(PLUGIN_ID).unwrap();
+    let id = std::ffi::CString::new(plugin_id).unwrap();
     let mut instance = PluginInstance::<Host>::new(|_| Shared::default(), |_| MainThread::default(), &entry, &id, &info).expect("the plugin instantiates");
     let mut params = HashMap::new();
     let handle = instance.plugin_handle();
@@ -101,7 +111,7 @@ pub fn load(path: &Path) -> Loaded {
             params.insert(String::from_utf8_lossy(p.name).into_owned(), p.id);
         }
     }
-    Loaded { entry, instance, params, announced_max: None }
+    Loaded { entry, instance, params, announced_max: None, input: Vec::new() }
 }
 
 impl Loaded {
@@ -190,7 +200,9 @@ impl Loaded {
         };
         let mut processor = processor.start_processing().expect("starts processing");
         let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
-        let mut in_ports = AudioPorts::with_capacity(0, 0);
+        let fed = !self.input.is_empty();
+        let mut in_ports = if fed { AudioPorts::with_capacity(2, 1) } else { AudioPorts::with_capacity(0, 0) };
+        let (mut in_left, mut in_right) = (vec![0.0f32; block], vec![0.0f32; block]);
         let mut out_ports = AudioPorts::with_capacity(2, 1);
         let mut events = EventBuffer::new();
         let mut out_events = EventBuffer::new();
@@ -215,7 +227,18 @@ impl Loaded {
                 }
                 next += 1;
             }
-            let input = in_ports.with_input_buffers(std::iter::empty::<AudioPortBuffer<std::iter::Empty<InputChannel<f32>>, std::iter::Empty<InputChannel<f64>>>>());
+            for (i, (l, r)) in in_left[..n].iter_mut().zip(in_right[..n].iter_mut()).enumerate() {
+                let v = self.input.get(pos + i).copied().unwrap_or(0.0);
+                (*l, *r) = (v, v);
+            }
+            let input = if fed {
+                in_ports.with_input_buffers([AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_input_only([&mut in_left[..n], &mut in_right[..n]].into_iter().map(InputChannel::variable)),
+                }])
+            } else {
+                in_ports.with_input_buffers(std::iter::empty::<AudioPortBuffer<std::iter::Empty<InputChannel<f32>>, std::iter::Empty<InputChannel<f64>>>>())
+            };
             let mut output =
                 out_ports.with_output_buffers([AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()) }]);
             let t0 = std::time::Instant::now();

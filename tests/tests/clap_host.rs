@@ -2,7 +2,7 @@
 
 use melwave::contract::ModelBytes;
 use melwave::engine::{self, EngineConfig};
-use melwave_tests::clap::{descriptor, load, Cue, NoteExpressionType, PLUGIN_ID};
+use melwave_tests::clap::{descriptor, load, load_id, Cue, NoteExpressionType, AUDIO_PLUGIN_ID, PLUGIN_ID};
 use melwave_tests::{passthrough_model, repo_root, rms, run_ignored_in_child};
 
 fn bundle() -> std::path::PathBuf {
@@ -35,6 +35,74 @@ fn descriptor_is_an_instrument() {
     for param in ["Timbre X", "Timbre Y", "Gain"] {
         assert!(p.params.contains_key(param), "parameter {param} in {:?}", p.params.keys());
     }
+    // The bundle's second plugin: Melwave Audio, an effect.
+    let factory = p.entry.get_plugin_factory().unwrap();
+    let all: Vec<(String, Vec<String>)> =
+        factory.plugin_descriptors().map(|d| (d.id().unwrap().to_string_lossy().into_owned(), d.features().map(|f| f.to_string_lossy().into_owned()).collect())).collect();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1].0, AUDIO_PLUGIN_ID);
+    assert!(all[1].1.iter().any(|f| f == "audio-effect"), "{all:?}");
+}
+
+/// Melwave Audio in the host: a sine melody on its input comes out as the instrument
+/// at the melody's pitches, its reported latency (the engine's plus the front end's)
+/// lines it up with the input, silence stays silence, and the transposition moves it.
+#[test]
+fn melwave_audio_plays_the_pitches_of_its_input() {
+    let rate = 48_000.0;
+    let s = |t: f64| (t * rate) as usize;
+    let melody = [57u8, 64, 60];
+    let hz = |k: f64| 440.0 * 2f64.powf((k - 69.0) / 12.0);
+    let mut input = vec![0.0f32; s(3.0)];
+    for (i, &k) in melody.iter().enumerate() {
+        let start = s(0.2 + 0.8 * i as f64);
+        for j in 0..s(0.6) {
+            let env = (j.min(s(0.6) - j) as f32 / 480.0).min(1.0);
+            input[start + j] = 0.3 * env * (std::f64::consts::TAU * hz(k as f64) * j as f64 / rate).sin() as f32;
+        }
+    }
+    // On the organ, whose held notes keep their partials clear.
+    let model = ModelBytes::embedded().unwrap();
+    let (x, y) = melwave::contract::TimbrePlane::new(&model.manifest.instruments).to_pad(&model.manifest.instrument("Church Organ").unwrap().point);
+    let play = |transpose: f64, input: &[f32]| {
+        let mut p = load_id(&bundle(), AUDIO_PLUGIN_ID);
+        p.set_offline(true);
+        p.input = input.to_vec();
+        // nice-plug gives CLAP an integer parameter's steps from its minimum: the
+        // transposition's -24..24 is 0..48 on the wire.
+        let cues = [(0, Cue::Param("Transpose", transpose + 24.0)), (0, Cue::Param("Timbre X", x as f64)), (0, Cue::Param("Timbre Y", y as f64))];
+        let (audio, latency) = p.render(rate, 128, &cues, input.len() + s(0.5));
+        (audio, latency as usize)
+    };
+    let (audio, latency) = play(0.0, &input);
+    let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, 128) };
+    let engine_latency = engine::start(&ModelBytes::embedded().unwrap(), &offline).unwrap().1.latency().total();
+    let front = melwave::features::audio_in::AudioToNotes::new(rate as u32, Default::default()).latency();
+    assert_eq!(latency, engine_latency + front, "reported latency: the engine's {engine_latency} and the front end's {front}");
+    // The strongest spectral peak within a semitone of `f`, 0.2 s into the note: its
+    // offset from `f` in cents, and its height against the window's strongest peak;
+    // and the strongest below f·0.8 against it too (a note an octave low would sound
+    // there: its partials alone would pass the first check).
+    let near = |audio: &[f32], from: f64, f: f64| {
+        let n = 16_384;
+        let seg = &audio[latency + s(from)..latency + s(from) + n];
+        let spec = melwave_tests::spectrum(seg);
+        let bin = |f: f64| (f * n as f64 / rate).round() as usize;
+        let (lo, hi) = (bin(f * 2f64.powf(-1.0 / 12.0)), bin(f * 2f64.powf(1.0 / 12.0)));
+        let (b, &v) = spec[lo..=hi].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
+        let top = spec.iter().fold(0.0f32, |m, &x| m.max(x));
+        let below = spec[bin(30.0)..bin(0.8 * f)].iter().fold(0.0f32, |m, &x| m.max(x));
+        (1200.0 * ((lo + b) as f64 * rate / n as f64 / f).log2(), v / top, below / top)
+    };
+    for (i, &k) in melody.iter().enumerate() {
+        let (cents, share, below) = near(&audio, 0.2 + 0.8 * i as f64 + 0.2, hz(k as f64));
+        assert!(cents.abs() < 20.0 && share > 0.1 && below < 0.1, "sung key {k}: the nearest peak {cents:+.1} cents off, {share:.2} of the strongest; {below:.2} below it");
+    }
+    let (up, _) = play(12.0, &input);
+    let (cents, share, below) = near(&up, 0.4, hz(69.0));
+    assert!(cents.abs() < 20.0 && share > 0.1 && below < 0.1, "transposed an octave up: A4's peak {cents:+.1} cents off, {share:.2} of the strongest; {below:.2} below it");
+    let (silent, _) = play(0.0, &vec![0.0; s(1.0)]);
+    assert!(silent.iter().all(|v| *v == 0.0), "silence in, silence out");
 }
 
 /// A machine that cannot keep up (here a host that asks for real-time blocks as fast as
@@ -352,6 +420,13 @@ fn alloc_child() {
         return;
     }
     let lib = repo_root().join("target/debug/libmelwave.so");
+    // Melwave Audio: a melody on its input, with the pad and the transposition moving.
+    let mut fx = load_id(&lib, AUDIO_PLUGIN_ID);
+    fx.input = (0..96_000).map(|i| if (i / 12_000) % 2 == 0 { 0.3 * (i as f32 * 0.03 * (1.0 + (i / 12_000) as f32 * 0.1)).sin() } else { 0.0 }).collect();
+    let cues: Vec<(u64, Cue)> =
+        (0..200u64).map(|i| (i * 400, if i % 2 == 0 { Cue::Param("Timbre X", (i % 10) as f64 / 10.0) } else { Cue::Param("Transpose", (i % 49) as f64) })).collect();
+    let (audio, _) = fx.render(48_000.0, 128, &cues, 96_000);
+    assert!(audio.iter().all(|v| v.is_finite()));
     let mut p = load(&lib);
     // Note storm, automation on every block and then on every sample, at two rates
     // (each render deactivates and reactivates: the sample-rate change path).

@@ -309,3 +309,19 @@ fn model_files_that_are_not_bounded_regular_files_are_refused_without_reading_th
     std::os::unix::fs::symlink(&real, &mel2mel).unwrap();
     assert!(ModelBytes::from_dir(dir.path()).is_ok());
 }
+
+/// The shapes the docs give for the step graphs' inputs are the contract's constants:
+/// a doc that drifts from the code fails here.
+#[test]
+fn the_docs_state_the_step_graphs_shapes_from_the_contract() {
+    use melwave::contract::{N_MELS, ROLL_DIM, SOURCE_CHANNELS};
+    let architecture = std::fs::read_to_string(melwave_tests::repo_root().join("docs/architecture.md")).unwrap();
+    for shape in [format!("roll [1,n,{ROLL_DIM}]"), format!("source [1,{SOURCE_CHANNELS},N]"), format!("mel [1,n,{N_MELS}]")] {
+        assert!(architecture.contains(&shape), "docs/architecture.md should give `{shape}`");
+    }
+    let mel2mel = std::fs::read_to_string(melwave_tests::repo_root().join("plugin/src/contract/mel2mel.rs")).unwrap();
+    assert!(
+        mel2mel.contains(&format!("roll [1,n,{ROLL_DIM}]")) && mel2mel.contains(&format!("Linear(ROLL_DIM = {ROLL_DIM} → H)")),
+        "contract/mel2mel.rs's doc gives the roll's width"
+    );
+}

@@ -108,12 +108,12 @@ struct TrainArgs {
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
     mel2mel_level_weight: f64,
     /// Mel2Mel loss: weight of the band-by-band L1 on the log-mel, floored at −80 dB
-    /// (0: none, as before v4.3).
+    /// (0: none).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_BAND_WEIGHT)]
     mel2mel_band_weight: f64,
     /// Mel2Mel loss: weight of the band L1 weighted by each band's share of the true
     /// frame's power, so the few bands a high note's energy lies in count in full
-    /// (0: none, as before v4.6).
+    /// (0: none).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LOUD_BAND_WEIGHT)]
     mel2mel_loud_band_weight: f64,
     /// Mel2Mel: share of each batch drawn key first, so the keyboard's rare ends train
@@ -122,7 +122,7 @@ struct TrainArgs {
     key_balance: f64,
     /// Mel2Mel: share of each batch drawn velocity group first (soft, medium, loud
     /// alike), then key, so soft notes train as often as loud ones; the rest follow
-    /// --key-balance (0: none, as before v4.7).
+    /// --key-balance (0: none).
     #[arg(long, default_value_t = melwave_train::balance::VELOCITY_BALANCE)]
     velocity_balance: f64,
     /// Mel2Mel: the LSTM's width [default: 256]. A new mel2mel run only.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use melwave::sync::LockExt;
 use melwave_train::checkpoint;
 use melwave_train::dataset::{self, synth, DatasetConfig};
 use melwave_train::train::{self, Options};
@@ -29,7 +30,7 @@ fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn resumed_run_matches_an_uninterrupted_one() {
-    let _turn = TORCH.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = TORCH.locked();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("data");
     data(&d);
@@ -48,7 +49,7 @@ fn resumed_run_matches_an_uninterrupted_one() {
 
 #[test]
 fn unwritable_checkpoint_folder_is_a_clear_error() {
-    let _turn = TORCH.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = TORCH.locked();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("data");
     data(&d);
@@ -63,7 +64,7 @@ fn unwritable_checkpoint_folder_is_a_clear_error() {
 
 #[test]
 fn half_written_checkpoints_are_refused_clearly() {
-    let _turn = TORCH.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = TORCH.locked();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("data");
     data(&d);

@@ -231,7 +231,7 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
 }
 
 /// `cargo xtask train [--quick]`.
-/// The full-size schedule of the shipped model (v3): Mel2Mel and the vocoder continue
+/// The full-size schedule of the shipped model: Mel2Mel and the vocoder continue
 /// the committed checkpoints; the vocoder's cosine schedule spans this many steps and
 /// can be trained in slices (`--until`) across sessions.
 const FULL_VOCODER_STEPS: &str = "5000";

@@ -1,5 +1,5 @@
 //! Mel2Mel, the causal piano-roll → log-mel model:
-//! `Linear(256→H) → FiLM(e) → LSTM(H) × layers (unidirectional) → FiLM(e) → Linear(H→80)`.
+//! `Linear(ROLL_DIM = 384 → H) → FiLM(e) → LSTM(H) × layers (unidirectional) → FiLM(e) → Linear(H→80)`.
 //!
 //! Step graph inputs: `roll [1,n,384]`, `timbre [1,2]`, `h_in [L,1,H]`, `c_in [L,1,H]`.
 //! Outputs: `mel [1,n,80]`, `h_out`, `c_out`.

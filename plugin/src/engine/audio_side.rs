@@ -145,8 +145,8 @@ impl AudioSide {
             // dropped when they arrive, so the stream stays in time.
             let missing = (out.len() - got) as u64;
             // An idle engine's late samples are zeros: owing them costs nothing
-            // audible, so a stall while idle does not grow the latency (measured: 16
-            // idle instances on 2 cores each grew 4–10 ms in 20 s, for nothing).
+            // audible, so a stall while idle does not grow the latency (many idle
+            // instances on few cores stall often, and each would grow for nothing).
             let idle = self.shared.timeline.idle.load(Ordering::Relaxed) && self.last == 0.0;
             let absorbed = if idle { 0 } else { missing.min(self.growth_left) };
             // Headroom once per stall, not once per block of it.

@@ -10,6 +10,7 @@ use super::inference::POLL;
 use crate::contract::{EMBED_DIM, HOP, ROLL_DIM, SOURCE_CHANNELS};
 use crate::features::{layout, Featurizer};
 use crate::runtime::ModelRunner;
+use crate::sync::LockExt;
 
 /// Untimed calls first: ONNX Runtime's first runs allocate and warm its caches.
 const WARM_UP: usize = 8;
@@ -18,17 +19,13 @@ const TIMED: usize = 48;
 /// build running beside it saw steps 3.4 × calibration's worst, and 6 underruns at
 /// 1.5 ×; alone, the machine's worst steps stay within 2 × of it.
 pub const SAFETY: f64 = 2.0;
-/// No margin below this. Calibration sees the steady state, and these 2-core virtual
-/// machines now and then take the CPU away for milliseconds: the soak's longest step
-/// is 1.6–1.8 ms against a calibrated worst of 0.2–0.3 ms, and wake-ups 1.5–2 ms late.
-/// On top of it an underrun grows the latency by what was missing (the audio side, up
-/// to 20 ms, and the host is told). It was 6 ms while a step took 0.9 ms (a 3 ms floor
-/// then underran 41 times in the 2-minute soak, with steps up to 66 ms); since the
-/// vocoder's step costs a sixth of that, 3 ms passes the soak at 48 and 44.1 kHz.
-/// Both latency modes keep it: the block grid that low latency counts on saves a
-/// block's worth of waiting, not the machine's stalls. Low latency without the floor
-/// played 7.6 ms at 48 kHz / 128 but dropped out in stalls (1–2 dropouts in three of
-/// four 2-minute soaks at 44.1 kHz); with it, 9.75 ms and none.
+/// No margin below this. Calibration sees the steady state, but small virtual
+/// machines now and then take the CPU away for milliseconds (steps several times the
+/// calibrated worst, late wake-ups), more than any multiple of a fast step covers; an
+/// underrun beyond it still grows the latency by what was missing (the audio side, up
+/// to 20 ms, and the host is told). Both latency modes keep it: the block grid that
+/// low latency counts on saves a block's worth of waiting, not the machine's stalls.
+/// The soaks that set it are in docs/architecture.md.
 pub const FLOOR: Duration = Duration::from_millis(3);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,7 +71,7 @@ impl std::fmt::Display for Calibration {
 /// Activation is not real-time, so waiting here costs only the others' start-ups.
 pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|p| p.into_inner())
+    TURN.locked()
 }
 
 /// Times `frames_per_step`-frame steps of `runner` on silence (the excitation's noise,

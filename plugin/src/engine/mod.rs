@@ -35,6 +35,7 @@ pub use shared::Stats;
 use crate::contract::{ModelBytes, ModelError, TimbrePlane, SAMPLE_RATE};
 use crate::features::Featurizer;
 use crate::runtime::{ModelRunner, Provider, ProviderReport};
+use crate::sync::LockExt;
 use shared::{PendingModel, Shared};
 
 /// Capacity of the event ring: a whole block of dense MIDI (all 128 keys on and off
@@ -259,7 +260,7 @@ impl Monitor {
             let report = runner.provider.to_string();
             let plane = TimbrePlane::new(&model.manifest.instruments);
             let (retired, old) = std::sync::mpsc::channel();
-            *shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()) = Some(PendingModel { runner, plane, origin: model.origin.clone(), retired });
+            *shared.pending_model.locked() = Some(PendingModel { runner, plane, origin: model.origin.clone(), retired });
             // The old sessions arrive once swapped out. The sender lives in `shared`,
             // which this thread holds too, so a stopped engine never closes the
             // channel: the wait also ends when the inference thread has exited.
@@ -269,7 +270,7 @@ impl Monitor {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 }
                 if shared.control.exited.load(Ordering::Acquire) {
-                    let unused = shared.pending_model.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let unused = shared.pending_model.locked().take();
                     // Taken by the inference thread just before it stopped: swapped.
                     if unused.is_none() {
                         return Ok(report);

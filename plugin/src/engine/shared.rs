@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::contract::TimbrePlane;
 use crate::runtime::ModelRunner;
+use crate::sync::LockExt;
 
 /// A model loaded in the background, and where the inference thread sends the one it
 /// replaces, so that tearing down its sessions costs the loader's time, not a
@@ -240,24 +241,24 @@ impl Counters {
 
 impl Messages {
     pub fn report_error(&self, message: String) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+        *self.last_error.locked() = Some(message);
     }
 
     /// A restart ends the fault it was reported for.
     pub fn clear_error(&self) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.last_error.locked() = None;
     }
 
     pub fn report_notice(&self, message: String) {
-        *self.last_notice.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+        *self.last_notice.locked() = Some(message);
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_error.locked().clone()
     }
 
     pub fn last_notice(&self) -> Option<String> {
-        self.last_notice.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_notice.locked().clone()
     }
 }
 

@@ -133,7 +133,7 @@ impl AudioToNotes {
             window: vec![0.0; size],
             filled: 0,
             detector: McLeod::new(size),
-            settings: AudioInSettings { transpose: settings.transpose.clamp(-48, 48), follow: if settings.follow.is_finite() { settings.follow.clamp(0.0, 1.0) } else { 1.0 } },
+            settings: Self::sane(settings),
             note: None,
             levels: [f32::NEG_INFINITY; REATTACK_HOPS],
             pitches: [f32::NAN; SETTLE_HOPS],
@@ -142,6 +142,30 @@ impl AudioToNotes {
             unpitched_hops: 0,
             quiet_hops: 0,
         }
+    }
+
+    /// New settings, from the next analysis on (the plugin's parameters, every block).
+    pub fn set_settings(&mut self, settings: AudioInSettings) {
+        self.settings = Self::sane(settings);
+    }
+
+    /// Forgets the input heard so far (the host's reset), allocating nothing; a note
+    /// that sounded is left to the engine's own reset.
+    pub fn clear(&mut self) {
+        self.ring.fill(0.0);
+        self.head = 0;
+        self.filled = 0;
+        self.note = None;
+        self.levels = [f32::NEG_INFINITY; REATTACK_HOPS];
+        self.pitches = [f32::NAN; SETTLE_HOPS];
+        self.smooth_db = f32::NEG_INFINITY;
+        self.voiced_hops = 0;
+        self.unpitched_hops = 0;
+        self.quiet_hops = 0;
+    }
+
+    fn sane(s: AudioInSettings) -> AudioInSettings {
+        AudioInSettings { transpose: s.transpose.clamp(-48, 48), follow: if s.follow.is_finite() { s.follow.clamp(0.0, 1.0) } else { 1.0 } }
     }
 
     /// Samples between two analyses.
@@ -399,7 +423,7 @@ mod tests {
                     Event::Expression { expression: Expression::Volume(g), .. } => Some(g),
                     _ => None,
                 })
-                .last()
+                .next_back()
         };
         let full = last_gain(1.0).expect("a volume expression");
         assert!((db(full) - 12.0).abs() < 1.5, "the swell is heard: {:.1} dB", db(full));

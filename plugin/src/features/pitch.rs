@@ -55,7 +55,9 @@ impl McLeod {
     pub fn pitch(&mut self, window: &[f32], rate: f32, lowest: f32, highest: f32, floor: f32) -> Option<Pitch> {
         debug_assert_eq!(window.len(), self.size);
         let energy: f32 = window.iter().map(|v| v * v).sum();
-        if !(energy / self.size as f32 >= floor) {
+        // A NaN energy fails this too.
+        let loud_enough = energy / self.size as f32 >= floor;
+        if !loud_enough {
             return None;
         }
         self.padded[..self.size].copy_from_slice(window);

@@ -17,6 +17,7 @@ use super::status::{self, InstrumentMark, Status};
 use crate::contract::ModelBytes;
 use crate::engine::LatencyMode;
 use crate::runtime::Provider;
+use crate::sync::LockExt;
 
 /// The editor's default size, and the smallest and largest it can be dragged to.
 pub const DEFAULT_SIZE: (f32, f32) = (820.0, 580.0);
@@ -34,8 +35,8 @@ const METER_TOP_DB: f32 = 6.0;
 /// How fast the meter's peak hold falls, in dB per second.
 const PEAK_FALL_DB_PER_S: f32 = 20.0;
 
-pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>, panel: Arc<FrontPanel>) -> Option<EguiEditor<MelwaveEditor>> {
-    let settings = EguiNiceSettings::new().with_tile("Melwave");
+pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>, panel: Arc<FrontPanel>, audio_in: bool) -> Option<EguiEditor<MelwaveEditor>> {
+    let settings = EguiNiceSettings::new().with_tile(if audio_in { "Melwave Audio" } else { "Melwave" });
     let app = MelwaveEditor {
         params: params.clone(),
         status,
@@ -49,6 +50,7 @@ pub fn create(params: Arc<MelwaveParams>, status: Arc<Status>, panel: Arc<FrontP
         mouse_key: None,
         typed_keys: Vec::new(),
         octave: 4,
+        audio_in,
     };
     create_egui_editor(params.editor_state.clone(), RepaintNotifier::new(), settings, app)
 }
@@ -77,6 +79,8 @@ pub struct MelwaveEditor {
     typed_keys: Vec<(egui::Key, u8)>,
     /// The computer keyboard's octave (its A key plays C of this octave).
     octave: i32,
+    /// Melwave Audio's editor: its input controls too.
+    audio_in: bool,
 }
 
 /// The model's origin and instruments, and whether the running engine swapped it in
@@ -97,7 +101,7 @@ impl MelwaveEditor {
     /// the current model plays until the engine swaps the new one in.
     fn start_loading(&mut self, folder: String) {
         let monitor = self.status.snapshot(|s| s.monitor.clone());
-        let provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        let provider = *self.params.provider.locked();
         let dir = folder.clone();
         self.note = Some(format!("loading {folder}…"));
         self.loading = Some((
@@ -126,7 +130,7 @@ impl MelwaveEditor {
         let (folder, handle) = self.loading.take().expect("checked above");
         match handle.join().unwrap_or_else(|_| Err("the model loader crashed".into())) {
             Ok((origin, marks, swapped)) => {
-                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(folder);
+                *self.params.model_dir.locked() = Some(folder);
                 self.note = Some(format!("playing {origin} ({} instruments)", marks.len()));
                 self.status.update(|s| {
                     s.model = origin;
@@ -270,9 +274,22 @@ impl MelwaveEditor {
             ui.add(widgets::ParamSlider::for_param(&self.params.gain, &gui.param_setter()));
         });
         self.controllers(ui, &gui);
+        if self.audio_in {
+            ui.separator();
+            ui.label(egui::RichText::new("Audio in").strong());
+            let setter = gui.param_setter();
+            ui.horizontal(|ui| {
+                ui.label("Transpose");
+                ui.add(widgets::ParamSlider::for_param(&self.params.audio_transpose, &setter));
+            });
+            ui.horizontal(|ui| {
+                ui.label("Loudness follow");
+                ui.add(widgets::ParamSlider::for_param(&self.params.audio_follow, &setter));
+            });
+        }
         ui.separator();
         ui.label(egui::RichText::new("Model").strong());
-        let current = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let current = self.params.model_dir.locked().clone();
         ui.label(current.as_deref().unwrap_or("default (embedded)"));
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.folder).hint_text("model folder").desired_width(170.0));
@@ -280,12 +297,12 @@ impl MelwaveEditor {
                 self.start_loading(self.folder.trim().to_string());
             }
             if ui.button("Default").clicked() {
-                *self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *self.params.model_dir.locked() = None;
                 self.note = None;
                 gui.request_restart();
             }
         });
-        let mut provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        let mut provider = *self.params.provider.locked();
         let before = provider;
         egui::ComboBox::from_label("Execution provider").selected_text(provider.to_string()).show_ui(ui, |ui| {
             for p in [Provider::Cpu, Provider::Cuda, Provider::TensorRt] {
@@ -293,17 +310,17 @@ impl MelwaveEditor {
             }
         });
         if provider != before {
-            *self.params.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
+            *self.params.provider.locked() = provider;
             gui.request_restart();
         }
-        let mut mode = *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner());
+        let mut mode = *self.params.latency_mode.locked();
         let before = mode;
         egui::ComboBox::from_label("Latency").selected_text(mode.to_string()).show_ui(ui, |ui| {
             ui.selectable_value(&mut mode, LatencyMode::Safe, "safe: any host");
             ui.selectable_value(&mut mode, LatencyMode::Low, "low: a host with steady blocks");
         });
         if mode != before {
-            *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner()) = mode;
+            *self.params.latency_mode.locked() = mode;
             gui.request_restart();
         }
         self.poll_loading(&gui);
@@ -499,7 +516,7 @@ impl NiceEguiApp for MelwaveEditor {
         self.computer_keyboard(&ui.ctx().clone());
         nice_plug_egui::resizable_window::ResizableWindow::new("melwave-editor").min_size(MIN_SIZE).max_size(MAX_SIZE).show(ui, |ui| {
             egui::Frame::new().inner_margin(egui::Margin::same(10)).show(ui, |ui| {
-                ui.heading("Melwave");
+                ui.heading(if self.audio_in { "Melwave Audio" } else { "Melwave" });
                 let avail = ui.available_size();
                 let side = (avail.y - KEYBOARD_HEIGHT - 95.0).min(avail.x * 0.55).clamp(MIN_PAD, MAX_PAD);
                 ui.horizontal_top(|ui| {

@@ -12,6 +12,7 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use crate::contract::KEYS;
 use crate::features::{Event, RollState};
+use crate::sync::LockExt;
 
 /// How many notes the editor can queue between two blocks.
 const EDITOR_NOTES: usize = 256;
@@ -59,7 +60,7 @@ impl FrontPanel {
     /// is full.
     pub fn play(&self, key: u8, velocity: u8) -> bool {
         let event = if velocity == 0 { Event::NoteOff { key: key & 0x7f } } else { Event::NoteOn { key: key & 0x7f, velocity: velocity.min(127) } };
-        self.notes.lock().unwrap_or_else(|p| p.into_inner()).try_push(event).is_ok()
+        self.notes.locked().try_push(event).is_ok()
     }
 
     /// The output's peak since the last call (cleared by reading) and its RMS, linear.

@@ -1,5 +1,8 @@
-//! The DAW plugin (CLAP + VST3, and the standalone app) on the streaming engine.
-//! `process()` only talks to the engine's lock-free audio side.
+//! The DAW plugins (CLAP + VST3, and the standalone app) on the streaming engine:
+//! **Melwave**, the instrument played from MIDI, and **Melwave Audio**, the same
+//! instrument as an effect that plays what its audio input sings or plays (through
+//! `features::audio_in`). One bundle holds both. `process()` only talks to the
+//! engine's lock-free audio side.
 
 mod editor;
 mod editor_layout;
@@ -16,7 +19,9 @@ use nice_plug::prelude::*;
 
 use crate::contract::ModelBytes;
 use crate::engine::{self, AudioSide, EngineConfig, EngineHandle};
+use crate::features::audio_in::{AudioInSettings, AudioToNotes};
 use crate::features::Event;
+use crate::sync::LockExt;
 use params::MelwaveParams;
 use params::{GAIN_MAX_DB, GAIN_MIN_DB};
 use status::Status;
@@ -37,7 +42,8 @@ impl Running {
     }
 }
 
-pub struct Melwave {
+/// The plugin; `AUDIO_IN` makes it Melwave Audio, the effect played from its input.
+pub struct Melwave<const AUDIO_IN: bool = false> {
     params: Arc<MelwaveParams>,
     status: Arc<Status>,
     engine: Option<Running>,
@@ -62,19 +68,26 @@ pub struct Melwave {
     /// host applies a grown latency at its next restart of processing, which starts
     /// a new engine, so the new one keeps it (see `EngineConfig::carried_growth`).
     carried_growth: std::time::Duration,
+    /// Melwave Audio's front end (built at activation for the host's rate), and its
+    /// input mixed to mono, one engine block at a time.
+    audio_in: Option<AudioToNotes>,
+    input_mono: Vec<f32>,
 }
 
 /// Samples between two timbre cues while the pad moves: finer than a model frame
 /// at any host rate up to 192 kHz.
 const TIMBRE_CUE: usize = 64;
 
-impl Default for Melwave {
+/// Melwave Audio: sing, whistle or play into it, hear an instrument of the pad.
+pub type MelwaveAudio = Melwave<true>;
+
+impl<const AUDIO_IN: bool> Default for Melwave<AUDIO_IN> {
     fn default() -> Self {
         let (panel, panel_writer) = front_panel::FrontPanel::new();
         Self {
             panel,
             panel_writer,
-            params: Arc::new(MelwaveParams::default()),
+            params: Arc::new(MelwaveParams::new(AUDIO_IN)),
             status: Arc::new(Status::default()),
             engine: None,
             mono: Vec::new(),
@@ -85,11 +98,13 @@ impl Default for Melwave {
             offline: false,
             pad: (f32::NAN, f32::NAN),
             carried_growth: std::time::Duration::ZERO,
+            audio_in: None,
+            input_mono: Vec::new(),
         }
     }
 }
 
-impl Melwave {
+impl<const AUDIO_IN: bool> Melwave<AUDIO_IN> {
     /// Stops the engine, keeping what underruns taught it about this machine.
     fn retire_engine(&mut self) {
         if let Some(e) = self.engine.take() {
@@ -103,10 +118,20 @@ impl Melwave {
         }
     }
 
+    /// Melwave Audio's settings from its parameters.
+    fn audio_settings(&self) -> AudioInSettings {
+        AudioInSettings { transpose: self.params.audio_transpose.value(), follow: self.params.audio_follow.value() }
+    }
+
+    /// How far Melwave Audio's notes trail its input, in host samples (0 for Melwave).
+    fn input_latency(&self) -> usize {
+        self.audio_in.as_ref().map_or(0, AudioToNotes::latency)
+    }
+
     /// The model the user chose, or the embedded one if there is none or it fails to
     /// load (with the reason kept for the editor and the log).
     fn model(&self) -> (ModelBytes, Option<String>) {
-        let chosen = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let chosen = self.params.model_dir.locked().clone();
         let embedded = || ModelBytes::embedded().expect("the embedded model is validated by the test suite");
         match chosen {
             None => (embedded(), None),
@@ -179,14 +204,22 @@ fn play_default_instead(monitor: &engine::Monitor, status: &Status, why: &str) {
     status.update(|s| s.problem = Some(format!("{why}; playing the default model instead")));
 }
 
-impl Plugin for Melwave {
-    const NAME: &'static str = "Melwave";
+impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
+    const NAME: &'static str = if AUDIO_IN { "Melwave Audio" } else { "Melwave" };
     const VENDOR: &'static str = "Melwave";
     const URL: &'static str = "https://melwave.invalid";
     const EMAIL: &'static str = "dev@melwave.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout { main_input_channels: None, main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() }];
+    // Melwave Audio takes stereo or mono in and replaces it with the instrument.
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = if AUDIO_IN {
+        &[
+            AudioIOLayout { main_input_channels: NonZeroU32::new(2), main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() },
+            AudioIOLayout { main_input_channels: NonZeroU32::new(1), main_output_channels: NonZeroU32::new(1), ..AudioIOLayout::const_default() },
+        ]
+    } else {
+        &[AudioIOLayout { main_input_channels: None, main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() }]
+    };
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     // nice-plug splits the block at every parameter change, so a pad move is sent
     // from its own sample, not from the start of the block it arrived in.
@@ -203,7 +236,7 @@ impl Plugin for Melwave {
     }
 
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone(), self.status.clone(), self.panel.clone())
+        editor::create(self.params.clone(), self.status.clone(), self.panel.clone(), AUDIO_IN)
     }
 
     fn activate(&mut self, _layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
@@ -215,7 +248,7 @@ impl Plugin for Melwave {
         // embedded model, which is held silent until the chosen one is swapped in.
         // A bounce waits for inference anyway, and its output must not depend on when
         // a load finishes, so it loads here.
-        let chosen = self.params.model_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let chosen = self.params.model_dir.locked().clone();
         let in_background = if self.offline { None } else { chosen };
         let (model, problem) = match in_background {
             Some(_) => (ModelBytes::embedded().expect("the embedded model is validated by the test suite"), None),
@@ -225,7 +258,7 @@ impl Plugin for Melwave {
         // block in pieces of at most the engine's size, so the engine gets that size.
         let max_block = (config.max_buffer_size as usize).clamp(1, engine::MAX_BLOCK);
         let mut cfg = EngineConfig::new(config.sample_rate.round() as u32, max_block);
-        cfg.provider = *self.params.provider.lock().unwrap_or_else(|p| p.into_inner());
+        cfg.provider = *self.params.provider.locked();
         self.mono = vec![0.0; cfg.max_block];
         // A bounce waits for inference: it needs no margin, and its latency (hence
         // its output) is then the same on every machine.
@@ -234,7 +267,7 @@ impl Plugin for Melwave {
         } else {
             cfg.realtime_priority = true;
             cfg.carried_growth = self.carried_growth;
-            cfg.latency_mode = *self.params.latency_mode.lock().unwrap_or_else(|p| p.into_inner());
+            cfg.latency_mode = *self.params.latency_mode.locked();
         }
         if let Some(p) = &problem {
             nice_log!("Melwave: {p}");
@@ -253,7 +286,11 @@ impl Plugin for Melwave {
         };
         match started {
             Ok((audio, handle)) => {
-                let latency = handle.latency().total();
+                // Melwave Audio's notes trail its input by the front end's decision
+                // time: the host compensates that too.
+                self.audio_in = AUDIO_IN.then(|| AudioToNotes::new(cfg.sample_rate, self.audio_settings()));
+                self.input_mono = vec![0.0; if AUDIO_IN { cfg.max_block } else { 0 }];
+                let latency = handle.latency().total() + self.input_latency();
                 context.set_latency_samples(latency as u32);
                 let timing = match handle.calibration() {
                     Some(c) if !cfg.carried_growth.is_zero() => format!(
@@ -299,6 +336,9 @@ impl Plugin for Melwave {
     }
 
     fn reset(&mut self) {
+        if let Some(front) = self.audio_in.as_mut() {
+            front.clear();
+        }
         if let Some(e) = self.engine.as_mut() {
             e.audio.push_event(0, Event::AllSoundOff);
             e.audio.push_event(0, Event::ResetControllers);
@@ -330,6 +370,26 @@ impl Plugin for Melwave {
         let pad_ccs = self.params.pad_from_controllers.value().then(|| [params::PAD_CC_X, self.params.pad_cc_y.value().clamp(0, 127) as u8]);
         let rate = engine.sample_rate as f32;
         let mut moves = 0;
+        // Melwave Audio: the input becomes notes, before it is replaced by the output.
+        if let Some(front) = self.audio_in.as_mut() {
+            front.set_settings(AudioInSettings { transpose: self.params.audio_transpose.value(), follow: self.params.audio_follow.value() });
+            let inputs = buffer.as_slice_immutable();
+            let mut start = 0;
+            while start < n && !self.input_mono.is_empty() {
+                let len = (n - start).min(self.input_mono.len());
+                let scale = 1.0 / inputs.len().max(1) as f32;
+                for (i, m) in self.input_mono[..len].iter_mut().enumerate() {
+                    *m = inputs.iter().map(|c| c[start + i]).sum::<f32>() * scale;
+                }
+                let writer = &mut self.panel_writer;
+                front.process(&self.input_mono[..len], |i, e| {
+                    writer.saw(&e);
+                    engine.audio.push_event(start + i, e);
+                });
+                start += len;
+            }
+        }
+        let input_latency = self.audio_in.as_ref().map_or(0, AudioToNotes::latency);
         while let Some(event) = context.next_event() {
             if let (Some(ccs), NoteEvent::MidiCC { timing, cc, value, .. }) = (pad_ccs, &event) {
                 // A controller that moves the pad, kept for its sample (a block with
@@ -415,7 +475,7 @@ impl Plugin for Melwave {
         let grown = engine.audio.latency_grown();
         if grown != engine.reported_growth {
             engine.reported_growth = grown;
-            context.set_latency_samples((engine.handle.latency().total() as u64 + grown) as u32);
+            context.set_latency_samples((engine.handle.latency().total() as u64 + grown + input_latency as u64) as u32);
         }
         // Idle, the output is exact zeros: the host may let the plugin sleep until
         // its next event. Otherwise the tail (releases, the models' ring-out) needs
@@ -428,18 +488,27 @@ impl Plugin for Melwave {
     }
 }
 
-impl ClapPlugin for Melwave {
-    const CLAP_ID: &'static str = "org.melwave.melwave";
-    const CLAP_DESCRIPTION: Option<&'static str> = Some("A real-time neural instrument: Mel2Mel and a streaming source-filter vocoder, with an XY timbre pad");
+impl<const AUDIO_IN: bool> ClapPlugin for Melwave<AUDIO_IN> {
+    const CLAP_ID: &'static str = if AUDIO_IN { "org.melwave.melwave-audio" } else { "org.melwave.melwave" };
+    const CLAP_DESCRIPTION: Option<&'static str> = Some(if AUDIO_IN {
+        "A neural instrument played from audio: a voice or a monophonic instrument in, any instrument of the XY timbre pad out"
+    } else {
+        "A real-time neural instrument: Mel2Mel and a streaming source-filter vocoder, with an XY timbre pad"
+    });
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo];
+    const CLAP_FEATURES: &'static [ClapFeature] = if AUDIO_IN {
+        &[ClapFeature::AudioEffect, ClapFeature::PitchShifter, ClapFeature::Stereo, ClapFeature::Mono]
+    } else {
+        &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo]
+    };
 }
 
-impl Vst3Plugin for Melwave {
-    const VST3_CLASS_ID: [u8; 16] = *b"MelwaveNeuralIns";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+impl<const AUDIO_IN: bool> Vst3Plugin for Melwave<AUDIO_IN> {
+    const VST3_CLASS_ID: [u8; 16] = if AUDIO_IN { *b"MelwaveAudioInFx" } else { *b"MelwaveNeuralIns" };
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        if AUDIO_IN { &[Vst3SubCategory::Fx, Vst3SubCategory::PitchShift] } else { &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth] };
 }
 
-nice_export_clap!(Melwave);
-nice_export_vst3!(Melwave);
+nice_export_clap!(Melwave, MelwaveAudio);
+nice_export_vst3!(Melwave, MelwaveAudio);

@@ -36,6 +36,13 @@ pub struct MelwaveParams {
     /// The controller (CC number) that moves Timbre Y when controllers move the pad.
     #[id = "pad_cc_y"]
     pub pad_cc_y: IntParam,
+    /// Melwave Audio: semitones added to every note it hears (hidden in Melwave).
+    #[id = "audio_transpose"]
+    pub audio_transpose: IntParam,
+    /// Melwave Audio: how much the input's own loudness follows through, 0..1
+    /// (hidden in Melwave).
+    #[id = "audio_follow"]
+    pub audio_follow: FloatParam,
     /// Where controllers have put the pad (NaN on an axis no controller has moved
     /// yet): the audio thread writes it for the editor's handle. Not saved.
     pub controller_pad: [AtomicF32; 2],
@@ -49,8 +56,10 @@ pub struct MelwaveParams {
     pub latency_mode: Mutex<LatencyMode>,
 }
 
-impl Default for MelwaveParams {
-    fn default() -> Self {
+impl MelwaveParams {
+    /// The parameters of Melwave, or with `audio_in` of Melwave Audio (whose input
+    /// controls Melwave hides).
+    pub fn new(audio_in: bool) -> Self {
         let timbre = |name: &str| {
             FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
                 .with_smoother(SmoothingStyle::Linear(PAD_SMOOTHING_MS))
@@ -67,6 +76,25 @@ impl Default for MelwaveParams {
             pad_from_controllers: BoolParam::new("Pad from controllers", false).non_automatable(),
             pad_cc_y: IntParam::new("Timbre Y controller", DEFAULT_PAD_CC_Y, IntRange::Linear { min: 0, max: 127 }).non_automatable(),
             controller_pad: [AtomicF32::new(f32::NAN), AtomicF32::new(f32::NAN)],
+            audio_transpose: {
+                let p = IntParam::new("Transpose", 0, IntRange::Linear { min: -24, max: 24 }).with_unit(" st");
+                if audio_in {
+                    p
+                } else {
+                    p.hide()
+                }
+            },
+            audio_follow: {
+                let p = FloatParam::new("Loudness follow", 1.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                    .with_value_to_string(formatters::v2s_f32_percentage(0))
+                    .with_string_to_value(formatters::s2v_f32_percentage())
+                    .with_unit(" %");
+                if audio_in {
+                    p
+                } else {
+                    p.hide()
+                }
+            },
             model_dir: Mutex::new(None),
             provider: Mutex::new(Provider::Cpu),
             latency_mode: Mutex::new(LatencyMode::Safe),

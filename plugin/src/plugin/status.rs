@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use crate::contract::{ModelBytes, TimbrePlane};
 use crate::engine::Monitor;
+use crate::sync::LockExt;
 
 #[derive(Clone, Debug, Default)]
 pub struct InstrumentMark {
@@ -55,11 +56,11 @@ pub struct Status(pub Mutex<StatusInner>);
 
 impl Status {
     pub fn update(&self, f: impl FnOnce(&mut StatusInner)) {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut self.0.locked());
     }
 
     pub fn snapshot<R>(&self, f: impl FnOnce(&StatusInner) -> R) -> R {
-        f(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&self.0.locked())
     }
 }
 

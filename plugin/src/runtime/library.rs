@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use super::pins::{cache_dir, ORT_VERSION};
+use crate::sync::LockExt;
 
 /// The file names the library may have beside a binary: the pinned release's, then
 /// the unversioned link.
@@ -83,7 +84,7 @@ pub fn environment() -> Result<(&'static ort::environment::Environment, &'static
     if let Some(l) = ENVIRONMENT.get() {
         return Ok((&l.env, &l.path));
     }
-    let _one_at_a_time = LOADING.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = LOADING.locked();
     if let Some(l) = ENVIRONMENT.get() {
         return Ok((&l.env, &l.path));
     }

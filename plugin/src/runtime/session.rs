@@ -159,7 +159,7 @@ impl ModelRunner {
         Ok(runner)
     }
 
-    /// Runs `n` frames: `roll` is `n × 256`, `source` is `2 × n·HOP` channel-major.
+    /// Runs `n` frames: `roll` is `n × ROLL_DIM` (384), `source` is `SOURCE_CHANNELS × n·HOP` (4 channels) channel-major.
     /// The log-mel is kept (see [`Self::mel`]) and the audio written to `audio`.
     pub fn step(&mut self, roll: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], audio: &mut Vec<f32>) -> Result<(), String> {
         if source.len() * ROLL_DIM != roll.len() * SOURCE_CHANNELS * HOP {
@@ -172,7 +172,7 @@ impl ModelRunner {
         result
     }
 
-    /// Runs Mel2Mel alone on `n × 256` roll frames; the result is in [`Self::mel`].
+    /// Runs Mel2Mel alone on `n × ROLL_DIM` roll frames; the result is in [`Self::mel`].
     pub fn predict_mel(&mut self, roll: &[f32], timbre: [f32; EMBED_DIM]) -> Result<(), String> {
         if !roll.len().is_multiple_of(ROLL_DIM) {
             return Err(format!("{} roll values is not a whole number of frames", roll.len()));
@@ -205,7 +205,7 @@ impl ModelRunner {
     }
 
     /// Runs a whole sequence from a fresh state in calls of at most `chunk` frames:
-    /// `roll` is `frames × 256`, `source` `2 × frames·HOP` channel-major. Returns the
+    /// `roll` is `frames × ROLL_DIM`, `source` `SOURCE_CHANNELS × frames·HOP` channel-major. Returns the
     /// concatenated (mel, audio). The streaming contract says the result does not depend
     /// on `chunk`; tests and the export's parity check hold it to that.
     pub fn run_in_blocks(&mut self, roll: &[f32], source: &[f32], timbre: [f32; EMBED_DIM], chunk: usize) -> Result<(Vec<f32>, Vec<f32>), String> {

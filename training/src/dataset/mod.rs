@@ -60,8 +60,8 @@ impl DatasetConfig {
             seed: 1,
             procedural: 60,
             procedural_seconds: 20.0,
-            // 30 until v4.5: tripled, the same stage scored 0.09 dB of RMSE-CQT and 1.7 dB at
-            // keys 96 and up better than 6 000 more steps on the 30 (docs/training.md §2).
+            // Extreme pieces (the keyboard's ends, extreme velocities) teach what the
+            // real pieces rarely play; docs/training.md §2 has what their share bought.
             extreme_pieces: 90,
             real_files: 200,
             excerpts_per_file: 1,
