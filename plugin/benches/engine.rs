@@ -138,5 +138,33 @@ fn main() {
         let r = render(&model, &EngineConfig::new(48_000, 128), (0.5, 0.5), &events, 5 * 48_000, 128, |_, _| {}).unwrap();
         println!("  {notes:2} note(s): real-time factor {:.4}", r.real_time_factor());
     }
+    println!("\nAudio in (48 kHz, 128-sample blocks, 10 s of a sung-like line):");
+    {
+        use melwave::features::audio_in::{AudioInSettings, AudioToNotes};
+        let rate = 48_000.0f32;
+        let mut phase = 0.0f32;
+        let line: Vec<f32> = (0..480_000)
+            .map(|i| {
+                let t = i as f32 / rate;
+                phase += std::f32::consts::TAU * 220.0 * (1.0 + 0.01 * (std::f32::consts::TAU * 5.0 * t).sin()) / rate;
+                if (t % 1.0) < 0.8 {
+                    0.3 * phase.sin()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut front = AudioToNotes::new(48_000, AudioInSettings::default());
+        let mut events = 0usize;
+        let start = std::time::Instant::now();
+        for block in line.chunks(128) {
+            front.process(block, |_, _| events += 1);
+        }
+        let wall = start.elapsed().as_secs_f64();
+        println!("  the pitch tracker alone: {:.1} ms for 10 s, {:.4} of real time ({events} events)", wall * 1e3, wall / 10.0);
+        let events = melwave::render::events_from_audio(&line, 48_000, AudioInSettings::default());
+        let r = render(&model, &EngineConfig::new(48_000, 128), (0.5, 0.5), &events, line.len(), 128, |_, _| {}).unwrap();
+        println!("  the engine playing what it heard: real-time factor {:.4}", r.real_time_factor());
+    }
     println!("\nload average after: {}", loadavg());
 }

@@ -19,21 +19,28 @@ struct Cli {
     command: Command,
 }
 
+/// Where a render goes and which instrument of the pad plays it.
+#[derive(clap::Args)]
+struct Target {
+    /// Output WAV file (mono, 32-bit float).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Instrument by name or GM program number (see the model's manifest).
+    #[arg(long, conflicts_with = "timbre")]
+    instrument: Option<String>,
+    /// Pad position X,Y, each within 0..1.
+    #[arg(long, value_parser = parse_xy)]
+    timbre: Option<(f32, f32)>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render a MIDI file to WAV through the streaming engine.
     Render {
         /// Input MIDI file (type 0 or 1).
         input: PathBuf,
-        /// Output WAV file (mono, 32-bit float).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Instrument by name or GM program number (see the model's manifest).
-        #[arg(long, conflicts_with = "timbre")]
-        instrument: Option<String>,
-        /// Pad position X,Y, each within 0..1.
-        #[arg(long, value_parser = parse_xy)]
-        timbre: Option<(f32, f32)>,
+        #[command(flatten)]
+        out: Target,
         /// Output sample rate in Hz.
         #[arg(long, default_value_t = 48_000)]
         sample_rate: u32,
@@ -59,15 +66,8 @@ enum Command {
     Transfer {
         /// Input WAV file (any channels, mixed to mono).
         input: PathBuf,
-        /// Output WAV file (mono, 32-bit float).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Instrument by name or GM program number (see the model's manifest).
-        #[arg(long, conflicts_with = "timbre")]
-        instrument: Option<String>,
-        /// Pad position X,Y, each within 0..1.
-        #[arg(long, value_parser = parse_xy)]
-        timbre: Option<(f32, f32)>,
+        #[command(flatten)]
+        out: Target,
         /// Semitones added to every note.
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         transpose: i32,
@@ -135,7 +135,7 @@ fn run(cli: Cli) -> Result<Outcome, String> {
                 Err("the standalone app could not start (see the messages above)".into())
             }
         }
-        Command::Transfer { input, output, instrument, timbre, transpose, follow, model, tail } => {
+        Command::Transfer { input, out: Target { output, instrument, timbre }, transpose, follow, model, tail } => {
             let (audio, rate) = render::read_wav(&input)?;
             let model = load_model(model.as_ref())?;
             let pad = choose_timbre(instrument, timbre).resolve(&model)?;
@@ -159,7 +159,7 @@ fn run(cli: Cli) -> Result<Outcome, String> {
             }
             Ok(if rendered.stats.troubled() { Outcome::Flawed } else { Outcome::Clean })
         }
-        Command::Render { input, output, instrument, timbre, sample_rate, model, block, provider, tail, seed } => {
+        Command::Render { input, out: Target { output, instrument, timbre }, sample_rate, model, block, provider, tail, seed } => {
             let song = midi_file::load(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             for d in &song.damage {
                 eprintln!("warning: {}: {d}", input.display());
