@@ -171,10 +171,11 @@ fn ensure_debian(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bundle melwave [--release] [--gpu]`: nice-plug's bundler, then the
-/// bundles get their product names and the ONNX Runtime library beside the plugin
-/// binary, where the plugin looks for it (relative to its own file, never the host's).
-fn bundle(args: &[String]) -> Result<PathBuf> {
+/// `cargo xtask bundle melwave [--release] [--gpu]`'s plugins: nice-plug's bundler,
+/// then the bundles get their product names and the ONNX Runtime library beside the
+/// plugin binary, where the plugin looks for it (relative to its own file, never the
+/// host's).
+fn bundle_plugins(args: &[String]) -> Result<PathBuf> {
     let gpu = args.iter().any(|a| a == "--gpu");
     let lib = ensure_ort(gpu)?;
     let mut pass: Vec<String> = args.iter().filter(|a| *a != "--gpu").cloned().collect();
@@ -213,8 +214,16 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
             std::fs::copy(l, dir.join(l.file_name().expect("file")))?;
         }
     }
-    // The standalone app: the same instrument with its editor, on JACK or ALSA (or
-    // cpal) audio and MIDI, beside the plugins so it finds the same ONNX Runtime.
+    println!("{}\n{}", clap.display(), vst3.display());
+    Ok(bundled)
+}
+
+/// `cargo xtask bundle`: the plugins, then the standalone app beside them (the same
+/// instrument with its editor, on JACK or ALSA audio and MIDI), where it finds the
+/// same ONNX Runtime. The tests, the bench and the soak need only the plugins.
+fn bundle(args: &[String]) -> Result<PathBuf> {
+    let bundled = bundle_plugins(args)?;
+    let gpu = args.iter().any(|a| a == "--gpu");
     ensure_debian(&STANDALONE_PACKAGES)?;
     let release = args.iter().any(|a| a == "--release");
     let mut app = cargo();
@@ -226,7 +235,7 @@ fn bundle(args: &[String]) -> Result<PathBuf> {
     let built = workspace_root().join("target").join(if release { "release" } else { "debug" }).join("melwave");
     let standalone = bundled.join("melwave");
     std::fs::copy(&built, &standalone)?;
-    println!("{}\n{}\n{}", clap.display(), vst3.display(), standalone.display());
+    println!("{}", standalone.display());
     Ok(bundled)
 }
 
@@ -554,7 +563,7 @@ fn main() -> Result<()> {
                 eprintln!("warning: {reason}; the Ardour host test will be skipped");
             }
             // The host tests load the real bundles.
-            bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
+            bundle_plugins(&["bundle".into(), "melwave".into(), "--release".into()])?;
             // The standalone app, for the editor test. Cargo keeps this feature set's
             // artifacts beside the test build's, but both link target/debug/melwave, so
             // the standalone binary is copied aside.
@@ -589,7 +598,7 @@ fn main() -> Result<()> {
             let lib = ensure_ort(false)?;
             run(cargo().env("ORT_DYLIB_PATH", &lib).args(["bench", "-p", "melwave", "--no-default-features", "--features", "graph-writer", "--bench", "engine"]))?;
             // The plugin's CPU load in a real CLAP host, as users run it: the bundle.
-            bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
+            bundle_plugins(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo().env_remove("ORT_DYLIB_PATH").args(["bench", "-p", "melwave-tests", "--bench", "clap_load"]))?;
         }
         Some("soak") => {
@@ -603,7 +612,7 @@ fn main() -> Result<()> {
                 bail!("--rate takes 8000 to 384000 Hz, the rates the plugin plays at, not {rate}");
             }
             ensure_ort(false)?;
-            bundle(&["bundle".into(), "melwave".into(), "--release".into()])?;
+            bundle_plugins(&["bundle".into(), "melwave".into(), "--release".into()])?;
             run(cargo()
                 .env_remove("ORT_DYLIB_PATH")
                 .env("MELWAVE_SOAK_SECONDS", format!("{}", minutes * 60.0))
