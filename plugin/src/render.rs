@@ -143,15 +143,25 @@ const TRANSFER_BLOCK: usize = 128;
 /// Re-synthesises `input` (mono, at `config.sample_rate`) on the pad at `timbre`:
 /// the audio-in front end turns it into notes, the streaming engine plays them, and
 /// both delays (the engine's and the front end's `latency`) are trimmed, so the
-/// result lines up with the input. `tail` seconds follow the input's end.
-pub fn transfer(model: &ModelBytes, config: &EngineConfig, timbre: (f32, f32), input: &[f32], settings: AudioInSettings, tail: f64, block: usize) -> Result<Rendered, EngineError> {
+/// result lines up with the input. `tail` seconds follow the input's end. Returns the
+/// render and how many notes the front end heard.
+pub fn transfer(
+    model: &ModelBytes,
+    config: &EngineConfig,
+    timbre: (f32, f32),
+    input: &[f32],
+    settings: AudioInSettings,
+    tail: f64,
+    block: usize,
+) -> Result<(Rendered, usize), EngineError> {
     let rate = config.sample_rate;
     let events = events_from_audio(input, rate, settings);
-    let lag = AudioToNotes::new(rate, settings).latency();
+    let notes = events.iter().filter(|e| matches!(e.event, crate::features::Event::NoteOn { .. })).count();
+    let lag = AudioToNotes::latency_at(rate);
     let length = input.len() + (tail.clamp(0.0, 60.0) * rate as f64) as usize;
     let mut r = render(model, config, timbre, &events, length + lag, block, |_, _| {})?;
     r.audio.drain(..lag.min(r.audio.len()));
-    Ok(r)
+    Ok((r, notes))
 }
 
 /// Reads a WAV file as mono (channels averaged) with its sample rate.

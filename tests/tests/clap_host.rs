@@ -77,7 +77,7 @@ fn melwave_audio_plays_the_pitches_of_its_input() {
     let (audio, latency) = play(0.0, &input);
     let offline = EngineConfig { margin: engine::Margin::Fixed(0.0), ..EngineConfig::new(rate as u32, 128) };
     let engine_latency = engine::start(&ModelBytes::embedded().unwrap(), &offline).unwrap().1.latency().total();
-    let front = melwave::features::audio_in::AudioToNotes::new(rate as u32, Default::default()).latency();
+    let front = melwave::features::audio_in::AudioToNotes::latency_at(rate as u32);
     assert_eq!(latency, engine_latency + front, "reported latency: the engine's {engine_latency} and the front end's {front}");
     // The strongest spectral peak within a semitone of `f`, 0.2 s into the note: its
     // offset from `f` in cents, and its height against the window's strongest peak;

@@ -38,7 +38,7 @@ fn on(instrument: &str, input: &[f32]) -> Vec<f32> {
     let model = ModelBytes::embedded().unwrap();
     let i = model.manifest.instrument(instrument).unwrap();
     let pad = TimbrePlane::new(&model.manifest.instruments).to_pad(&i.point);
-    transfer(&model, &EngineConfig::offline(RATE, 512), pad, input, AudioInSettings::default(), 0.5, 512).unwrap().audio
+    transfer(&model, &EngineConfig::offline(RATE, 512), pad, input, AudioInSettings::default(), 0.5, 512).unwrap().0.audio
 }
 
 /// The 5 ms RMS envelope.

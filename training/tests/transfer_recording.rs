@@ -35,7 +35,7 @@ fn a_flute_recording_comes_out_as_a_trumpet_with_its_pitches() {
     let model = ModelBytes::embedded().unwrap();
     let trumpet = model.manifest.instrument("Trumpet").unwrap();
     let pad = TimbrePlane::new(&model.manifest.instruments).to_pad(&trumpet.point);
-    let out = melwave::render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &recording, AudioInSettings::default(), 0.5, 512).unwrap().audio;
+    let out = melwave::render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &recording, AudioInSettings::default(), 0.5, 512).unwrap().0.audio;
 
     let notes = onsets(&events);
     let mut check = PitchCheck::new(rate as f64);

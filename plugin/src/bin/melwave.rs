@@ -143,8 +143,7 @@ fn run(cli: Cli) -> Result<Outcome, String> {
                 return Err("--transpose must be within -48..48, --follow within 0..1 and --tail within 0..60".into());
             }
             let settings = melwave::features::audio_in::AudioInSettings { transpose, follow };
-            let notes = render::events_from_audio(&audio, rate, settings).iter().filter(|e| matches!(e.event, melwave::features::Event::NoteOn { .. })).count();
-            let rendered = render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &audio, settings, tail, 512).map_err(|e| e.to_string())?;
+            let (rendered, notes) = render::transfer(&model, &EngineConfig::offline(rate, 512), pad, &audio, settings, tail, 512).map_err(|e| e.to_string())?;
             render::write_wav(&output, &rendered.audio, rate)?;
             eprintln!(
                 "heard {notes} notes in {}; rendered {:.2} s to {} at {rate} Hz in {:.2} s (real-time factor {:.3})",

@@ -123,7 +123,7 @@ fn midi(hz: f32) -> f32 {
 impl AudioToNotes {
     pub fn new(sample_rate: u32, settings: AudioInSettings) -> Self {
         let rate = sample_rate.max(1000);
-        let hop = ((rate as f32 * HOP_SECONDS).round() as usize).max(1);
+        let hop = Self::hop_at(rate);
         let size = (rate as f32 * WINDOW_SECONDS).round() as usize;
         Self {
             rate,
@@ -182,7 +182,17 @@ impl AudioToNotes {
     /// note must be pitched for two) and two periods of a note around 200 Hz, the
     /// middle of a voice's range. Lower notes come later, higher ones earlier.
     pub fn latency(&self) -> usize {
-        VOICED_HOPS as usize * self.hop + (2.0 * self.rate as f32 / 200.0) as usize
+        Self::latency_at(self.rate)
+    }
+
+    /// [`AudioToNotes::latency`] at `sample_rate`, without building a front end.
+    pub fn latency_at(sample_rate: u32) -> usize {
+        let rate = sample_rate.max(1000);
+        VOICED_HOPS as usize * Self::hop_at(rate) + (2.0 * rate as f32 / 200.0) as usize
+    }
+
+    fn hop_at(rate: u32) -> usize {
+        ((rate as f32 * HOP_SECONDS).round() as usize).max(1)
     }
 
     /// Feeds `input` (mono, at the rate it was made for), calling `emit(offset, event)`

@@ -82,9 +82,9 @@ impl NoteExpression {
     /// pressure up to [`PRESSURE_GAIN_DB`], the product held to ×4 (+12 dB). The
     /// vocoder sets its harmonic gain against the source's `level` channel, which
     /// leaves this gain out: so the pressed note alone gets louder, by this gain.
-    /// (Moving the roll's velocity feature instead let Mel2Mel's mel, hence every
-    /// note's filter, follow: with the shipped model the neighbour rose 2.6 dB for the
-    /// pressed note's 4.0.)
+    /// (Moving the roll's velocity feature instead lets Mel2Mel's mel follow, and with
+    /// it the filter every note shares, so the neighbours get louder too;
+    /// docs/architecture.md has the figures.)
     pub fn gain(&self) -> f64 {
         let pressure = 10f64.powf(PRESSURE_GAIN_DB as f64 * self.pressure as f64 / 20.0);
         (self.volume as f64 * pressure).min(4.0)

@@ -19,7 +19,7 @@ use nice_plug::prelude::*;
 
 use crate::contract::ModelBytes;
 use crate::engine::{self, AudioSide, EngineConfig, EngineHandle};
-use crate::features::audio_in::{AudioInSettings, AudioToNotes};
+use crate::features::audio_in::AudioToNotes;
 use crate::features::Event;
 use crate::sync::LockExt;
 use params::MelwaveParams;
@@ -74,6 +74,12 @@ pub struct Melwave<const AUDIO_IN: bool = false> {
     input_mono: Vec<f32>,
 }
 
+/// How far Melwave Audio's notes trail its input, in host samples (0 for Melwave).
+/// A free function, so `process()` can ask while it holds the engine borrowed.
+fn input_latency(audio_in: &Option<AudioToNotes>) -> usize {
+    audio_in.as_ref().map_or(0, AudioToNotes::latency)
+}
+
 /// Samples between two timbre cues while the pad moves: finer than a model frame
 /// at any host rate up to 192 kHz.
 const TIMBRE_CUE: usize = 64;
@@ -116,16 +122,6 @@ impl<const AUDIO_IN: bool> Melwave<AUDIO_IN> {
             // reporting a glitch, and the soak test, need to know.
             nice_log!("Melwave engine stats: {}", e.handle.monitor().stats());
         }
-    }
-
-    /// Melwave Audio's settings from its parameters.
-    fn audio_settings(&self) -> AudioInSettings {
-        AudioInSettings { transpose: self.params.audio_transpose.value(), follow: self.params.audio_follow.value() }
-    }
-
-    /// How far Melwave Audio's notes trail its input, in host samples (0 for Melwave).
-    fn input_latency(&self) -> usize {
-        self.audio_in.as_ref().map_or(0, AudioToNotes::latency)
     }
 
     /// The model the user chose, or the embedded one if there is none or it fails to
@@ -288,9 +284,9 @@ impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
             Ok((audio, handle)) => {
                 // Melwave Audio's notes trail its input by the front end's decision
                 // time: the host compensates that too.
-                self.audio_in = AUDIO_IN.then(|| AudioToNotes::new(cfg.sample_rate, self.audio_settings()));
+                self.audio_in = AUDIO_IN.then(|| AudioToNotes::new(cfg.sample_rate, self.params.audio_in_settings()));
                 self.input_mono = vec![0.0; if AUDIO_IN { cfg.max_block } else { 0 }];
-                let latency = handle.latency().total() + self.input_latency();
+                let latency = handle.latency().total() + input_latency(&self.audio_in);
                 context.set_latency_samples(latency as u32);
                 let timing = match handle.calibration() {
                     Some(c) if !cfg.carried_growth.is_zero() => format!(
@@ -372,12 +368,12 @@ impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
         let mut moves = 0;
         // Melwave Audio: the input becomes notes, before it is replaced by the output.
         if let Some(front) = self.audio_in.as_mut() {
-            front.set_settings(AudioInSettings { transpose: self.params.audio_transpose.value(), follow: self.params.audio_follow.value() });
+            front.set_settings(self.params.audio_in_settings());
             let inputs = buffer.as_slice_immutable();
+            let scale = 1.0 / inputs.len().max(1) as f32;
             let mut start = 0;
             while start < n && !self.input_mono.is_empty() {
                 let len = (n - start).min(self.input_mono.len());
-                let scale = 1.0 / inputs.len().max(1) as f32;
                 for (i, m) in self.input_mono[..len].iter_mut().enumerate() {
                     *m = inputs.iter().map(|c| c[start + i]).sum::<f32>() * scale;
                 }
@@ -389,7 +385,7 @@ impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
                 start += len;
             }
         }
-        let input_latency = self.audio_in.as_ref().map_or(0, AudioToNotes::latency);
+        let input_latency = input_latency(&self.audio_in);
         while let Some(event) = context.next_event() {
             if let (Some(ccs), NoteEvent::MidiCC { timing, cc, value, .. }) = (pad_ccs, &event) {
                 // A controller that moves the pad, kept for its sample (a block with

@@ -57,6 +57,11 @@ pub struct MelwaveParams {
 }
 
 impl MelwaveParams {
+    /// Melwave Audio's front-end settings, from its parameters.
+    pub fn audio_in_settings(&self) -> crate::features::audio_in::AudioInSettings {
+        crate::features::audio_in::AudioInSettings { transpose: self.audio_transpose.value(), follow: self.audio_follow.value() }
+    }
+
     /// The parameters of Melwave, or with `audio_in` of Melwave Audio (whose input
     /// controls Melwave hides).
     pub fn new(audio_in: bool) -> Self {
