@@ -274,7 +274,7 @@ impl Excitation {
                     // Starts the integral half-way down the first pulse, so the
                     // sawtooth is centred on zero from its first sample.
                     let f = f0 * ratio[0];
-                    let h = (ceiling.min(nyquist) / f).floor().max(1.0);
+                    let h = (ceiling / f).floor().max(1.0);
                     *voice = Voice { running: true, left: 0, decay: 1.0, phase: 0.0, saw: -0.5 * h * std::f64::consts::TAU * f / rate, tuning, amp };
                 }
                 voice.left = RELEASE_SAMPLES;
