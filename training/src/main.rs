@@ -103,6 +103,10 @@ struct TrainArgs {
     /// starts (warm-started or resumed).
     #[arg(long)]
     freeze_filters: bool,
+    /// Vocoder and fine-tune: the WaveNet output layer's multiple of the learning
+    /// rate (it starts at zero, and the WaveNet behind it learns only as it grows).
+    #[arg(long, default_value_t = 1.0)]
+    wavenet_output_lr_scale: f64,
     /// Mel2Mel loss: weight of the frame-level L1 on the log-mel (0: tanh-log-abs MSE
     /// alone, as in Kim et al.).
     #[arg(long, default_value_t = melwave_train::losses::MEL2MEL_LEVEL_WEIGHT)]
@@ -343,6 +347,7 @@ fn options(a: &TrainArgs, stage: Stage) -> Options {
         critic_warmup: melwave_train::nets::discriminator::WARMUP,
         true_mel_share: a.true_mel_share,
         freeze_filters: a.freeze_filters,
+        output_lr_scale: a.wavenet_output_lr_scale,
         // Set from `--device` by the caller, where an unusable device is an error.
         device: tch::Device::Cpu,
     }

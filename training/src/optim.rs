@@ -11,6 +11,8 @@ pub struct Adam {
     eps: f64,
     pub step: i64,
     params: Vec<(String, Tensor)>,
+    /// Each variable's multiple of `lr` (1 unless [`Adam::scale_lr`] set it).
+    lr_scale: Vec<f64>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
 }
@@ -22,7 +24,21 @@ impl Adam {
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
-        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, params, m, v }
+        let lr_scale = vec![1.0; params.len()];
+        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, params, lr_scale, m, v }
+    }
+
+    /// Multiplies the learning rate of the variables whose names start with `prefix`
+    /// by `factor`; returns how many there are.
+    pub fn scale_lr(&mut self, prefix: &str, factor: f64) -> usize {
+        let mut n = 0;
+        for ((name, _), scale) in self.params.iter().zip(&mut self.lr_scale) {
+            if name.starts_with(prefix) {
+                *scale = factor;
+                n += 1;
+            }
+        }
+        n
     }
 
     pub fn zero_grad(&mut self) {
@@ -53,7 +69,7 @@ impl Adam {
                 let g = g * scale;
                 self.m[i] = &self.m[i] * b1 + &g * (1.0 - b1);
                 self.v[i] = &self.v[i] * b2 + g.square() * (1.0 - b2);
-                let update = (&self.m[i] / c1) / ((&self.v[i] / c2).sqrt() + self.eps) * self.lr;
+                let update = (&self.m[i] / c1) / ((&self.v[i] / c2).sqrt() + self.eps) * (self.lr * self.lr_scale[i]);
                 let _ = p.f_sub_(&update).expect("in-place update of a leaf variable");
             }
         });
@@ -86,5 +102,26 @@ impl Adam {
         }
         self.step = step;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adam's first step moves every weight by `lr` against its gradient's sign; a
+    /// scaled variable moves by its multiple of that, the others by `lr`.
+    #[test]
+    fn a_scaled_variable_moves_by_its_multiple_of_the_learning_rate() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let a = (vs.root() / "a").var("w", &[3], nn::Init::Const(1.0));
+        let b = (vs.root() / "post2").var("w", &[3], nn::Init::Const(1.0));
+        let mut adam = Adam::new(&vs, 1e-3);
+        assert_eq!(adam.scale_lr("post2.", 10.0), 1);
+        (a.sum(Kind::Float) + b.sum(Kind::Float)).backward();
+        adam.step(1e9);
+        let moved = |t: &Tensor| 1.0 - t.double_value(&[0]);
+        assert!((moved(&a) - 1e-3).abs() < 1e-6, "a moved {}", moved(&a));
+        assert!((moved(&b) - 1e-2).abs() < 1e-5, "post2 moved {}", moved(&b));
     }
 }

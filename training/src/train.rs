@@ -88,6 +88,11 @@ pub struct Options {
     /// or resumed), so that what the WaveNet learns is added to filters that stay as
     /// good as they were.
     pub freeze_filters: bool,
+    /// The WaveNet output layer's multiple of the learning rate. The layer starts at
+    /// zero, so the rest of the WaveNet hears nothing until it grows; Adam moves it by
+    /// at most `lr` a step, which at a vocoder's rate leaves it near zero for
+    /// thousands of steps.
+    pub output_lr_scale: f64,
     /// Where the nets train (see [`device`]).
     pub device: Device,
 }
@@ -120,6 +125,7 @@ impl Options {
             critic_warmup: discriminator::WARMUP,
             true_mel_share: 0.0,
             freeze_filters: false,
+            output_lr_scale: 1.0,
             device: Device::Cpu,
         }
     }
@@ -405,6 +411,10 @@ fn run_loop(
     install_ctrlc();
     tch::set_num_threads(opts.threads);
     let mut adam = Adam::new(vs, opts.lr);
+    if opts.output_lr_scale != 1.0 {
+        let n = adam.scale_lr(crate::nets::vocoder::WAVENET_OUTPUT, opts.output_lr_scale);
+        anyhow::ensure!(n > 0, "--wavenet-output-lr-scale: this run has no WaveNet output layer");
+    }
     if let Some(resumed) = checkpoint::resume(&opts.run, kind, vs, &mut adam)? {
         eprintln!("resuming {kind} from step {} in {}", resumed.step, opts.run.display());
         state = resumed;

@@ -115,6 +115,9 @@ fn mel_to_bins(bins: usize) -> Vec<f32> {
     out
 }
 
+/// The prefix of the WaveNet output layer's variables.
+pub const WAVENET_OUTPUT: &str = "post2.";
+
 /// The optional WaveNet after the filters.
 struct WaveNet {
     input: nn::Conv1D,
@@ -225,7 +228,7 @@ pub fn zero_wavenet(vs: &nn::VarStore) -> anyhow::Result<()> {
     let mut zeroed = 0;
     tch::no_grad(|| {
         for (name, mut var) in vs.variables() {
-            if name.starts_with("post2.") {
+            if name.starts_with(WAVENET_OUTPUT) {
                 let _ = var.zero_();
                 zeroed += 1;
             }
