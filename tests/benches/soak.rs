@@ -32,13 +32,19 @@ fn rss_mb() -> f64 {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
 }
 
-/// A performance of `seconds`, repeating a 16-second phrase with variations.
+/// A phrase and its rest (the release tail and the models' own tail ring out in
+/// under 3 s).
+const PHRASE: f64 = 20.0;
+
+/// A performance of `seconds`, repeating a 16-second phrase with variations, each
+/// followed by a rest long enough for the engine to go idle, so that every phrase
+/// starts with a first note after idle.
 fn performance(seconds: f64, rate: f64) -> Vec<(u64, Cue)> {
     let s = |t: f64| (t * rate) as u64;
     let mut cues = Vec::new();
     let mut t = 0.0;
     let mut bar = 0u64;
-    while t + 16.0 < seconds {
+    while t + PHRASE < seconds {
         let root = 36 + (bar * 5 % 24) as u8;
         // Chords.
         for (i, c) in [[0u8, 7, 12, 16], [5, 9, 12, 17], [7, 11, 14, 19], [0, 4, 7, 12]].iter().enumerate() {
@@ -76,7 +82,7 @@ fn performance(seconds: f64, rate: f64) -> Vec<(u64, Cue)> {
             cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre X", 0.5 + 0.45 * a.cos())));
             cues.push((s(t + i as f64 * 0.02), Cue::Param("Timbre Y", 0.5 + 0.45 * a.sin())));
         }
-        t += 16.0;
+        t += PHRASE;
         bar += 1;
     }
     cues.sort_by_key(|c| c.0);
@@ -221,18 +227,19 @@ fn soak(seconds: f64, log: &std::path::Path) -> Run {
     let stalled_rounds = field("stalls").unwrap_or(0.0) as u64;
     println!("blocks: {blocks}; output peak {peak:.3}, rms {:.4}; non-finite or out-of-range samples: {bad}", (sum_sq / (blocks as f64 * BLOCK as f64)).sqrt());
     println!(
-        "underruns: {} blocks in {} dropouts; underrun samples: {}; longest inference step: {} ms; inference busy: {} s; idle frames: {}",
+        "underruns: {} blocks in {} dropouts; underrun samples: {}; longest inference step: {} ms; inference busy: {} ms; idle frames: {}",
         fmt(underruns),
         fmt(dropouts),
         fmt(field("underrun_samples")),
         fmt(field("max_step_ms")),
-        fmt(field("busy_s")),
+        fmt(field("busy_ms")),
         fmt(field("idle_frames"))
     );
     if underruns.unwrap_or(0.0) > 0.0 {
         println!("last underrun ended {:.3} s into the run", field("last_underrun_at").unwrap_or(0.0) / rate);
     }
     println!("latency grown by underruns: {} ms", fmt(field("latency_grown").map(|s| s * 1000.0 / rate)));
+    println!("left idle {} times; the least time to spare of a first group after idle: {} ms", fmt(field("idle_exits")), fmt(field("idle_exit_min_lead_ms")));
     println!("inference thread: {stalled_rounds} rounds stalled past the margin (late wake-up plus one group's work), latest wake-up {} ms late", fmt(field("max_wake_late_ms")));
     println!("longest process() call: {:.1} µs (budget {:.0} µs)", worst.as_secs_f64() * 1e6, BLOCK as f64 / rate * 1e6);
     println!("host thread: {late_blocks} blocks handed over more than 3 ms late, latest {:.1} ms late", latest.as_secs_f64() * 1e3);

@@ -192,6 +192,14 @@ impl Loaded {
     /// and `process()` time to `sink` (so hours of audio need no memory), deactivates.
     /// Returns the reported latency.
     pub fn stream(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool, mut sink: impl FnMut(&[f32], std::time::Duration)) -> u32 {
+        self.stream_while(rate, block, cues, length, realtime, |left, t| {
+            sink(left, t);
+            true
+        })
+    }
+
+    /// [`Loaded::stream`], ending early once `sink` returns false.
+    pub fn stream_while(&mut self, rate: f64, block: usize, cues: &[(u64, Cue)], length: usize, realtime: bool, mut sink: impl FnMut(&[f32], std::time::Duration) -> bool) -> u32 {
         let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: self.announced_max.unwrap_or(block) as u32 };
         let processor = self.instance.activate(|_, _| (), config).expect("activates");
         let latency = {
@@ -243,8 +251,11 @@ impl Loaded {
                 out_ports.with_output_buffers([AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only([&mut left[..n], &mut right[..n]].into_iter()) }]);
             let t0 = std::time::Instant::now();
             processor.process(&input, &mut output, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out_events), Some(pos as u64), None).expect("processes");
-            sink(&left[..n], t0.elapsed());
+            let more = sink(&left[..n], t0.elapsed());
             pos += n;
+            if !more {
+                break;
+            }
         }
         let processor = processor.stop_processing();
         self.instance.deactivate(processor);

@@ -90,6 +90,7 @@ fn the_first_note_after_idle_sounds_as_from_a_fresh_start() {
     let t = 512 * 938;
     let (later, stats, _) = bounce(&model, &config, &note(t), t as usize + length, 128, |_, _| {});
     assert!(stats.idle_frames > 0, "the engine was idle before the note: {stats:?}");
+    assert_eq!(stats.idle_exits, 1, "one note left idle once: {stats:?}");
     // Exact silence up to the note, but for the resampler's linear-phase sinc, which
     // reaches back by its delay (64 samples at 48 kHz) before an onset.
     assert!(later[..t as usize - 128].iter().skip(seconds(0.3) as usize).all(|&s| s == 0.0), "exact silence up to the note");

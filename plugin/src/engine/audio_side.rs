@@ -86,9 +86,13 @@ impl AudioSide {
     }
 
     fn push(&mut self, offset: usize, cue: Cue) -> bool {
+        let event = matches!(cue, Cue::Event(_));
         if self.events.try_push(TimedCue { time: self.clock + offset as u64, cue }).is_err() {
             self.shared.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
             return false;
+        }
+        if event {
+            self.shared.timeline.events_pushed.fetch_add(1, Ordering::Release);
         }
         true
     }
@@ -174,6 +178,7 @@ impl AudioSide {
             self.underrunning = false;
         }
         self.last = out.last().copied().unwrap_or(self.last);
+        self.shared.timeline.owed.store(self.debt, Ordering::Relaxed);
         self.clock += out.len() as u64;
         self.shared.timeline.clock.store(self.clock, Ordering::Release);
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringbuf::traits::{Consumer, Producer};
+use ringbuf::traits::{Consumer, Observer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use super::cue::{Cue, TimedCue};
@@ -67,6 +67,15 @@ pub(super) struct Inference {
     /// exceeds this is counted in `stalls`: it used up the margin but for one poll.
     /// `None` without a margin (offline, where nothing underruns).
     pub stall_limit: Option<Duration>,
+    /// Whether the process's idle watch looks in on this thread (see
+    /// [`super::idle_watch`]): it then sleeps long while idle.
+    pub watched: bool,
+    /// Events taken from the ring (see `Timeline::events_taken`).
+    pub events_taken: u64,
+    /// The thread holds real-time priority while it plays, and gives it up while
+    /// idle: a real-time wake-up costs a virtual machine three times an ordinary
+    /// one, and an idle instance wakes hundreds of times a second for nothing.
+    pub scheduling: Scheduling,
     pub pending: VecDeque<TimedCue>,
     pub frames_done: u64,
     pub roll: Vec<f32>,
@@ -77,12 +86,23 @@ pub(super) struct Inference {
     pub unpushed: usize,
 }
 
+/// The inference thread's scheduling, as it goes idle and back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scheduling {
+    /// Never real-time (offline, tests, or the OS refused).
+    #[default]
+    Normal,
+    /// Real-time while playing; `relaxed` while idle at normal priority.
+    RealTime { relaxed: bool },
+}
+
 impl Inference {
     pub fn run(mut self) {
         flush_denormals();
         // When the thread last went to sleep: how late it got going again is the
         // machine's doing (see `stall_limit`).
-        let mut asleep: Option<Instant> = None;
+        let mut asleep: Option<(Instant, Duration)> = None;
+        let mut was_idle = false;
         while !self.shared.control.stop.load(Ordering::Relaxed) {
             // A panic anywhere in a round (a bug, or inside ONNX Runtime's bindings)
             // must neither take the host down nor end the thread: the stream goes on,
@@ -90,8 +110,26 @@ impl Inference {
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.round(&mut asleep))) {
                 self.report_panic(p.as_ref());
             }
-            asleep = Some(Instant::now());
-            std::thread::park_timeout(POLL);
+            let idle = self.idle.idle && self.pending.is_empty();
+            if idle && !was_idle && self.watched {
+                super::idle_watch::went_idle();
+            }
+            was_idle = idle;
+            if idle && self.scheduling == (Scheduling::RealTime { relaxed: false }) {
+                super::priority::relax();
+                self.scheduling = Scheduling::RealTime { relaxed: true };
+            }
+            let poll = if idle && self.watched { super::idle_watch::IDLE_SLEEP } else { POLL };
+            asleep = Some((Instant::now(), poll));
+            std::thread::park_timeout(poll);
+        }
+    }
+
+    /// Back to real-time priority once there is something to play.
+    fn wake_up(&mut self) {
+        if self.scheduling == (Scheduling::RealTime { relaxed: true }) && self.pending.iter().any(|c| matches!(c.cue, Cue::Event(_))) {
+            super::priority::promote(super::priority::REALTIME_PRIORITY);
+            self.scheduling = Scheduling::RealTime { relaxed: false };
         }
     }
 
@@ -103,13 +141,16 @@ impl Inference {
     }
 
     /// One wake-up: take the events, answer the requests, render every complete group.
-    fn round(&mut self, asleep: &mut Option<Instant>) {
+    fn round(&mut self, asleep: &mut Option<(Instant, Duration)>) {
         // Read the clock before draining: every event stamped before it is then
         // guaranteed to be in the ring.
         let known = self.shared.timeline.clock.load(Ordering::Acquire);
         while let Some(ev) = self.events.try_pop() {
+            self.events_taken += matches!(ev.cue, Cue::Event(_)) as u64;
             self.pending.push_back(ev);
         }
+        self.shared.timeline.events_taken.store(self.events_taken, Ordering::Release);
+        self.wake_up();
         self.take_pending_model();
         if self.shared.control.restart.swap(false, Ordering::AcqRel) {
             self.runner.reset();
@@ -138,7 +179,7 @@ impl Inference {
         let complete = model_sample(known, self.host_rate) / HOP as u64;
         let k = self.frames_per_step as u64;
         let target = complete - complete % k;
-        let woke_late = asleep.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(POLL));
+        let woke_late = asleep.map_or(Duration::ZERO, |(t, poll)| t.elapsed().saturating_sub(poll));
         self.shared.counters.max_wake_late_ns.fetch_max(woke_late.as_nanos() as u64, Ordering::Relaxed);
         let mut first_step = None;
         while self.frames_done < target && !self.shared.control.stop.load(Ordering::Relaxed) {
@@ -267,6 +308,11 @@ impl Inference {
         self.roll.resize(k * ROLL_DIM, 0.0);
         self.source.resize(SOURCE_CHANNELS * n, 0.0);
         let mut sounding = false;
+        let mut leaving_idle = false;
+        // Only a note can end idle: a group with none in it is silence throughout,
+        // and its excitation is not worth rendering.
+        let end = self.frames_done + k as u64;
+        let unheard = self.idle.idle && !self.pending.iter().any(|c| matches!(c.cue, Cue::Event(_)) && self.frame_of(c) < end);
         for j in 0..k {
             let frame = self.frames_done + j as u64;
             while let Some(cue) = self.pending.front() {
@@ -283,6 +329,11 @@ impl Inference {
                 // model state was reset on entering idle).
                 self.featurizer.excitation.reseed(self.seed);
                 self.idle = Idle::default();
+                leaving_idle = true;
+            }
+            if unheard {
+                self.featurizer.end_unheard_frame();
+                continue;
             }
             let f = self.featurizer.end_frame();
             self.roll[j * ROLL_DIM..(j + 1) * ROLL_DIM].copy_from_slice(f.roll);
@@ -318,7 +369,12 @@ impl Inference {
 
         self.out.clear();
         for j in 0..k {
-            self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
+            // `audio` is all zeros when silent.
+            if silent {
+                self.resampler.process_silence(&mut self.out);
+            } else {
+                self.resampler.process(&self.audio[j * HOP..(j + 1) * HOP], &mut self.out);
+            }
         }
         if silent {
             // Exact zeros, not the DC blocker's decay toward them.
@@ -328,6 +384,18 @@ impl Inference {
             self.output_stage.process(&mut self.out);
         }
         self.shared.timeline.idle.store(self.idle.idle, Ordering::Relaxed);
+        if leaving_idle {
+            // What the audio side still had to play when the first group after idle
+            // arrived: the time it was early by.
+            let fresh = (self.samples.occupied_len() as u64).saturating_sub(self.shared.timeline.owed.load(Ordering::Relaxed));
+            let lead_ns = fresh * 1_000_000_000 / self.host_rate as u64;
+            let c = &self.shared.counters;
+            if c.idle_exits.fetch_add(1, Ordering::Relaxed) == 0 {
+                c.idle_exit_min_lead_ns.store(lead_ns, Ordering::Relaxed);
+            } else {
+                c.idle_exit_min_lead_ns.fetch_min(lead_ns, Ordering::Relaxed);
+            }
+        }
         self.unpushed = 0;
         self.flush();
         self.frames_done += k as u64;

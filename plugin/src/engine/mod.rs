@@ -11,6 +11,7 @@
 pub mod audio_side;
 pub mod calibrate;
 pub mod cue;
+mod idle_watch;
 mod inference;
 pub mod latency;
 pub mod priority;
@@ -350,11 +351,14 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
 
     let plane = TimbrePlane::new(&model.manifest.instruments);
     let shared = Arc::new(Shared::default());
+    // The engine starts idle (below), and says so from the start: the idle watch
+    // looks in on idle engines only, and the first note may come in the first block.
+    shared.timeline.idle.store(true, Ordering::Relaxed);
     // Until the first timbre cue: the first instrument's point.
     let timbre = plane.to_pad(&model.manifest.instruments[0].point);
 
     let ratio = config.sample_rate as f64 / SAMPLE_RATE as f64;
-    let inference = inference::Inference {
+    let mut inference = inference::Inference {
         runner,
         featurizer: Featurizer::new(config.seed),
         seed: config.seed,
@@ -372,6 +376,9 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         host_rate: config.sample_rate,
         frames_per_step: config.frames_per_step,
         stall_limit: (margin > 0).then(|| std::time::Duration::from_secs_f64(margin as f64 / config.sample_rate as f64).saturating_sub(inference::POLL)),
+        watched: false,
+        events_taken: 0,
+        scheduling: inference::Scheduling::Normal,
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
         frames_done: 0,
         roll: Vec::new(),
@@ -386,7 +393,16 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let thread = std::thread::Builder::new()
         .name("melwave-inference".into())
         .spawn(move || {
-            let _ = priority_tx.send(if realtime { priority::promote(priority::REALTIME_PRIORITY) } else { priority::Priority::NotAsked });
+            let granted = if realtime { priority::promote(priority::REALTIME_PRIORITY) } else { priority::Priority::NotAsked };
+            if matches!(granted, priority::Priority::RealTime(_)) {
+                inference.scheduling = inference::Scheduling::RealTime { relaxed: false };
+            }
+            // A real-time engine idles under the process's watch; offline, the
+            // audio side's waits wake the thread themselves.
+            if realtime {
+                inference.watched = idle_watch::register(&inference.shared, std::thread::current());
+            }
+            let _ = priority_tx.send(granted);
             // Whatever happens in there, the audio side must learn that nobody is
             // producing any more: it then plays silence and offline waits end.
             struct Exit(Arc<Shared>);

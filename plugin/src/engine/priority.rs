@@ -52,3 +52,18 @@ pub fn promote(priority: u8) -> Priority {
         Err(e) => Priority::Refused(format!("{e:?}")),
     }
 }
+
+/// Moves the calling thread back to normal scheduling (nice 0), as it was before
+/// [`promote`]. Giving up a privilege needs none, so only a missing thread fails.
+pub fn relax() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` outlives the call; pid 0 is the calling thread.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(50u8.try_into().expect("in range"))).is_ok()
+    }
+}

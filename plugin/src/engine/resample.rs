@@ -19,16 +19,23 @@ use crate::contract::{HOP, SAMPLE_RATE};
 
 /// The sinc's length in model samples; its delay is half of it.
 const SINC_LEN: usize = 64;
+const _: () = assert!(HOP >= SINC_LEN, "a frame of zeros must fill the filter");
 
 pub struct StreamResampler {
     inner: Option<Async<f32>>,
     buf: Vec<f32>,
+    /// Output samples per frame where the ratio is a whole number (48, 72, 96 kHz…):
+    /// every frame then yields exactly this many.
+    whole: Option<usize>,
+    /// Whether the filter has seen nothing but zeros for at least its length: its
+    /// output is then zeros until the next sound, whatever it is fed.
+    settled: bool,
 }
 
 impl StreamResampler {
     pub fn new(host_rate: u32) -> Result<Self, String> {
         if host_rate == SAMPLE_RATE {
-            return Ok(Self { inner: None, buf: Vec::new() });
+            return Ok(Self { inner: None, buf: Vec::new(), whole: Some(HOP), settled: false });
         }
         // Linear interpolation between 256 precomputed sinc phases: the table's error is
         // well below the window's sidelobes, at half the cost of cubic.
@@ -36,7 +43,8 @@ impl StreamResampler {
         let ratio = host_rate as f64 / SAMPLE_RATE as f64;
         let sinc = Async::<f32>::new_sinc(ratio, 1.0, &params, HOP, 1, FixedAsync::Input).map_err(|e| format!("cannot resample 24000 Hz to {host_rate} Hz: {e}"))?;
         let buf = vec![0.0; sinc.output_frames_max()];
-        Ok(Self { inner: Some(sinc), buf })
+        let whole = host_rate.is_multiple_of(SAMPLE_RATE).then_some(HOP * (host_rate / SAMPLE_RATE) as usize);
+        Ok(Self { inner: Some(sinc), buf, whole, settled: false })
     }
 
     /// Output samples by which the resampler delays its input.
@@ -49,9 +57,21 @@ impl StreamResampler {
         self.inner.as_ref().map_or(HOP, |r| r.output_frames_max())
     }
 
+    /// Appends what one frame of silence resamples to. Once the filter holds only
+    /// zeros at a whole-number ratio, that is a known count of zeros and the filter's
+    /// state does not change, so nothing is computed: an idle engine costs less.
+    pub fn process_silence(&mut self, out: &mut Vec<f32>) {
+        match self.whole {
+            Some(n) if self.settled => out.resize(out.len() + n, 0.0),
+            _ => self.process(&[0.0; HOP], out),
+        }
+    }
+
     /// Resamples one frame (`HOP` samples) and appends the result to `out`.
     pub fn process(&mut self, frame: &[f32], out: &mut Vec<f32>) {
         debug_assert_eq!(frame.len(), HOP);
+        // One whole frame of zeros fills the filter (HOP ≥ SINC_LEN).
+        self.settled = frame.iter().all(|&v| v == 0.0);
         let Some(r) = self.inner.as_mut() else {
             out.extend_from_slice(frame);
             return;
@@ -74,4 +94,33 @@ pub fn clip_to_model_rate(audio: &[f32], rate: u32) -> Result<Vec<f32>, String> 
     let input = InterleavedSlice::new(audio, 1, audio.len()).map_err(|e| format!("{e}"))?;
     let out = r.process_all(&input, audio.len(), None).map_err(|e| format!("resampling {rate} Hz to {SAMPLE_RATE} Hz failed: {e}"))?;
     Ok(out.take_data())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stretch of silence skipped at a settled filter gives the very samples, and
+    /// the very sound after it, that resampling the zeros gives, at every rate.
+    #[test]
+    fn skipped_silence_is_the_same_stream_as_resampled_silence() {
+        for rate in [24_000, 44_100, 48_000, 96_000] {
+            let (mut computed, mut skipped) = (StreamResampler::new(rate).unwrap(), StreamResampler::new(rate).unwrap());
+            let tone: Vec<f32> = (0..HOP).map(|i| (i as f32 * 0.3).sin()).collect();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..3 {
+                computed.process(&tone, &mut a);
+                skipped.process(&tone, &mut b);
+            }
+            for _ in 0..20 {
+                computed.process(&[0.0; HOP], &mut a);
+                skipped.process_silence(&mut b);
+            }
+            for _ in 0..3 {
+                computed.process(&tone, &mut a);
+                skipped.process(&tone, &mut b);
+            }
+            assert_eq!(a, b, "{rate} Hz");
+        }
+    }
 }

@@ -45,6 +45,13 @@ pub struct Timeline {
     pub caught_up: AtomicU64,
     /// The inference thread is idle: what it renders now is exact silence.
     pub idle: AtomicBool,
+    /// Events the audio side has pushed, and those the inference thread has taken:
+    /// while they differ an idle engine has a note waiting (see `idle_watch`).
+    pub events_pushed: AtomicU64,
+    pub events_taken: AtomicU64,
+    /// Host samples the audio side played as zeros for want of them and will drop
+    /// when they arrive: what of the ring is stale.
+    pub owed: AtomicU64,
 }
 
 /// Requests between the threads.
@@ -79,44 +86,104 @@ pub struct Faults {
     pub hang_ms: AtomicU64,
 }
 
-/// What the engine counts; [`Counters::snapshot`] reads them all as [`Stats`].
-#[derive(Default)]
-pub struct Counters {
-    /// Blocks that lacked samples while sound was playing: audible dropouts.
-    pub underruns: AtomicU64,
-    /// Dropouts: runs of consecutive underrunning blocks, each one gap a listener
-    /// hears (one stall of the machine is one dropout however many blocks it spans).
-    pub dropouts: AtomicU64,
-    pub underrun_samples: AtomicU64,
-    /// Host samples underruns have added to the latency (see `AudioSide`).
-    pub latency_grown: AtomicU64,
-    /// The clock at the end of the last block that underran: where to look.
-    pub last_underrun_at: AtomicU64,
-    /// Rounds of the inference thread that lost the margin to the machine, not to
-    /// the plugin's work: a wake-up from the fixed poll that came late (the thread
-    /// runs at real-time priority) plus a group of frames, whose cost does not depend
-    /// on what is played, together longer than the margin less one poll (see
-    /// `Inference::stall_limit`). The soak tells such underruns from the plugin's
-    /// own with this; `max_wake_late_ns` is the latest wake-up.
-    pub stalls: AtomicU64,
-    pub max_wake_late_ns: AtomicU64,
-    pub dropped_events: AtomicU64,
-    pub nan_resets: AtomicU64,
-    pub model_errors: AtomicU64,
-    pub stale_dropped: AtomicU64,
-    /// Frames rendered as exact silence without running the models (idle).
-    pub idle_frames: AtomicU64,
-    /// Blocks that lacked samples while idle: the missing samples are zeros, so
-    /// nothing is heard (16 idle instances on 2 cores counted 7–23 each in 20 s).
-    pub idle_underruns: AtomicU64,
-    /// Offline waits that gave up on a stuck inference thread.
-    pub offline_timeouts: AtomicU64,
-    pub model_swaps: AtomicU64,
-    pub panics: AtomicU64,
-    pub steps: AtomicU64,
-    pub frames: AtomicU64,
-    pub busy_ns: AtomicU64,
-    pub max_step_ns: AtomicU64,
+/// The engine's counters, listed once: the atomics both threads bump
+/// ([`Counters`]), their snapshot ([`Stats`]), and its one-line `name=value` form for
+/// the log a user reporting a glitch sends and the soak reads. Times are kept in
+/// nanoseconds, read as seconds and written as milliseconds.
+macro_rules! counters {
+    (
+        counts { $( $(#[doc = $cdoc:literal])* $count:ident, )* }
+        times { $( $(#[doc = $tdoc:literal])* $ns:ident => $secs:ident as $ms:literal, )* }
+    ) => {
+        /// What the engine counts; [`Counters::snapshot`] reads them all as [`Stats`].
+        #[derive(Default)]
+        pub struct Counters {
+            $( $(#[doc = $cdoc])* pub $count: AtomicU64, )*
+            $( $(#[doc = $tdoc])* pub $ns: AtomicU64, )*
+        }
+
+        /// A snapshot of the engine's counters.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct Stats {
+            $( $(#[doc = $cdoc])* pub $count: u64, )*
+            $( $(#[doc = $tdoc])* pub $secs: f64, )*
+            /// True while the inference thread is failed (silent until restarted).
+            pub failed: bool,
+        }
+
+        impl Counters {
+            /// Every counter now; `failed` is the control flag, which the snapshot carries.
+            pub fn snapshot(&self, failed: bool) -> Stats {
+                Stats {
+                    $( $count: self.$count.load(Ordering::Relaxed), )*
+                    $( $secs: self.$ns.load(Ordering::Relaxed) as f64 * 1e-9, )*
+                    failed,
+                }
+            }
+        }
+
+        impl std::fmt::Display for Stats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                $( write!(f, concat!(stringify!($count), "={} "), self.$count)?; )*
+                $( write!(f, concat!($ms, "={:.3} "), self.$secs * 1e3)?; )*
+                write!(f, "failed={}", self.failed)
+            }
+        }
+    };
+}
+
+counters! {
+    counts {
+        /// Blocks that lacked samples while sound was playing: audible dropouts.
+        underruns,
+        /// Dropouts: runs of consecutive underrunning blocks, each one gap a listener
+        /// hears (one stall of the machine is one dropout however many blocks it spans).
+        dropouts,
+        underrun_samples,
+        /// Host samples underruns have added to the latency (see `AudioSide`).
+        latency_grown,
+        /// The clock at the end of the last block that underran: where to look.
+        last_underrun_at,
+        /// Rounds of the inference thread that lost the margin to the machine, not to
+        /// the plugin's work: a wake-up that came late plus a group of frames, whose
+        /// cost does not depend on what is played, together longer than the margin
+        /// less one poll (see `Inference::stall_limit`). The soak tells such underruns
+        /// from the plugin's own with this; `max_wake_late` is the latest wake-up.
+        stalls,
+        /// Late samples the inference thread dropped after underruns.
+        stale_dropped,
+        dropped_events,
+        nan_resets,
+        model_errors,
+        /// Panics caught on the inference thread.
+        panics,
+        /// Offline waits that gave up on a stuck inference thread.
+        offline_timeouts,
+        /// Models swapped in while playing.
+        model_swaps,
+        steps,
+        frames,
+        /// Frames rendered as exact silence without running the models (idle).
+        idle_frames,
+        /// Blocks that lacked samples while idle: the missing samples are zeros, so
+        /// nothing is heard. Expected: an idle inference thread under the idle watch
+        /// sleeps longer than the ring's lead, and catches up when it wakes.
+        idle_underruns,
+        /// Times the engine left idle for a note.
+        idle_exits,
+    }
+    times {
+        /// The latest wake-up of the inference thread, beyond the sleep it asked for.
+        max_wake_late_ns => max_wake_late_seconds as "max_wake_late_ms",
+        /// Total inference time.
+        busy_ns => busy_seconds as "busy_ms",
+        /// Longest single step.
+        max_step_ns => max_step_seconds as "max_step_ms",
+        /// The least time to spare of a first group after idle: how much fresh audio
+        /// the audio side still had to play when it arrived, stale samples not
+        /// counted (meaningful once `idle_exits` > 0; 0 means it came late).
+        idle_exit_min_lead_ns => idle_exit_min_lead_seconds as "idle_exit_min_lead_ms",
+    }
 }
 
 /// Messages for the log and the editor. Only non-real-time threads touch them.
@@ -130,112 +197,11 @@ pub struct Messages {
     last_notice: Mutex<Option<String>>,
 }
 
-/// A snapshot of the engine's counters.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Stats {
-    pub underruns: u64,
-    /// Runs of consecutive underrunning blocks.
-    pub dropouts: u64,
-    pub underrun_samples: u64,
-    /// Host samples underruns have added to the latency since the start.
-    pub latency_grown: u64,
-    /// Host sample at which the last underrun ended (0 if none).
-    pub last_underrun_at: u64,
-    /// Inference rounds that lost the margin to scheduling, and the latest wake-up.
-    pub stalls: u64,
-    pub max_wake_late_seconds: f64,
-    pub dropped_events: u64,
-    pub nan_resets: u64,
-    pub model_errors: u64,
-    /// Frames of exact silence rendered without running the models.
-    pub idle_frames: u64,
-    /// Late blocks while idle: silence late, not a dropout.
-    pub idle_underruns: u64,
-    /// Offline waits that gave up on a stuck inference thread.
-    pub offline_timeouts: u64,
-    /// Late samples the inference thread dropped after underruns.
-    pub stale_dropped: u64,
-    /// Models swapped in while playing.
-    pub model_swaps: u64,
-    /// Panics caught on the inference thread.
-    pub panics: u64,
-    /// True while the inference thread is failed (silent until restarted).
-    pub failed: bool,
-    pub steps: u64,
-    pub frames: u64,
-    /// Total inference time.
-    pub busy_seconds: f64,
-    /// Longest single step.
-    pub max_step_seconds: f64,
-}
-
 impl Stats {
     /// Whether anything went wrong: an underrun, a dropped event, a model fault, or an
     /// offline wait that gave up.
     pub fn troubled(&self) -> bool {
         self.underruns + self.dropped_events + self.nan_resets + self.model_errors + self.panics + self.offline_timeouts > 0 || self.failed
-    }
-}
-
-/// Every counter as `name=value`, one line: the log line a user reporting a glitch
-/// and the soak test read.
-impl std::fmt::Display for Stats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "underruns={} dropouts={} underrun_samples={} latency_grown={} last_underrun_at={} stalls={} max_wake_late_ms={:.3} stale_dropped={} dropped_events={} nan_resets={} model_errors={} panics={} failed={} offline_timeouts={} model_swaps={} steps={} frames={} idle_frames={} idle_underruns={} busy_s={:.3} max_step_ms={:.3}",
-            self.underruns,
-            self.dropouts,
-            self.underrun_samples,
-            self.latency_grown,
-            self.last_underrun_at,
-            self.stalls,
-            self.max_wake_late_seconds * 1e3,
-            self.stale_dropped,
-            self.dropped_events,
-            self.nan_resets,
-            self.model_errors,
-            self.panics,
-            self.failed,
-            self.offline_timeouts,
-            self.model_swaps,
-            self.steps,
-            self.frames,
-            self.idle_frames,
-            self.idle_underruns,
-            self.busy_seconds,
-            self.max_step_seconds * 1e3
-        )
-    }
-}
-
-impl Counters {
-    /// Every counter now; `failed` is the control flag, which the snapshot carries.
-    pub fn snapshot(&self, failed: bool) -> Stats {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Stats {
-            underruns: l(&self.underruns),
-            dropouts: l(&self.dropouts),
-            underrun_samples: l(&self.underrun_samples),
-            latency_grown: l(&self.latency_grown),
-            last_underrun_at: l(&self.last_underrun_at),
-            stalls: l(&self.stalls),
-            max_wake_late_seconds: l(&self.max_wake_late_ns) as f64 * 1e-9,
-            dropped_events: l(&self.dropped_events),
-            nan_resets: l(&self.nan_resets),
-            model_errors: l(&self.model_errors),
-            idle_frames: l(&self.idle_frames),
-            idle_underruns: l(&self.idle_underruns),
-            offline_timeouts: l(&self.offline_timeouts),
-            stale_dropped: l(&self.stale_dropped),
-            model_swaps: l(&self.model_swaps),
-            panics: l(&self.panics),
-            failed,
-            steps: l(&self.steps),
-            frames: l(&self.frames),
-            busy_seconds: l(&self.busy_ns) as f64 * 1e-9,
-            max_step_seconds: l(&self.max_step_ns) as f64 * 1e-9,
-        }
     }
 }
 

@@ -195,6 +195,19 @@ impl Featurizer {
         }
         FrameFeatures { roll: &self.roll_buf, source: &self.source_buf }
     }
+
+    /// Closes a frame that nobody will hear (an idle engine's, with no note in it):
+    /// the roll moves on as [`Featurizer::end_frame`] moves it, but the excitation
+    /// renders nothing. Its noise, the one thing it would have made, starts over
+    /// from its seed when the engine leaves idle.
+    pub fn end_unheard_frame(&mut self) {
+        self.roll.end_frame(&mut self.roll_buf);
+        for (k, cut) in self.roll.take_cut().iter().enumerate() {
+            if *cut {
+                self.excitation.stop(k);
+            }
+        }
+    }
 }
 
 /// Applies `events` (model samples, sorted) frame by frame, calling `frame(f, state)`

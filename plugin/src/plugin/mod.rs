@@ -415,7 +415,13 @@ impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
         // gain in its range, whatever the host sends.
         let on_pad = |v: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
         let mut next_move = 0;
-        for i in 0..n {
+        // A pad at rest (nothing gliding, no controller move in this block) is where
+        // it is for the whole block: one look at its first sample says it all.
+        let gliding = self.params.timbre_x.smoothed.is_smoothing()
+            || self.params.timbre_y.smoothed.is_smoothing()
+            || self.controller_pad.iter().flatten().any(Smoother::is_smoothing)
+            || moves > 0;
+        for i in 0..if gliding { n } else { n.min(1) } {
             // A controller's move lands on its sample, from where its axis is, and
             // glides as automation does.
             while next_move < moves && self.pad_moves[next_move].0 <= i {
@@ -453,9 +459,11 @@ impl<const AUDIO_IN: bool> Plugin for Melwave<AUDIO_IN> {
                 engine.audio.wait_for_inference(len);
             }
             engine.audio.process(mono);
+            let to_gain = |db: f32| util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
+            // A gain at rest is one conversion per piece, not one per sample.
+            let steady = (!self.params.gain.smoothed.is_smoothing()).then(|| to_gain(self.params.gain.smoothed.next()));
             for (i, &v) in mono.iter().enumerate() {
-                let db = self.params.gain.smoothed.next();
-                let gain = util::db_to_gain(if db.is_finite() { db.clamp(GAIN_MIN_DB, GAIN_MAX_DB) } else { 0.0 });
+                let gain = steady.unwrap_or_else(|| to_gain(self.params.gain.smoothed.next()));
                 for channel in channels.iter_mut() {
                     channel[start + i] = v * gain;
                 }
