@@ -429,7 +429,8 @@ fn realtime_threads(name: &str) -> Vec<u32> {
 }
 
 /// Under JACK2's default (`-P 10`) the host's audio thread runs at SCHED_FIFO 10; the
-/// inference thread, started from such a thread, must run below it.
+/// inference thread, started from such a thread, must run below it while it plays,
+/// and so must the idle watch. Idle, the inference thread gives real-time up.
 #[cfg(target_os = "linux")]
 #[test]
 fn the_inference_thread_runs_below_a_jack_default_audio_thread() {
@@ -438,18 +439,32 @@ fn the_inference_thread_runs_below_a_jack_default_audio_thread() {
             return None;
         }
         let config = EngineConfig { realtime_priority: true, margin: Margin::Fixed(6.0), ..EngineConfig::new(RATE, BLOCK) };
-        let (_audio, handle) = engine::start(&passthrough_model(), &config).unwrap();
+        let (mut audio, handle) = engine::start(&passthrough_model(), &config).unwrap();
         let granted = matches!(handle.priority(), engine::priority::Priority::RealTime(_));
-        Some((granted, realtime_threads("melwave-inference")))
+        let mut out = vec![0.0f32; BLOCK];
+        let mut blocks = |audio: &mut AudioSide, n: usize| {
+            for _ in 0..n {
+                audio.wait_for_inference(BLOCK);
+                audio.process(&mut out);
+            }
+        };
+        // Idle: rendered silence for a while, nothing to play.
+        blocks(&mut audio, 40);
+        let idle = realtime_threads("melwave-inference");
+        audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
+        blocks(&mut audio, 40);
+        Some((granted, idle, realtime_threads("melwave-inference"), realtime_threads("melwave-idle-watch")))
     })
     .join()
     .unwrap();
-    let Some((granted, priorities)) = host else {
+    let Some((granted, idle, playing, watch)) = host else {
         eprintln!("skipped: this machine grants no real-time priority to stand in for the host's audio thread");
         return;
     };
     assert!(granted, "granted to the stand-in host thread, so granted to the engine");
     // Other tests' engines run at normal priority: the real-time one is this test's.
-    assert!(!priorities.is_empty(), "the inference thread runs under a real-time policy");
-    assert!(priorities.iter().all(|&p| p < 10), "the inference thread runs at {priorities:?}, not below the host's 10");
+    assert!(idle.is_empty(), "idle, the inference thread runs at normal priority, not {idle:?}");
+    assert!(!playing.is_empty(), "playing, the inference thread runs under a real-time policy");
+    assert!(playing.iter().chain(&watch).all(|&p| p < 10), "the inference thread runs at {playing:?} and the idle watch at {watch:?}, not below the host's 10");
+    assert!(!watch.is_empty(), "the idle watch is as punctual as the inference thread it stands in for");
 }
