@@ -28,6 +28,10 @@ pub const SAFETY: f64 = 2.0;
 /// The soaks that set it are in docs/architecture.md.
 pub const FLOOR: Duration = Duration::from_millis(3);
 
+/// The longest the idle watch waits between looks, however much margin there is
+/// (a margin grown by underruns is not spare time to spend on waking up).
+pub const MAX_IDLE_POLL: Duration = Duration::from_millis(2);
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Calibration {
     /// The longest, the second longest and the mean of the timed steps.
@@ -41,6 +45,15 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// How often the idle watch may look for a note while this engine is idle: the
+    /// part of the margin that the safety factor's steps do not need, so the first
+    /// group after idle still has `SAFETY` times the timed step to render in, as every
+    /// other group has. Never shorter than the playing thread's [`POLL`], never longer
+    /// than [`MAX_IDLE_POLL`].
+    pub fn idle_poll(&self) -> Duration {
+        self.margin.saturating_sub(self.second_worst_step.mul_f64(SAFETY)).clamp(POLL, MAX_IDLE_POLL)
+    }
+
     /// The margin in host samples.
     pub fn margin_samples(&self, rate: u32) -> usize {
         (self.margin.as_secs_f64() * rate as f64).ceil() as usize
@@ -103,4 +116,24 @@ pub fn calibrate(runner: &mut ModelRunner, frames_per_step: usize) -> Result<Cal
     let margin = typical_worst.mul_f64(SAFETY).saturating_add(POLL).max(floor);
     let mean = times.iter().sum::<Duration>() / TIMED as u32;
     Ok(Calibration { worst_step: times[TIMED - 1], second_worst_step: typical_worst, mean_step: mean, floor, margin })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(margin_ms: f64, second_worst_ms: f64) -> Calibration {
+        let ms = |v: f64| Duration::from_secs_f64(v * 1e-3);
+        Calibration { worst_step: ms(second_worst_ms), second_worst_step: ms(second_worst_ms), mean_step: ms(second_worst_ms), floor: FLOOR, margin: ms(margin_ms) }
+    }
+
+    /// Idle, the watch may look as seldom as the margin leaves after `SAFETY` steps.
+    #[test]
+    fn the_idle_poll_is_the_margin_the_steps_do_not_need() {
+        assert_eq!(with(3.0, 0.6).idle_poll(), Duration::from_micros(1800));
+        // A margin all spent on steps leaves the playing thread's poll.
+        assert_eq!(with(3.0, 1.4).idle_poll(), POLL);
+        // A margin grown by underruns is not spent on sleeping.
+        assert_eq!(with(40.0, 0.5).idle_poll(), MAX_IDLE_POLL);
+    }
 }

@@ -390,6 +390,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
     let thread_shared = shared.clone();
     let (priority_tx, priority_rx) = std::sync::mpsc::channel();
     let realtime = config.realtime_priority;
+    let idle_poll = calibration.map_or(inference::POLL, |c| c.idle_poll());
     let thread = std::thread::Builder::new()
         .name("melwave-inference".into())
         .spawn(move || {
@@ -400,7 +401,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             // A real-time engine idles under the process's watch; offline, the
             // audio side's waits wake the thread themselves.
             if realtime {
-                inference.watched = idle_watch::register(&inference.shared, std::thread::current());
+                inference.watched = idle_watch::register(&inference.shared, std::thread::current(), idle_poll);
             }
             let _ = priority_tx.send(granted);
             // Whatever happens in there, the audio side must learn that nobody is
