@@ -453,11 +453,13 @@ fn the_inference_thread_runs_below_a_jack_default_audio_thread() {
         let idle = realtime_threads("melwave-inference");
         audio.push_event(0, Event::NoteOn { key: 69, velocity: 100 });
         blocks(&mut audio, 40);
-        Some((granted, idle, realtime_threads("melwave-inference"), realtime_threads("melwave-idle-watch")))
+        let found = (granted, idle, realtime_threads("melwave-inference"), realtime_threads("melwave-idle-watch"));
+        drop((audio, handle));
+        Some((found, threads_named("melwave-idle-watch")))
     })
     .join()
     .unwrap();
-    let Some((granted, idle, playing, watch)) = host else {
+    let Some(((granted, idle, playing, watch), watch_after)) = host else {
         eprintln!("skipped: this machine grants no real-time priority to stand in for the host's audio thread");
         return;
     };
@@ -467,4 +469,13 @@ fn the_inference_thread_runs_below_a_jack_default_audio_thread() {
     assert!(!playing.is_empty(), "playing, the inference thread runs under a real-time policy");
     assert!(playing.iter().chain(&watch).all(|&p| p < 10), "the inference thread runs at {playing:?} and the idle watch at {watch:?}, not below the host's 10");
     assert!(!watch.is_empty(), "the idle watch is as punctual as the inference thread it stands in for");
+    // No thread of the plugin's outlives its last engine: a host may unload it then.
+    assert_eq!(watch_after, 0, "the idle watch stops with the last engine it watched");
+}
+
+/// How many of this process's threads are named `name` (its first 15 bytes).
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> usize {
+    let name = &name[..name.len().min(15)];
+    std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten().filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)).count()
 }

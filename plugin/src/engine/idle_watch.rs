@@ -13,10 +13,14 @@
 //! the margin its safety factor's steps leave over), so the first group after idle
 //! still has that safety factor's time to render in; the idle instances share one
 //! poll.
+//!
+//! The thread lives while some engine holds its [`Watch`]: the last one to let go
+//! stops and joins it, so no thread of the plugin's runs on after its last instance,
+//! when a host may unload the library.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::Thread;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use super::priority;
@@ -38,35 +42,33 @@ struct Watched {
     poll: Duration,
 }
 
-struct Watch {
+/// What the watch thread and the engines share.
+#[derive(Default)]
+struct Inner {
     engines: Mutex<Vec<Watched>>,
-    thread: Thread,
+    stop: AtomicBool,
 }
 
-static WATCH: OnceLock<Option<Watch>> = OnceLock::new();
-
-fn watch() -> Option<&'static Watch> {
-    WATCH
-        .get_or_init(|| {
-            let thread = std::thread::Builder::new()
-                .name("melwave-idle-watch".into())
-                .spawn(|| {
-                    // As punctual as the inference threads it stands in for.
-                    let _ = priority::promote(priority::REALTIME_PRIORITY);
-                    loop {
-                        let poll = watch().and_then(Watch::look);
-                        std::thread::park_timeout(poll.unwrap_or(NOTHING_IDLE_SLEEP));
-                    }
-                })
-                .ok()?
-                .thread()
-                .clone();
-            Some(Watch { engines: Mutex::new(Vec::new()), thread })
-        })
-        .as_ref()
+/// The running watch. Each watched engine's inference thread holds it; dropping the
+/// last one stops the thread and waits for it.
+pub struct Watch {
+    inner: Arc<Inner>,
+    thread: Option<JoinHandle<()>>,
 }
 
-impl Watch {
+/// The watch now running, if any engine holds it.
+static CURRENT: Mutex<Weak<Watch>> = Mutex::new(Weak::new());
+
+impl Inner {
+    fn run(&self) {
+        // As punctual as the inference threads it stands in for.
+        let _ = priority::promote(priority::REALTIME_PRIORITY);
+        while !self.stop.load(Ordering::Acquire) {
+            let poll = self.look();
+            std::thread::park_timeout(poll.unwrap_or(NOTHING_IDLE_SLEEP));
+        }
+    }
+
     /// Wakes every idle engine's thread that has an event waiting; forgets engines
     /// that are gone. Returns when to look again: the shortest poll of the idle
     /// engines, or `None` when none is idle.
@@ -87,18 +89,42 @@ impl Watch {
     }
 }
 
-/// Puts an engine's inference thread under the watch. Returns false where the watch
-/// could not start: that engine's thread then keeps polling by itself while idle.
-pub fn register(shared: &Arc<Shared>, inference: Thread, poll: Duration) -> bool {
-    let Some(watch) = watch() else { return false };
-    watch.engines.locked().push(Watched { shared: Arc::downgrade(shared), inference, poll });
-    true
+impl Watch {
+    /// Called by an inference thread going idle: the watch, perhaps asleep while
+    /// nothing was idle, starts polling now.
+    pub fn went_idle(&self) {
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
+    }
 }
 
-/// Called by an inference thread going idle: the watch, perhaps asleep while nothing
-/// was idle, starts polling now.
-pub fn went_idle() {
-    if let Some(watch) = watch() {
-        watch.thread.unpark();
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
     }
+}
+
+/// Puts an engine's inference thread under the watch, starting the watch if none
+/// runs. The inference thread keeps what this returns for as long as it runs; `None`
+/// where the watch could not start, and that engine's thread then polls by itself.
+pub fn register(shared: &Arc<Shared>, inference: Thread, poll: Duration) -> Option<Arc<Watch>> {
+    let mut current = CURRENT.locked();
+    let watch = match current.upgrade() {
+        Some(w) => w,
+        None => {
+            let inner = Arc::new(Inner::default());
+            let runner = inner.clone();
+            let thread = std::thread::Builder::new().name("melwave-idle-watch".into()).spawn(move || runner.run()).ok()?;
+            let w = Arc::new(Watch { inner, thread: Some(thread) });
+            *current = Arc::downgrade(&w);
+            w
+        }
+    };
+    watch.inner.engines.locked().push(Watched { shared: Arc::downgrade(shared), inference, poll });
+    Some(watch)
 }

@@ -67,9 +67,9 @@ pub(super) struct Inference {
     /// exceeds this is counted in `stalls`: it used up the margin but for one poll.
     /// `None` without a margin (offline, where nothing underruns).
     pub stall_limit: Option<Duration>,
-    /// Whether the process's idle watch looks in on this thread (see
-    /// [`super::idle_watch`]): it then sleeps long while idle.
-    pub watched: bool,
+    /// The process's idle watch, where it looks in on this thread (see
+    /// [`super::idle_watch`]): the thread then sleeps long while idle.
+    pub watch: Option<Arc<super::idle_watch::Watch>>,
     /// Events taken from the ring (see `Timeline::events_taken`).
     pub events_taken: u64,
     /// The thread holds real-time priority while it plays, and gives it up while
@@ -111,15 +111,15 @@ impl Inference {
                 self.report_panic(p.as_ref());
             }
             let idle = self.idle.idle && self.pending.is_empty();
-            if idle && !was_idle && self.watched {
-                super::idle_watch::went_idle();
+            if let (true, false, Some(watch)) = (idle, was_idle, &self.watch) {
+                watch.went_idle();
             }
             was_idle = idle;
             if idle && self.scheduling == (Scheduling::RealTime { relaxed: false }) {
                 super::priority::relax();
                 self.scheduling = Scheduling::RealTime { relaxed: true };
             }
-            let poll = if idle && self.watched { super::idle_watch::IDLE_SLEEP } else { POLL };
+            let poll = if idle && self.watch.is_some() { super::idle_watch::IDLE_SLEEP } else { POLL };
             asleep = Some((Instant::now(), poll));
             std::thread::park_timeout(poll);
         }
