@@ -70,6 +70,21 @@ pub struct AudioSide {
     /// Whether an offline wait may still take `patience`: lost after one wait gave
     /// up, regained once the inference thread catches up again.
     pub(super) patient: bool,
+    /// While the engine is idle with a note waiting, the host sample up to which the
+    /// output is silence whatever the inference thread does: the note cannot sound
+    /// before it. A block short of samples that ends by then is an idle underrun;
+    /// one past it may be short of the note itself, and counts in full. `u64::MAX`
+    /// with no note waiting.
+    pub(super) quiet_until: u64,
+    /// The earliest a note sounds after its event: the prefill less one frame (its
+    /// event is quantised to its frame's start), in host samples.
+    pub(super) quiet_lead: u64,
+    /// One group of frames in host samples, rounded up.
+    pub(super) group: u64,
+    /// Events pushed (as counted in `Timeline::events_pushed`), and the time of the
+    /// last one.
+    pub(super) events_pushed: u64,
+    pub(super) last_event_at: u64,
 }
 
 impl AudioSide {
@@ -87,14 +102,34 @@ impl AudioSide {
 
     fn push(&mut self, offset: usize, cue: Cue) -> bool {
         let event = matches!(cue, Cue::Event(_));
-        if self.events.try_push(TimedCue { time: self.clock + offset as u64, cue }).is_err() {
+        let time = self.clock + offset as u64;
+        if self.events.try_push(TimedCue { time, cue }).is_err() {
             self.shared.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         if event {
-            self.shared.timeline.events_pushed.fetch_add(1, Ordering::Release);
+            self.events_pushed += 1;
+            self.shared.timeline.events_pushed.store(self.events_pushed, Ordering::Release);
+            self.last_event_at = self.last_event_at.max(time);
+            if self.shared.timeline.idle.load(Ordering::Relaxed) {
+                self.quiet_until = self.quiet_until.min(time + self.quiet_lead);
+            }
         }
         true
+    }
+
+    /// Whether a block short of samples now would be short of silence only: the
+    /// engine is idle and no note it has been given can sound yet.
+    fn silent_if_short(&mut self, len: usize) -> bool {
+        let timeline = &self.shared.timeline;
+        let idle = timeline.idle.load(Ordering::Acquire);
+        // A note the inference thread has taken and rendered past without leaving
+        // idle (a release, a controller) makes nothing sound: forget it.
+        let settled = timeline.events_taken.load(Ordering::Acquire) == self.events_pushed && timeline.caught_up.load(Ordering::Acquire) > self.last_event_at + self.group;
+        if !idle || settled {
+            self.quiet_until = u64::MAX;
+        }
+        idle && self.last == 0.0 && self.clock + len as u64 <= self.quiet_until
     }
 
     /// Fills `out` with the next block of audio and advances the clock. Events for
@@ -151,7 +186,7 @@ impl AudioSide {
             // An idle engine's late samples are zeros: owing them costs nothing
             // audible, so a stall while idle does not grow the latency (many idle
             // instances on few cores stall often, and each would grow for nothing).
-            let idle = self.shared.timeline.idle.load(Ordering::Relaxed) && self.last == 0.0;
+            let idle = self.silent_if_short(out.len());
             let absorbed = if idle { 0 } else { missing.min(self.growth_left) };
             // Headroom once per stall, not once per block of it.
             let headroom = if self.underrunning || idle { 0 } else { self.headroom.min(self.growth_left - absorbed) };

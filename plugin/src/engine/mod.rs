@@ -33,7 +33,7 @@ pub use inference::{IDLE_TAIL_SECONDS, RUNAWAY};
 pub use latency::{Latency, LatencyMode};
 pub use shared::Stats;
 
-use crate::contract::{ModelBytes, ModelError, TimbrePlane, SAMPLE_RATE};
+use crate::contract::{ModelBytes, ModelError, TimbrePlane, HOP, SAMPLE_RATE};
 use crate::features::Featurizer;
 use crate::runtime::{ModelRunner, Provider, ProviderReport};
 use crate::sync::LockExt;
@@ -376,7 +376,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         host_rate: config.sample_rate,
         frames_per_step: config.frames_per_step,
         stall_limit: (margin > 0).then(|| std::time::Duration::from_secs_f64(margin as f64 / config.sample_rate as f64).saturating_sub(inference::POLL)),
-        watched: false,
+        watch: None,
         events_taken: 0,
         scheduling: inference::Scheduling::Normal,
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
@@ -401,7 +401,7 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             // A real-time engine idles under the process's watch; offline, the
             // audio side's waits wake the thread themselves.
             if realtime {
-                inference.watched = idle_watch::register(&inference.shared, std::thread::current(), idle_poll);
+                inference.watch = idle_watch::register(&inference.shared, std::thread::current(), idle_poll);
             }
             let _ = priority_tx.send(granted);
             // Whatever happens in there, the audio side must learn that nobody is
@@ -418,6 +418,8 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
             inference.run();
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;
+    // One frame in host samples, rounded up.
+    let frame_host = (HOP as u64 * config.sample_rate as u64).div_ceil(SAMPLE_RATE as u64);
     let audio = AudioSide {
         events: event_prod,
         samples: sample_cons,
@@ -435,6 +437,11 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         underrunning: false,
         patience: config.offline_patience,
         patient: true,
+        quiet_until: u64::MAX,
+        quiet_lead: (latency.prefill as u64).saturating_sub(frame_host),
+        group: frame_host * config.frames_per_step as u64,
+        events_pushed: 0,
+        last_event_at: 0,
     };
     let priority = priority_rx.recv().unwrap_or(priority::Priority::NotAsked);
     let handle = EngineHandle { monitor: Monitor { shared }, thread: Some(thread), latency, provider, calibration, priority };
