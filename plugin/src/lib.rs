@@ -16,4 +16,5 @@ pub mod midi_file;
 pub mod plugin;
 pub mod render;
 pub mod runtime;
+pub mod stable_hash;
 pub mod sync;

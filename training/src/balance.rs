@@ -2,22 +2,20 @@
 //! drawn velocity group first.
 //!
 //! Uniform crops see each key as often as the music plays it, and the keyboard's ends
-//! are rare: keys above 96 are 7.9 % of the training notes (3.9 % before the dataset's
-//! extremes pieces went from 30 to 90). Each key has its own input
-//! columns, so those stay under-trained, and a held-out run up to key 104 came out
-//! 26–53 dB too soft on the struck instruments. A share of each batch is therefore
+//! are rare: keys above 96 are 7.9 % of `full-v4`'s training notes. Each key has its
+//! own input columns, so those stay under-trained, and uniformly drawn crops leave a
+//! held-out run up to key 104 tens of dB too soft on the struck instruments. A share of
+//! each batch is therefore
 //! drawn key first: a key uniformly among those the training data plays, then one of
 //! its onsets, then a crop whose counted frames hold it.
 //!
 //! Velocities are as uneven: of `full-v4`'s training onsets 14.8 % are soft (the
-//! evaluation's 1–47) and 28.1 % loud, and v4.6 played soft notes 2.4 dB off on
-//! average, note by note, where medium ones were 1.7. The velocity-first draw picks a
+//! evaluation's 1–47) and 28.1 % loud, and a model trained on uniform crops plays soft
+//! notes further off in level than medium ones. The velocity-first draw picks a
 //! group uniformly (the evaluation's groups,
 //! [`crate::eval::metrics::VELOCITY_GROUPS`]), then a key uniformly among those the
-//! group plays, so the soft notes of the rare keys are drawn most of all. At half the
-//! batch (v4.7) it moved every level figure a little; the soft notes' excess turned out
-//! to lie at the keyboard's top and in a few presets, where drawing them more often did
-//! not reach it (docs/training.md §2).
+//! group plays, so the soft notes of the rare keys are drawn most of all (what it
+//! bought: docs/training.md §2).
 
 use melwave::contract::HOP;
 use melwave::features::Event;
@@ -28,13 +26,13 @@ use crate::dataset::Item;
 use crate::eval::metrics::{velocity_group, VELOCITY_GROUPS};
 use crate::train::BURN_IN;
 
-/// The share of crops drawn key first unless the run says otherwise: v4.3's last stage
-/// (docs/training.md §2; 0.5 paid more than 0.25 on the rare keys, and cost the softest
-/// notes a little).
+/// The share of crops drawn key first unless the run says otherwise: half, which paid
+/// more than a quarter on the rare keys and cost the softest notes a little
+/// (docs/training.md §2).
 pub const KEY_BALANCE: f64 = 0.5;
 
 /// The share of crops drawn velocity group first unless the run says otherwise: none,
-/// as every model before v4.7 trained.
+/// so a run that does not ask for it draws crops as the key balance alone decides.
 pub const VELOCITY_BALANCE: f64 = 0.0;
 
 /// Onsets of one key: (item, frame).

@@ -112,8 +112,8 @@ pub fn load_weights(vs: &mut nn::VarStore, tensors: &HashMap<String, Tensor>, sk
 }
 
 /// Variables a checkpoint may lack because they were added after it was written: a
-/// Mel2Mel run from before the partials path (such as v4.2's checkpoints) loads with
-/// the path at zero, where it changes nothing.
+/// Mel2Mel checkpoint written without the partials path loads with the path at zero,
+/// where it changes nothing.
 pub fn added_since(tensors: &HashMap<String, Tensor>) -> &'static [&'static str] {
     const PARTIALS: &[&str] = &[crate::nets::mel2mel::PARTIALS];
     if tensors.contains_key(&format!("w.{}", PARTIALS[0])) {

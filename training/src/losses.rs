@@ -54,11 +54,11 @@ pub fn band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
 /// expected error, in nats, of the bands that carry the frame's energy.
 ///
 /// The band L1 averages over 80 bands, and a high note puts most of its power in two
-/// or three of them. So v4.5's Mel2Mel could leave the electric piano's key 104
-/// 30 dB soft *in its own training pieces*: it put the energy in the low bands, where
-/// the frame's level matched, and the 2 bands it missed were 2.5 % of the band term.
-/// The vocoder then had little to play at the partials its source carries, and the
-/// note came out 30 dB soft. Weighted by power, missing the bands that hold the frame's
+/// or three of them. So a Mel2Mel trained on the band L1 can leave a high note
+/// 30 dB soft *in its own training pieces*: it puts the energy in the low bands, where
+/// the frame's level matches, and the 2 bands it misses are 2.5 % of the band term.
+/// The vocoder then has little to play at the partials its source carries, and the
+/// note comes out soft. Weighted by power, missing the bands that hold the frame's
 /// energy costs the whole error however few they are; a frame is normalised to itself,
 /// so a soft note's loud bands count as much as a hard note's.
 pub fn loud_band_l1(pred: &Tensor, target: &Tensor, weight: &Tensor) -> Tensor {
@@ -77,7 +77,8 @@ pub const BAND_FLOOR: f64 = BAND_FLOOR_DB / 20.0 * std::f64::consts::LN_10;
 /// about twice as hard as through tanh-log-abs alone.
 pub const MEL2MEL_BAND_WEIGHT: f64 = 0.02;
 
-/// Mel2Mel's weight on [`loud_band_l1`] for a new run (0: none, as before v4.6).
+/// Mel2Mel's weight on [`loud_band_l1`] for a new run unless it says otherwise: none, so
+/// a run from scratch learns the frame's shape before the loud bands are weighted.
 pub const MEL2MEL_LOUD_BAND_WEIGHT: f64 = 0.0;
 
 /// Each log-mel frame's level `[B, T, 1]`: the log of its summed band power, floored

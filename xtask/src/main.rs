@@ -34,6 +34,10 @@ fn cache_dir() -> PathBuf {
 #[allow(dead_code)]
 mod files;
 
+/// The name hash the training crate's dataset split uses, from the same file.
+#[path = "../../plugin/src/stable_hash.rs"]
+mod stable_hash;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
@@ -250,20 +254,15 @@ const FULL_VOCODER_BATCH: &str = "8";
 const FULL_VOCODER_FRAMES: &str = "64";
 const FULL_VOCODER_LR: &str = "5e-4";
 /// Mel2Mel: 14 000 steps on a cosine schedule at lr 5e-4 (about 2 CPU h on 2 threads):
-/// past the 1 500 steps v3 had, every evaluation figure kept improving (docs/training.md).
-/// A model of other instruments (`--font`) runs this from the shipped weights.
+/// every evaluation figure keeps improving that far (docs/training.md). A model of
+/// other instruments (`--font`) runs this from the shipped weights.
 const FULL_MEL2MEL_STEPS: &str = "14000";
 const FULL_MEL2MEL_LR: &str = "5e-4";
-/// After those, Mel2Mel ran 6 000 more steps warm-started from them at lr 2.5e-4
-/// (v4.1), then, on the dataset with the extremes pieces, 8 000 more at lr 2.5e-4 and
-/// 6 000 at lr 2e-4, each warm-started from the one before (v4.2); then four more
-/// stages of 6 000 at lr 2e-4: with the partials path, then the band L1, then
-/// key-balanced crops at a share of 0.25 and 0.5 (v4.3); then two more with the level
-/// term at 0.1, the second with a key-balanced share of 0.75 (v4.4); then the same
-/// recipe on the dataset with three times the extremes pieces (v4.5); then the same
-/// again with the power-weighted band L1 at 0.05 (v4.6); then the same again with half
-/// of each batch drawn velocity group first (v4.7, shipped). The committed checkpoint
-/// is that last stage's, which `cargo xtask train` continues as it was trained.
+/// The shipped Mel2Mel's last stage: 6 000 steps warm-started from the one before at
+/// lr 2e-4, with the level term at 0.1, three quarters of each batch drawn key first,
+/// the power-weighted band L1 at 0.05 and half of each batch drawn velocity group
+/// first. The committed checkpoint is that stage's, and `cargo xtask train` continues
+/// it with these settings. The stages before it: models/default/MODEL_CARD.md.
 const CONTINUED_MEL2MEL_STEPS: &str = "6000";
 const CONTINUED_MEL2MEL_LR: &str = "2e-4";
 const CONTINUED_MEL2MEL_LEVEL_WEIGHT: &str = "0.1";
@@ -271,8 +270,10 @@ const CONTINUED_KEY_BALANCE: &str = "0.75";
 const CONTINUED_MEL2MEL_LOUD_BAND_WEIGHT: &str = "0.05";
 const CONTINUED_VELOCITY_BALANCE: &str = "0.5";
 const FULL_FINETUNE_STEPS: &str = "800";
-/// The frame-level loudness term, as the v2.2 and v3 vocoders were trained: v2.2's
-/// onsets were 13–18 dB soft without it, 8–14 dB with it (docs/training.md §3).
+/// The shipped model's version: the name of its run folder in the cache.
+const SHIPPED_MODEL: &str = "v4.7";
+/// The vocoder's frame-level loudness term: without it the MR-STFT and log-mel terms,
+/// which count every quiet bin, leave onsets several dB soft (docs/training.md §3).
 const FULL_LEVEL_WEIGHT: &str = "1";
 
 /// Copies a committed checkpoint folder into a run folder that has none, so a fresh
@@ -318,8 +319,7 @@ impl CustomSet {
     /// A folder name that is the same for the same choice, so a rerun resumes.
     fn key(&self) -> String {
         let all = format!("{}|{}|{:?}|{:?}", self.font, self.programs, self.bank, self.names);
-        let h = all.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-        format!("custom-{h:016x}")
+        format!("custom-{:016x}", stable_hash::fnv1a(&all))
     }
 }
 
@@ -339,10 +339,10 @@ fn train(quick: bool, until: Option<&str>, custom: Option<CustomSet>) -> Result<
         let out = c.out.clone().unwrap_or_else(|| workspace_root().join("target").join("models").join(&key));
         (cache_dir().join("datasets").join(&key), cache_dir().join("runs").join(&key), out)
     } else {
-        // Runs of an older contract do not fit this one's nets (version 4 widened Mel2Mel's
-        // input), and a run of an older model would be resumed instead of the shipped
-        // checkpoints, so each model version trains in its own folder.
-        (cache_dir().join("datasets").join("full-v4"), cache_dir().join("runs").join("v4.7"), workspace_root().join("models").join("default"))
+        // A run folder holds one model's run: a run of another model (another contract's
+        // nets, or older weights) would be resumed instead of the shipped checkpoints,
+        // so the shipped model trains in a folder named after it.
+        (cache_dir().join("datasets").join("full-v4"), cache_dir().join("runs").join(SHIPPED_MODEL), workspace_root().join("models").join("default"))
     };
     let tool = |args: &[&str]| -> Command {
         let mut c = Command::new(&bin);

@@ -118,12 +118,6 @@ pub enum Split {
     Test,
 }
 
-/// FNV-1a: a hash that is the same on every machine and Rust version, so the split
-/// never moves.
-fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
-}
-
 /// The source names of the extremes pieces start with this.
 const EXTREMES_PREFIX: &str = "extremes/";
 
@@ -139,7 +133,7 @@ pub fn split_of(source: &str) -> Split {
     if source.starts_with(EXTREMES_PREFIX) {
         return Split::Train;
     }
-    match stable_hash(source) % 10 {
+    match melwave::stable_hash::fnv1a(source) % 10 {
         0 => Split::Test,
         1 => Split::Validation,
         _ => Split::Train,
@@ -206,7 +200,7 @@ pub fn pieces(cfg: &DatasetConfig) -> Result<Vec<(Piece, Song)>> {
             eprintln!("warning: {source}: {d}");
         }
         synth::keep_what_it_plays(&mut song);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ stable_hash(&source));
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ melwave::stable_hash::fnv1a(&source));
         let split = split_of(&source);
         for _ in 0..cfg.excerpts_per_file {
             let room = (song.duration - cfg.excerpt_seconds).max(0.0);
