@@ -10,6 +10,7 @@ use ringbuf::{HeapCons, HeapProd};
 
 use super::cue::{Cue, TimedCue};
 use super::shared::Shared;
+use crate::contract::HOP;
 use crate::features::Event;
 
 /// Samples over which audio fades out at an underrun and back in afterwards, so that
@@ -79,8 +80,10 @@ pub struct AudioSide {
     /// The earliest a note sounds after its event: the prefill less one frame (its
     /// event is quantised to its frame's start), in host samples.
     pub(super) quiet_lead: u64,
-    /// One group of frames in host samples, rounded up.
-    pub(super) group: u64,
+    /// The host's rate and the frames the inference thread renders at a time: which
+    /// group of frames a host sample falls in.
+    pub(super) host_rate: u32,
+    pub(super) frames_per_step: u64,
     /// Events pushed (as counted in `Timeline::events_pushed`), and the time of the
     /// last one.
     pub(super) events_pushed: u64,
@@ -125,7 +128,8 @@ impl AudioSide {
         let idle = timeline.idle.load(Ordering::Acquire);
         // A note the inference thread has taken and rendered past without leaving
         // idle (a release, a controller) makes nothing sound: forget it.
-        let settled = timeline.events_taken.load(Ordering::Acquire) == self.events_pushed && timeline.caught_up.load(Ordering::Acquire) > self.last_event_at + self.group;
+        let group = |t: u64| super::latency::model_sample(t, self.host_rate) / (HOP as u64 * self.frames_per_step);
+        let settled = timeline.events_taken.load(Ordering::Acquire) == self.events_pushed && group(timeline.caught_up.load(Ordering::Acquire)) > group(self.last_event_at);
         if !idle || settled {
             self.quiet_until = u64::MAX;
         }

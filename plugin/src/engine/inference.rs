@@ -40,6 +40,11 @@ pub(super) struct Idle {
     pub idle: bool,
     /// Frames since the excitation last had a voice.
     pub quiet_frames: u32,
+    /// Groups of exact silence rendered since going idle. The group that goes idle
+    /// fades to zero, but the resampler's tail of it does not end on an exact zero;
+    /// the thread sleeps long only once a silent group is behind it, so a ring that
+    /// then runs dry runs dry on silence.
+    pub silent_groups: u32,
 }
 
 /// How long the thread sleeps when it has nothing to do. The audio side never wakes
@@ -110,7 +115,7 @@ impl Inference {
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.round(&mut asleep))) {
                 self.report_panic(p.as_ref());
             }
-            let idle = self.idle.idle && self.pending.is_empty();
+            let idle = self.idle.idle && self.idle.silent_groups > 0 && self.pending.is_empty();
             if let (true, false, Some(watch)) = (idle, was_idle, &self.watch) {
                 watch.went_idle();
             }
@@ -349,6 +354,7 @@ impl Inference {
         }
         let mut silent = self.idle.idle;
         if silent {
+            self.idle.silent_groups = self.idle.silent_groups.saturating_add(1);
             self.audio.clear();
             self.audio.resize(n, 0.0);
             self.shared.counters.idle_frames.fetch_add(k as u64, Ordering::Relaxed);

@@ -439,7 +439,8 @@ pub fn start(model: &ModelBytes, config: &EngineConfig) -> Result<(AudioSide, En
         patient: true,
         quiet_until: u64::MAX,
         quiet_lead: (latency.prefill as u64).saturating_sub(frame_host),
-        group: frame_host * config.frames_per_step as u64,
+        host_rate: config.sample_rate,
+        frames_per_step: config.frames_per_step as u64,
         events_pushed: 0,
         last_event_at: 0,
     };
