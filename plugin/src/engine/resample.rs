@@ -27,8 +27,8 @@ pub struct StreamResampler {
     /// Output samples per frame where the ratio is a whole number (48, 72, 96 kHz…):
     /// every frame then yields exactly this many.
     whole: Option<usize>,
-    /// Whether the filter has seen nothing but zeros for at least its length: its
-    /// output is then zeros until the next sound, whatever it is fed.
+    /// Whether the last frame went through [`StreamResampler::process_silence`], so the
+    /// filter holds nothing but zeros: its output is zeros until the next sound.
     settled: bool,
 }
 
@@ -63,15 +63,18 @@ impl StreamResampler {
     pub fn process_silence(&mut self, out: &mut Vec<f32>) {
         match self.whole {
             Some(n) if self.settled => out.resize(out.len() + n, 0.0),
-            _ => self.process(&[0.0; HOP], out),
+            _ => {
+                self.process(&[0.0; HOP], out);
+                // One whole frame of zeros fills the filter (HOP ≥ SINC_LEN).
+                self.settled = true;
+            }
         }
     }
 
     /// Resamples one frame (`HOP` samples) and appends the result to `out`.
     pub fn process(&mut self, frame: &[f32], out: &mut Vec<f32>) {
         debug_assert_eq!(frame.len(), HOP);
-        // One whole frame of zeros fills the filter (HOP ≥ SINC_LEN).
-        self.settled = frame.iter().all(|&v| v == 0.0);
+        self.settled = false;
         let Some(r) = self.inner.as_mut() else {
             out.extend_from_slice(frame);
             return;

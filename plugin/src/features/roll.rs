@@ -186,13 +186,7 @@ impl Featurizer {
     pub fn end_frame(&mut self) -> FrameFeatures<'_> {
         self.roll.end_frame(&mut self.roll_buf);
         self.excitation.render_frame(&self.roll_buf[KEYS..], self.roll.bend(), self.roll.expression(), &mut self.source_buf);
-        // A cut key sounds to the end of the frame it was cut in (its frame flag is
-        // set), then its voice stops, release tail and all.
-        for (k, cut) in self.roll.take_cut().iter().enumerate() {
-            if *cut {
-                self.excitation.stop(k);
-            }
-        }
+        self.stop_cut_voices();
         FrameFeatures { roll: &self.roll_buf, source: &self.source_buf }
     }
 
@@ -202,6 +196,12 @@ impl Featurizer {
     /// from its seed when the engine leaves idle.
     pub fn end_unheard_frame(&mut self) {
         self.roll.end_frame(&mut self.roll_buf);
+        self.stop_cut_voices();
+    }
+
+    /// A cut key sounds to the end of the frame it was cut in (its frame flag is
+    /// set), then its voice stops, release tail and all.
+    fn stop_cut_voices(&mut self) {
         for (k, cut) in self.roll.take_cut().iter().enumerate() {
             if *cut {
                 self.excitation.stop(k);
